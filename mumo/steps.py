@@ -1,0 +1,141 @@
+"""One function per pipeline step, file in → file out, every output written atomically.
+
+The Snakemake scripts in workflow/scripts/ only unpack the `snakemake` object and call these, so every step
+can be run and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mumo.baselines import ecfp_rf
+from mumo.data.download import fetch
+from mumo.data.registry import Upstream
+from mumo.data.sources import ResolvedDataset, load_raw
+from mumo.data.splits import FOLDS, make_split
+from mumo.data.standardise import standardise
+from mumo.eval.aggregate import aggregate, run_scores
+from mumo.eval.evaluate import long_predictions, score_predictions
+from mumo.eval.figures import metric_chart
+from mumo.io import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_json(data: dict, path: str | Path) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def download(upstream: Upstream, out_path: str, mirror: str | None, retries: int) -> None:
+    path = Path(out_path)
+    fetch(upstream.url, path.name, path.parent, upstream.sha256, mirror=mirror, retries=retries)
+
+
+def fetch_raw(dataset: ResolvedDataset, out_csv: str, download_dir: str, mirror: str | None = None) -> None:
+    frame = load_raw(dataset, download_dir, mirror)
+    log.info("%s: %d raw rows from %s source", dataset.spec.name, len(frame), dataset.source)
+    write_csv(frame, out_csv)
+
+
+def standardise_file(
+    raw_csv: str, dataset: ResolvedDataset, fragments: str, out_csv: str, rejected_csv: str, counts_json: str
+) -> None:
+    raw = pd.read_csv(raw_csv, dtype={"smiles": "string"}, keep_default_na=False, na_values=[""])
+    result = standardise(raw, list(dataset.tasks), dataset.spec.task_type, dataset.spec.name, fragments)
+    log.info("%s: %s", dataset.spec.name, result.counts)
+    write_csv(result.table, out_csv)
+    write_csv(result.rejected, rejected_csv)
+    write_json({"dataset": dataset.spec.name, "source": dataset.source, **result.counts}, counts_json)
+
+
+def split_file(standardised_csv: str, split: str, seed: int, fractions: list[float], out_json: str) -> None:
+    table = pd.read_csv(standardised_csv)
+    folds = make_split(table, split, seed, fractions)
+    sizes = {fold: len(folds[fold]) for fold in FOLDS}
+    log.info("%s seed %d: %s", split, seed, sizes)
+    write_json({"split": split, "seed": seed, "fractions": fractions, "sizes": sizes, **folds}, out_json)
+
+
+def ecfp_file(standardised_csv: str, out_npy: str, n_bits: int, radius: int) -> None:
+    table = pd.read_csv(standardised_csv)
+    bits = ecfp_rf.ecfp4(table["canonical_smiles"].tolist(), n_bits=n_bits, radius=radius)
+    with atomic_path(out_npy) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.packbits(bits, axis=1), allow_pickle=False)
+
+
+def train_ecfp_rf(
+    standardised_csv: str,
+    split_json: str,
+    features_npy: str,
+    dataset: ResolvedDataset,
+    seed: int,
+    settings: dict,
+    threads: int,
+    out_predictions: str,
+) -> None:
+    table = pd.read_csv(standardised_csv)
+    folds = json.loads(Path(split_json).read_text())
+    features = np.unpackbits(np.load(features_npy), axis=1)
+    tasks = list(dataset.tasks)
+    labels = table[tasks].to_numpy(float)
+    forest = ecfp_rf.RandomForestSettings(**settings)
+    rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
+    start = time.perf_counter()
+    predictions = {
+        fold: ecfp_rf.fit_predict(
+            features, labels, np.asarray(folds["train"], dtype=int), index, dataset.spec.task_type, seed, forest, threads
+        )
+        for fold, index in rows.items()
+    }
+    log.info("ECFP+RF trained and predicted in %.1f s", time.perf_counter() - start)
+    write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)
+
+
+def evaluate_run(
+    predictions_csv: str, split_json: str, dataset: ResolvedDataset, run: dict, out_json: str
+) -> None:
+    predictions = pd.read_csv(predictions_csv)
+    folds = json.loads(Path(split_json).read_text())
+    scores = score_predictions(predictions, list(dataset.spec.metrics))
+    record = {
+        **run,
+        "benchmark": dataset.spec.benchmark,
+        "task_type": dataset.spec.task_type,
+        **{f"n_{fold}": len(folds[fold]) for fold in FOLDS},
+        "scores": scores.to_dict(orient="records"),
+    }
+    write_json(record, out_json)
+
+
+def aggregate_table(metric_files: list[str], out_csv: str) -> None:
+    write_csv(aggregate(run_scores(metric_files)), out_csv)
+
+
+def data_report(count_files: list[str], out_csv: str) -> None:
+    rows = [json.loads(Path(p).read_text()) for p in count_files]
+    frame = pd.DataFrame(rows).fillna(0)
+    count_columns = [c for c in frame.columns if c not in ("dataset", "source")]
+    frame[count_columns] = frame[count_columns].astype(int)
+    write_csv(frame, out_csv)
+
+
+def figures(table_csv: str, headline: dict[str, str], stem: str) -> None:
+    metric_chart(pd.read_csv(table_csv), headline, stem)

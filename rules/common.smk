@@ -1,0 +1,6 @@
+def dataset_plan(wildcards):
+    return plan.datasets[wildcards.dataset]
+
+
+def resolved(wildcards):
+    return plan.datasets[wildcards.dataset].resolved

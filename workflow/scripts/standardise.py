@@ -1,0 +1,6 @@
+from mumo.logs import log_to_file
+from mumo.steps import standardise_file
+
+log_to_file(snakemake.log[0])
+out = snakemake.output
+standardise_file(snakemake.input[0], snakemake.params.dataset, snakemake.params.fragments, out.table, out.rejected, out.counts)
