@@ -7,7 +7,10 @@ from mumo.plan import Plan
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# --configfile replaces the default instead of merging into it (a merge would mix the datasets of both).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -29,8 +32,8 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         plan.table,
         plan.figures,
         plan.data_report,
-    default_target: True

@@ -43,7 +43,9 @@ class Plan:
         only = set(config.get("tasks") or [])
         unknown = only - set(config["datasets"])
         if unknown:
-            raise ConfigError(f"tasks: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}")
+            raise ConfigError(
+                f"tasks: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}"
+            )
         for model in config["models"]:
             if model not in MODELS:
                 raise ConfigError(f"models: unknown model {model!r}; valid models: {', '.join(MODELS)}")
@@ -60,8 +62,12 @@ class Plan:
             splits = tuple(options.get("splits") or (["tdc"] if is_tdc else config["splits"]))
             for split in splits:
                 if split not in SPLIT_NAMES:
-                    raise ConfigError(f"datasets.{name}: unknown split {split!r}; valid splits: {', '.join(SPLIT_NAMES)}")
-            seeds = tuple(options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"]))
+                    raise ConfigError(
+                        f"datasets.{name}: unknown split {split!r}; valid splits: {', '.join(SPLIT_NAMES)}"
+                    )
+            seeds = tuple(
+                options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"])
+            )
             datasets[name] = DatasetPlan(name, resolved, splits, seeds)
         return cls(Path(config.get("results_dir", "results")), datasets, tuple(config["models"]), config)
 

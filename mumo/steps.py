@@ -101,7 +101,14 @@ def train_ecfp_rf(
     start = time.perf_counter()
     predictions = {
         fold: ecfp_rf.fit_predict(
-            features, labels, np.asarray(folds["train"], dtype=int), index, dataset.spec.task_type, seed, forest, threads
+            features,
+            labels,
+            np.asarray(folds["train"], dtype=int),
+            index,
+            dataset.spec.task_type,
+            seed,
+            forest,
+            threads,
         )
         for fold, index in rows.items()
     }

@@ -1,16 +1,16 @@
 rule download:
     output:
         f"{RESULTS}/data/downloads/{{filename}}",
-    params:
-        upstream=lambda wc: plan.upstream_by_filename(wc.filename),
-        mirror=config["download"]["mirror"],
-        retries=config["download"]["retries"],
     log:
         f"{RESULTS}/logs/download/{{filename}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/download/{{filename}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        upstream=lambda wc: plan.upstream_by_filename(wc.filename),
+        mirror=config["download"]["mirror"],
+        retries=config["download"]["retries"],
     script:
         "../workflow/scripts/download.py"
 
@@ -20,16 +20,16 @@ rule fetch_dataset:
         lambda wc: plan.download_for(wc.dataset),
     output:
         f"{RESULTS}/data/raw/{{dataset}}.csv",
-    params:
-        dataset=resolved,
-        download_dir=f"{RESULTS}/data/downloads",
-        mirror=config["download"]["mirror"],
     log:
         f"{RESULTS}/logs/fetch_dataset/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fetch_dataset/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        dataset=resolved,
+        download_dir=f"{RESULTS}/data/downloads",
+        mirror=config["download"]["mirror"],
     script:
         "../workflow/scripts/fetch_dataset.py"
 
@@ -41,15 +41,15 @@ rule standardise:
         table=f"{RESULTS}/data/standardised/{{dataset}}.csv",
         rejected=f"{RESULTS}/data/standardised/{{dataset}}.rejected.csv",
         counts=f"{RESULTS}/data/standardised/{{dataset}}.counts.json",
-    params:
-        dataset=resolved,
-        fragments=config["standardise"]["fragments"],
     log:
         f"{RESULTS}/logs/standardise/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/standardise/{{dataset}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        dataset=resolved,
+        fragments=config["standardise"]["fragments"],
     script:
         "../workflow/scripts/standardise.py"
 
@@ -59,21 +59,24 @@ rule split:
         f"{RESULTS}/data/standardised/{{dataset}}.csv",
     output:
         f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
-    params:
-        fractions=config["split_fractions"],
     log:
         f"{RESULTS}/logs/split/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/split/{{dataset}}/{{split}}/seed{{seed}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        fractions=config["split_fractions"],
     script:
         "../workflow/scripts/split.py"
 
 
 rule data_report:
     input:
-        expand(f"{RESULTS}/data/standardised/{{dataset}}.counts.json", dataset=plan.datasets),
+        expand(
+            f"{RESULTS}/data/standardised/{{dataset}}.counts.json",
+            dataset=plan.datasets,
+        ),
     output:
         report(
             f"{RESULTS}/data_report.csv",

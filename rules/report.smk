@@ -4,14 +4,14 @@ rule evaluate:
         split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
     output:
         f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/metrics.json",
-    params:
-        dataset=resolved,
     log:
         f"{RESULTS}/logs/evaluate/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        dataset=resolved,
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -45,14 +45,13 @@ rule figures:
             category="Figures",
         ),
         pdf=f"{RESULTS}/figures/metrics.pdf",
-    params:
-        headline=plan.headline_metrics(),
-        stem=f"{RESULTS}/figures/metrics",
     log:
         f"{RESULTS}/logs/figures.log",
     benchmark:
         f"{RESULTS}/benchmarks/figures.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        headline=plan.headline_metrics(),
     script:
         "../workflow/scripts/figures.py"

@@ -72,7 +72,9 @@ def fit_predict(
             if len(np.unique(y)) < 2:
                 predictions[:, task] = float(y[0])
                 continue
-            forest = RandomForestClassifier(class_weight=settings.class_weight, **common).fit(x, y.astype(int))
+            forest = RandomForestClassifier(class_weight=settings.class_weight, **common).fit(
+                x, y.astype(int)
+            )
             predictions[:, task] = forest.predict_proba(features[predict])[:, list(forest.classes_).index(1)]
         else:
             forest = RandomForestRegressor(**common).fit(x, y)

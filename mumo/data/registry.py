@@ -271,7 +271,11 @@ _TDC_TASKS: list[tuple[str, str, str]] = [
 
 
 def _tdc_spec(key: str, task_type: str, metric: str) -> DatasetSpec:
-    others = CLASSIFICATION_METRICS if task_type == CLASSIFICATION else ("mae", "spearman", "rmse", "r2", "pearson")
+    others = (
+        CLASSIFICATION_METRICS
+        if task_type == CLASSIFICATION
+        else ("mae", "spearman", "rmse", "r2", "pearson")
+    )
     metrics = (metric, *[m for m in others if m != metric])
     return DatasetSpec(
         f"tdc_{key}",
@@ -315,7 +319,9 @@ _OTHER: list[DatasetSpec] = [
         REGRESSION,
         (),
         (),
-        Upstream(CHEMBL_URL, f"chembl_{CHEMBL_RELEASE}_chemreps.txt.gz", "canonical_smiles", kind="chembl_chemreps"),
+        Upstream(
+            CHEMBL_URL, f"chembl_{CHEMBL_RELEASE}_chemreps.txt.gz", "canonical_smiles", kind="chembl_chemreps"
+        ),
         default_split="random",
         description=f"ChEMBL {CHEMBL_RELEASE} chemreps, the paper's kind of pretraining corpus",
     ),
@@ -330,7 +336,9 @@ def get_dataset(name: str) -> DatasetSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; registered datasets: {', '.join(sorted(REGISTRY))}") from None
+        raise KeyError(
+            f"unknown dataset {name!r}; registered datasets: {', '.join(sorted(REGISTRY))}"
+        ) from None
 
 
 def format_registry(only_offline: bool = False) -> str:

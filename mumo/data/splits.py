@@ -93,15 +93,20 @@ TDC_TRAIN_VALID_FRACTIONS = (0.875, 0.125, 0.0)
 
 
 def tdc_split(table: pd.DataFrame, seed: int) -> Split:
-    """TDC ADMET group: the shipped test set stays fixed; train_val is split by TDC's seeded scaffold split."""
+    """TDC ADMET group: the shipped test set stays fixed; train_val is split by TDC's seeded scaffold split.
+
+    Scaffolds come from the SMILES as TDC ships them (not our salt-stripped form), as PyTDC computes them.
+    """
     if "tdc_set" not in table.columns:
         raise ValueError("the 'tdc' split needs a TDC benchmark-group dataset (no 'tdc_set' column)")
     train_val = np.flatnonzero(table["tdc_set"].to_numpy() == "train_val")
     test = np.flatnonzero(table["tdc_set"].to_numpy() == "test").tolist()
-    inner = balanced_scaffold_split(
-        table["canonical_smiles"].iloc[train_val].tolist(), seed, TDC_TRAIN_VALID_FRACTIONS
-    )
-    return {"train": train_val[inner["train"]].tolist(), "valid": train_val[inner["valid"]].tolist(), "test": test}
+    inner = balanced_scaffold_split(table["smiles"].iloc[train_val].tolist(), seed, TDC_TRAIN_VALID_FRACTIONS)
+    return {
+        "train": train_val[inner["train"]].tolist(),
+        "valid": train_val[inner["valid"]].tolist(),
+        "test": test,
+    }
 
 
 SPLITTERS: dict[str, Callable[[Sequence[str], int, Sequence[float]], Split]] = {
@@ -112,7 +117,9 @@ SPLITTERS: dict[str, Callable[[Sequence[str], int, Sequence[float]], Split]] = {
 SPLIT_NAMES = (*SPLITTERS, "tdc")
 
 
-def make_split(table: pd.DataFrame, name: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
+def make_split(
+    table: pd.DataFrame, name: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)
+) -> Split:
     """Row indices per fold for a standardised table; each fold sorted so files are stable and readable."""
     if name == "tdc":
         split = tdc_split(table, seed)

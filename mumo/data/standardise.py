@@ -47,7 +47,9 @@ def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str]:
         return None, f"unparseable SMILES: {text!r}"
     try:
         Chem.SanitizeMol(mol)
-    except Exception as err:  # RDKit raises its own exception types (AtomValenceException, KekulizeException, ...)
+    except (
+        Exception
+    ) as err:  # RDKit raises its own exception types (AtomValenceException, KekulizeException, ...)
         return None, f"RDKit sanitisation failed: {err}"
     if mol.GetNumAtoms() == 0:
         return None, "no atoms"
@@ -75,20 +77,24 @@ def _label_problem(frame: pd.DataFrame, tasks: list[str]) -> pd.Series:
         bad = values.isna() & frame[task].notna() & (frame[task].astype("string").str.strip() != "")
         problems[bad & (problems == "")] = f"label not numeric in column {task!r}"
         numeric[task] = values
-    all_missing = pd.concat(numeric, axis=1).isna().all(axis=1) if tasks else pd.Series(False, index=frame.index)
+    all_missing = (
+        pd.concat(numeric, axis=1).isna().all(axis=1) if tasks else pd.Series(False, index=frame.index)
+    )
     problems[all_missing & (problems == "")] = "no label"
     for task in tasks:
         frame[task] = numeric[task]
     return problems
 
 
-def _merge_duplicates(table: pd.DataFrame, tasks: list[str], task_type: str) -> tuple[pd.DataFrame, list[dict]]:
+def _merge_duplicates(
+    table: pd.DataFrame, tasks: list[str], task_type: str
+) -> tuple[pd.DataFrame, list[dict]]:
     keys = ["canonical_smiles"] + (["tdc_set"] if "tdc_set" in table.columns else [])
     rejected: list[dict] = []
     first_rows = table.groupby(keys, sort=False)["row"].transform("first")
     duplicated = table["row"] != first_rows
-    for row, smiles, first in table.loc[duplicated, ["row", "smiles"]].assign(first=first_rows[duplicated]).itertuples(
-        index=False
+    for row, smiles, first in (
+        table.loc[duplicated, ["row", "smiles"]].assign(first=first_rows[duplicated]).itertuples(index=False)
     ):
         rejected.append({"row": row, "smiles": smiles, "reason": f"duplicate of row {first} (merged)"})
     if not duplicated.any() or not tasks:
@@ -119,7 +125,9 @@ def standardise(
         canonical = [canonicalise(s, fragments) for s in frame["smiles"]]
     frame["canonical_smiles"] = [c for c, _ in canonical]
     reasons = pd.Series([r for _, r in canonical], index=frame.index, dtype="object")
-    label_problems = _label_problem(frame, tasks) if tasks else pd.Series("", index=frame.index, dtype="object")
+    label_problems = (
+        _label_problem(frame, tasks) if tasks else pd.Series("", index=frame.index, dtype="object")
+    )
     reasons[(reasons == "") & (label_problems != "")] = label_problems
     bad = reasons != ""
     rejected = [
@@ -133,7 +141,9 @@ def standardise(
         ["tdc_set"] if "tdc_set" in kept.columns else []
     )
     rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS).sort_values("row", ignore_index=True)
-    reasons_count = rejected_frame["reason"].str.replace(r" \(.*|: .*| of row \d+.*", "", regex=True).value_counts()
+    reasons_count = (
+        rejected_frame["reason"].str.replace(r" \(.*|: .*| of row \d+.*", "", regex=True).value_counts()
+    )
     counts = {"raw": len(raw), "kept": len(kept), "rejected": len(rejected_frame)}
     counts |= {f"rejected: {k}": int(v) for k, v in reasons_count.items()}
     assert counts["kept"] + counts["rejected"] == counts["raw"], "standardisation lost rows"

@@ -40,7 +40,9 @@ def metric_chart(table: pd.DataFrame, headline: dict[str, str], stem: str | Path
         raise ValueError("the table has no headline-metric rows to plot")
     columns = min(3, len(datasets))
     fig, axes = plt.subplots(
-        math.ceil(len(datasets) / columns), columns, figsize=(4.2 * columns, 3.2 * math.ceil(len(datasets) / columns)),
+        math.ceil(len(datasets) / columns),
+        columns,
+        figsize=(4.2 * columns, 3.2 * math.ceil(len(datasets) / columns)),
         squeeze=False,
     )
     for ax, dataset in zip(axes.flat, datasets, strict=False):
@@ -53,9 +55,16 @@ def metric_chart(table: pd.DataFrame, headline: dict[str, str], stem: str | Path
         ax.set_ylabel(f"{metric.label} {arrow}")
         ax.tick_params(axis="x", labelsize=8)
         for x, (mean, n) in enumerate(zip(part["mean"], part["n_seeds"], strict=True)):
-            ax.annotate(f"{mean:.3f}\nn={n}", (x, mean), ha="center", va="bottom", fontsize=7,
-                        xytext=(0, 3), textcoords="offset points")
-    for ax in list(axes.flat)[len(datasets):]:
+            ax.annotate(
+                f"{mean:.3f}\nn={n}",
+                (x, mean),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 3),
+                textcoords="offset points",
+            )
+    for ax in list(axes.flat)[len(datasets) :]:
         ax.axis("off")
     fig.suptitle("Test-set headline metric per dataset (mean ± sample std over seeds)")
     fig.tight_layout()

@@ -4,4 +4,6 @@ from mumo.steps import evaluate_run
 log_to_file(snakemake.log[0])
 wc = snakemake.wildcards
 run = {"model": wc.model, "dataset": wc.dataset, "split": wc.split, "seed": int(wc.seed)}
-evaluate_run(snakemake.input.predictions, snakemake.input.split, snakemake.params.dataset, run, snakemake.output[0])
+evaluate_run(
+    snakemake.input.predictions, snakemake.input.split, snakemake.params.dataset, run, snakemake.output[0]
+)

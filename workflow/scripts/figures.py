@@ -1,5 +1,7 @@
+from pathlib import Path
+
 from mumo.logs import log_to_file
 from mumo.steps import figures
 
 log_to_file(snakemake.log[0])
-figures(snakemake.input[0], dict(snakemake.params.headline), snakemake.params.stem)
+figures(snakemake.input[0], dict(snakemake.params.headline), Path(snakemake.output.png).with_suffix(""))

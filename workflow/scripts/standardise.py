@@ -3,4 +3,11 @@ from mumo.steps import standardise_file
 
 log_to_file(snakemake.log[0])
 out = snakemake.output
-standardise_file(snakemake.input[0], snakemake.params.dataset, snakemake.params.fragments, out.table, out.rejected, out.counts)
+standardise_file(
+    snakemake.input[0],
+    snakemake.params.dataset,
+    snakemake.params.fragments,
+    out.table,
+    out.rejected,
+    out.counts,
+)

@@ -1,0 +1,64 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mumo.data.standardise import canonicalise, standardise
+
+
+def test_bad_rows_are_rejected_with_reasons_and_nothing_is_lost():
+    raw = pd.DataFrame(
+        {
+            "smiles": ["CCO", "C1CC", "", None, "CC(C)(C)(C)(C)C", "CCN", "c1ccccc1"],
+            "y": [1, 1, 1, 1, 1, "active", None],
+        }
+    )
+    result = standardise(raw, ["y"], "classification", "t")
+    reasons = dict(zip(result.rejected["row"], result.rejected["reason"], strict=True))
+    assert reasons[1].startswith("unparseable SMILES")
+    assert reasons[2] == reasons[3] == "empty SMILES"
+    assert "valence" in reasons[4]
+    assert reasons[5] == "label not numeric in column 'y'"
+    assert reasons[6] == "no label"
+    assert result.table["row"].tolist() == [0]
+    assert result.counts["raw"] == 7 and result.counts["kept"] + result.counts["rejected"] == 7
+
+
+def test_salts_keep_the_largest_fragment_and_isotopes_and_stereo_survive():
+    assert canonicalise("[Na+].CC(=O)[O-]")[0] == "CC(=O)[O-]"
+    assert canonicalise("[Cl-].C[NH3+]", fragments="keep")[0] == "C[NH3+].[Cl-]"
+    assert canonicalise("[13CH3]O")[0] == "[13CH3]O"
+    assert canonicalise("C[C@H](N)O")[0] == "C[C@@H](N)O" or "@" in canonicalise("C[C@H](N)O")[0]
+    with pytest.raises(ValueError, match="unknown fragment policy"):
+        canonicalise("CCO", fragments="smallest")
+
+
+def test_duplicates_merge_regression_by_mean_and_list_the_merged_rows():
+    raw = pd.DataFrame({"smiles": ["OCC", "CCO", "C(C)O", "CCC"], "y": [1.0, 2.0, 6.0, 0.5]})
+    result = standardise(raw, ["y"], "regression", "d")
+    assert result.table["y"].tolist() == [3.0, 0.5]
+    assert result.table["mol_id"].tolist() == ["d:0", "d:3"]
+    assert result.rejected["reason"].tolist() == ["duplicate of row 0 (merged)"] * 2
+
+
+def test_conflicting_classification_labels_blank_that_task_only():
+    raw = pd.DataFrame({"smiles": ["CCO", "OCC", "CCN", "NCC"], "a": [1, 0, 1, 1], "b": [1, 1, 0, 1]})
+    result = standardise(raw, ["a", "b"], "classification", "d")
+    table = result.table.set_index("canonical_smiles")
+    assert np.isnan(table.loc["CCO", "a"]) and table.loc["CCO", "b"] == 1
+    assert np.isnan(table.loc["CCN", "b"]) and table.loc["CCN", "a"] == 1
+
+
+def test_a_molecule_left_without_labels_is_rejected_as_conflicting():
+    raw = pd.DataFrame({"smiles": ["CCO", "OCC"], "y": [1, 0]})
+    result = standardise(raw, ["y"], "classification", "d")
+    assert result.table.empty
+    assert set(result.rejected["reason"]) == {
+        "duplicate of row 0 (merged)",
+        "conflicting labels between duplicates",
+    }
+
+
+def test_tdc_sets_are_never_merged_across():
+    raw = pd.DataFrame({"smiles": ["CCO", "OCC"], "Y": [1.0, 2.0], "tdc_set": ["train_val", "test"]})
+    result = standardise(raw, ["Y"], "regression", "d")
+    assert result.table["tdc_set"].tolist() == ["train_val", "test"]

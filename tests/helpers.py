@@ -1,0 +1,59 @@
+"""Test helpers: paths to the small data files kept in the project, and a loopback HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+MOLECULENET = FIXTURES / "moleculenet"
+
+
+class LoopbackServer:
+    """Serves files from `root` on 127.0.0.1; `truncate` maps a file name to the byte count actually sent
+    (while Content-Length announces the full size), to simulate a connection dropped mid-download;
+    `truncate_times` optionally limits how many requests are cut before the file is served whole."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.truncate: dict[str, int] = {}
+        self.truncate_times: dict[str, int] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                name = self.path.lstrip("/").split("?")[0]
+                server.requests.append(name)
+                path = server.root / name
+                if not path.is_file():
+                    self.send_error(404)
+                    return
+                body = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                cut = server.truncate.get(name, len(body))
+                if name in server.truncate and name in server.truncate_times:
+                    server.truncate_times[name] -= 1
+                    if server.truncate_times[name] <= 0:
+                        del server.truncate[name], server.truncate_times[name]
+                self.wfile.write(body[:cut])
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)

@@ -1,0 +1,109 @@
+"""The whole DAG on the tiny .test config: complete run, no-op rerun, partial rebuild, report, bad configs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from helpers import REPO
+
+from mumo.eval.aggregate import TABLE_COLUMNS
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def tiny_config(tmp_path: Path, **overrides) -> Path:
+    config = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
+    for options in config["datasets"].values():
+        options["path"] = str(REPO / options["path"])
+    config["results_dir"] = str(tmp_path / "results")
+    config.update(overrides)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(tmp_path: Path, config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(config), "--cores", "2", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> tuple[Path, Path]:
+    tmp_path = tmp_path_factory.mktemp("workflow")
+    config = tiny_config(tmp_path)
+    snakemake(tmp_path, config)
+    return tmp_path, config
+
+
+def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
+    tmp_path, _ = finished_run
+    results = tmp_path / "results"
+    table = pd.read_csv(results / "table.csv")
+    assert list(table.columns) == TABLE_COLUMNS
+    assert set(table["dataset"]) == {"bbbp_mini", "esol_mini", "tox21_mini"}
+    assert (table["n_seeds"] == 2).sum() > 0 and (table["model"] == "ecfp_rf").all()
+    assert "macro" in set(table.loc[table["dataset"] == "tox21_mini", "task"])
+    assert (results / "figures" / "metrics.png").stat().st_size > 10_000
+    assert (results / "figures" / "metrics.pdf").exists()
+
+    report = pd.read_csv(results / "data_report.csv").set_index("dataset")
+    assert (report["kept"] + report["rejected"] == report["raw"]).all()
+    rejected = pd.read_csv(results / "data" / "standardised" / "bbbp_mini.rejected.csv")
+    assert len(rejected) == report.loc["bbbp_mini", "rejected"] > 0
+    predictions = pd.read_csv(results / "runs/ecfp_rf/bbbp_mini/balanced_scaffold/seed0/predictions.csv")
+    assert set(predictions["fold"]) == {"valid", "test"}
+    assert (results / "logs" / "aggregate.log").exists()
+
+
+def test_a_second_run_does_nothing(finished_run):
+    tmp_path, config = finished_run
+    assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
+
+
+def test_deleting_the_table_rebuilds_only_the_table(finished_run):
+    tmp_path, config = finished_run
+    table = tmp_path / "results" / "table.csv"
+    before = table.read_text()
+    table.unlink()
+    dry = snakemake(tmp_path, config, str(table), "-n").stdout
+    jobs = dry[dry.index("Job stats:") :].split("\n")
+    assert any(line.startswith("aggregate") for line in jobs)
+    assert _total(dry) == 1
+    snakemake(tmp_path, config, str(table))
+    assert table.read_text() == before
+
+
+def _total(dry_run_output: str) -> int:
+    for line in dry_run_output.splitlines():
+        if line.startswith("total"):
+            return int(line.split()[-1])
+    raise AssertionError("no job stats in dry-run output")
+
+
+def test_html_report(finished_run):
+    tmp_path, config = finished_run
+    snakemake(tmp_path, config, "--report", str(tmp_path / "report.zip"))
+    assert (tmp_path / "report.zip").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sedes": [0]}, "Additional properties are not allowed ('sedes' was unexpected)"),
+        ({"splits": ["stratified"]}, "'stratified' is not one of"),
+        ({"datasets": {"bbbq": {}}}, "unknown dataset 'bbbq'"),
+        ({"models": ["nope"]}, "unknown model 'nope'"),
+    ],
+)
+def test_bad_config_fails_before_running_with_the_key_named(tmp_path, overrides, message):
+    done = snakemake(tmp_path, tiny_config(tmp_path, **overrides), "-n", check=False)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
