@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mumo.eval.metrics import get_metric  # noqa: E402
+from mumo.io import atomic_path  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
@@ -20,7 +21,8 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=path.suffix[1:])
     plt.close(fig)
     return paths
 
