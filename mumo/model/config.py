@@ -1,0 +1,136 @@
+"""Model configuration and the registry of named presets (model.md §2, §3.1).
+
+`MuMoConfig()` is the paper's configuration. The defaults of the ablation switches give the full model; every
+[quirk] of model.md is a boolean that is on in `paper` and off in `fixed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+HEADS = ("pretrain", "classification", "multilabel", "regression")
+POOLERS = ("cls", "bipooler", "mixpooler")
+QUIRKS = ("additive_mask_bug", "bipooler_reads_pad", "mixpooler_mean_reads_pad", "nan_labels_as_negative")
+
+
+@dataclass(frozen=True)
+class MuMoConfig:
+    # sizes (§3.1)
+    vocab_size: int = 2364  # set from the tokenizer's vocabulary
+    hidden_size: int = 768
+    n_seq_layers: int = 8
+    n_fusion_layers: int = 8
+    n_heads: int = 12
+    d_inner: int = 3072
+    d_state: int = 16
+    d_conv: int = 4
+    dt_rank: int = 64
+    dt_min: float = 1e-3  # Δ range and floor of the Mamba-paper Δ init (init="mamba")
+    dt_max: float = 0.1
+    dt_init_floor: float = 1e-4
+    attention_dropout: float = 0.1  # 0.1 for pretraining and classification, 0 for regression, SIDER, Tox21
+    hidden_dropout: float = 0.1
+    # "linear": atom/bond indices cast to float and projected (paper); "embedding": sum of per-feature embeddings
+    atom_encoder: str = "linear"
+    # "paper": PyTorch module defaults (Δ bias ~ U(±1/sqrt(dt_rank)), embedding N(0,1)); "mamba": Mamba-paper Δ init
+    init: str = "paper"
+
+    # ablations; the defaults are the full model
+    use_graph: bool = True  # False: sequence only (FusionBlocks keep self-attention, Mamba and the norm)
+    use_geometry: bool = True  # False: no 3D bond-angle updates (2D graph only)
+    use_fragments: bool = True  # False: no BRICS fragment view and no fusion gate
+    injection: str = "attention"  # "attention": injection-enhanced cross attention; "add": plain addition
+
+    # quirks of the paper's code (§2.2, §2.7); on in `paper`, off in `fixed`
+    additive_mask_bug: bool = True  # the 0/1 key mask is added to the logits instead of masking with −inf
+    bipooler_reads_pad: bool = True  # last-position poolers read position L−1 (often [PAD]), not [SEP]
+    mixpooler_mean_reads_pad: bool = True  # mixpooler's mean runs over all L positions, pads included
+    nan_labels_as_negative: bool = True  # multi-label: missing labels trained as 0 instead of masked
+
+    # head (§2.6, §2.7)
+    head: str = "pretrain"
+    num_tasks: int = 1  # outputs of multilabel/regression heads; classification always has 2 logits
+    pooler: str = "cls"
+    graph_sum: bool = False  # concatenate the sum of the final atom states to the pooled vector
+
+    # kernels: None chooses per call (CUDA kernel when importable and on CUDA); "ref" | "torch" | "cuda" force one
+    kernel_impl: str | None = None
+
+    def __post_init__(self) -> None:
+        choices = {
+            "atom_encoder": ("linear", "embedding"),
+            "init": ("paper", "mamba"),
+            "injection": ("attention", "add"),
+            "head": HEADS,
+            "pooler": POOLERS,
+            "kernel_impl": (None, "ref", "torch", "cuda"),
+        }
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"MuMoConfig.{name}={getattr(self, name)!r}; valid: {valid}")
+        if self.hidden_size % self.n_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by n_heads {self.n_heads}")
+        if self.head == "classification" and self.num_tasks != 1:
+            raise ValueError(
+                "classification is single-task (2 logits); use head='multilabel' for several tasks"
+            )
+        if self.graph_sum and not (self.use_graph and self.n_fusion_layers):
+            raise ValueError("graph_sum needs the graph: use_graph=True and n_fusion_layers > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MuMoConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown MuMoConfig fields {unknown}; valid: {sorted(known)}")
+        return cls(**data)
+
+
+_PAPER = MuMoConfig()
+_FIXES = dict.fromkeys(QUIRKS, False) | {"atom_encoder": "embedding"}
+
+PRESETS: dict[str, MuMoConfig] = {
+    "paper": _PAPER,
+    # paper sizes, every quirk off; per-feature embeddings instead of projecting raw indices ([paper/quirk] §1.2)
+    "fixed": dataclasses.replace(_PAPER, **_FIXES),
+    # the default CPU pipeline: trains on ~1-2k molecules on 2 cores in minutes
+    "small": dataclasses.replace(
+        _PAPER,
+        hidden_size=128,
+        n_seq_layers=2,
+        n_fusion_layers=2,
+        n_heads=4,
+        d_inner=256,
+        dt_rank=8,
+        **_FIXES,
+    ),
+    # for tests: a few ms per step
+    "tiny": dataclasses.replace(
+        _PAPER,
+        hidden_size=32,
+        n_seq_layers=1,
+        n_fusion_layers=1,
+        n_heads=2,
+        d_inner=64,
+        dt_rank=4,
+        attention_dropout=0.0,
+        hidden_dropout=0.0,
+        **_FIXES,
+    ),
+}
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def get_preset(name: str, **overrides: Any) -> MuMoConfig:
+    """The named configuration, with fields replaced by `overrides` (e.g. head="regression", num_tasks=1)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; valid presets: {', '.join(preset_names())}")
+    return dataclasses.replace(PRESETS[name], **overrides)
