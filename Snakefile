@@ -1,4 +1,4 @@
-"""mumo: download -> standardise -> split -> featurise -> train per {dataset, split, seed} -> evaluate -> table."""
+"""mumo: download -> standardise -> split -> structure -> train per {dataset, split, seed} -> evaluate -> table."""
 
 from snakemake.utils import min_version, validate
 
@@ -27,6 +27,7 @@ wildcard_constraints:
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/structure.smk"
 include: "rules/baselines.smk"
 include: "rules/report.smk"
 
@@ -37,3 +38,4 @@ rule all:
         plan.table,
         plan.figures,
         plan.data_report,
+        plan.structure_report,

@@ -105,6 +105,10 @@ class Plan:
         return f"{self.results}/data_report.csv"
 
     @property
+    def structure_report(self) -> str:
+        return f"{self.results}/structure_report.csv"
+
+    @property
     def figures(self) -> list[str]:
         return [f"{self.results}/figures/metrics.{ext}" for ext in ("png", "pdf")]
 

@@ -1,7 +1,8 @@
 """Standardisation: every raw row ends either in the clean table or in `rejected.csv` with its reason.
 
 Policy, in order:
-1. Parse with RDKit (default sanitisation). Empty or unparseable SMILES are rejected with RDKit's message.
+1. Parse with RDKit (default sanitisation, `mumo.chem.structure.parse_smiles`). Empty or unparseable SMILES
+   are rejected with RDKit's own error message.
 2. Fragments (`fragments: largest`, the default): salts and mixtures keep their largest fragment, chosen by
    RDKit's LargestFragmentChooser (heavy-atom count, organic fragments preferred); counter-ions and solvents
    are dropped from the structure, not the row. `fragments: keep` leaves mixtures whole.
@@ -22,6 +23,7 @@ import pandas as pd
 from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
+from mumo.chem.structure import parse_smiles
 from mumo.data.registry import CLASSIFICATION
 
 FRAGMENT_POLICIES = ("largest", "keep")
@@ -35,34 +37,14 @@ class Standardised:
     counts: dict[str, int]
 
 
-def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str]:
-    """(molecule, "") or (None, reason)."""
-    if smiles is None or pd.isna(smiles):
-        return None, "empty SMILES"
-    text = str(smiles).strip()
-    if not text:
-        return None, "empty SMILES"
-    mol = Chem.MolFromSmiles(text, sanitize=False)
-    if mol is None:
-        return None, f"unparseable SMILES: {text!r}"
-    try:
-        Chem.SanitizeMol(mol)
-    except (
-        Exception
-    ) as err:  # RDKit raises its own exception types (AtomValenceException, KekulizeException, ...)
-        return None, f"RDKit sanitisation failed: {err}"
-    if mol.GetNumAtoms() == 0:
-        return None, "no atoms"
-    return mol, ""
-
-
 def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None, str]:
     """(canonical isomeric SMILES, "") or (None, reason), under the fragment policy."""
     if fragments not in FRAGMENT_POLICIES:
         raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
-    mol, reason = parse_smiles(smiles)
-    if mol is None:
-        return None, reason
+    parsed = parse_smiles(smiles if isinstance(smiles, str) else "")
+    if parsed.mol is None:
+        return None, parsed.reason
+    mol = parsed.mol
     if fragments == "largest" and len(Chem.GetMolFrags(mol)) > 1:
         mol = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
     return Chem.MolToSmiles(mol), ""

@@ -14,7 +14,7 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_is_lost():
     )
     result = standardise(raw, ["y"], "classification", "t")
     reasons = dict(zip(result.rejected["row"], result.rejected["reason"], strict=True))
-    assert reasons[1].startswith("unparseable SMILES")
+    assert reasons[1] == "SMILES Parse Error: unclosed ring for input: 'C1CC'"
     assert reasons[2] == reasons[3] == "empty SMILES"
     assert "valence" in reasons[4]
     assert reasons[5] == "label not numeric in column 'y'"

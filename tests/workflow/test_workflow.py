@@ -63,6 +63,18 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     assert (results / "logs" / "aggregate.log").exists()
 
 
+def test_every_molecule_gets_a_structure_outcome(finished_run):
+    tmp_path, _ = finished_run
+    results = tmp_path / "results"
+    outcomes = pd.read_csv(results / "structure_report.csv")
+    per_dataset = outcomes.groupby("dataset")["molecules"].sum()
+    for dataset, total in per_dataset.items():
+        table = pd.read_csv(results / "data" / "standardised" / f"{dataset}.csv")
+        assert total == table["canonical_smiles"].nunique()
+    assert outcomes.loc[outcomes["outcome"] == "mmff", "molecules"].sum() > 0.9 * per_dataset.sum()
+    assert sorted(p.name for p in (results / "structure").glob("shard*.npz")) == ["shard0.npz", "shard1.npz"]
+
+
 def test_a_second_run_does_nothing(finished_run):
     tmp_path, config = finished_run
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout

@@ -1,0 +1,1 @@
+"""RDKit structure stage: SMILES tokenizer, seeded conformers, atom/bond/angle graphs, BRICS fragments, store."""

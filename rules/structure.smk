@@ -1,0 +1,46 @@
+rule structure_shard:
+    input:
+        expand(f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets),
+    output:
+        npz=f"{RESULTS}/structure/shard{{shard}}.npz",
+        report=f"{RESULTS}/structure/shard{{shard}}.report.csv",
+    log:
+        f"{RESULTS}/logs/structure_shard/shard{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/structure_shard/shard{{shard}}.tsv"
+    conda:
+        "../envs/chem.yaml"
+    threads: config["structure"]["threads"]
+    params:
+        n_shards=config["structure"]["n_shards"],
+        conformer=config["structure"]["conformer"],
+        cache_dir=f"{RESULTS}/structure/cache",
+    script:
+        "../workflow/scripts/structure_shard.py"
+
+
+rule structure_report:
+    input:
+        tables=expand(
+            f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets
+        ),
+        reports=expand(
+            f"{RESULTS}/structure/shard{{shard}}.report.csv",
+            shard=range(config["structure"]["n_shards"]),
+        ),
+    output:
+        report(
+            f"{RESULTS}/structure_report.csv",
+            caption="../workflow/report/structure_report.rst",
+            category="Data",
+        ),
+    log:
+        f"{RESULTS}/logs/structure_report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/structure_report.tsv"
+    conda:
+        "../envs/chem.yaml"
+    params:
+        datasets=list(plan.datasets),
+    script:
+        "../workflow/scripts/structure_report.py"

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mumo.chem.conformer import ConformerConfig
+from mumo.chem.store import (
+    OUTCOMES,
+    REPORT_COLUMNS,
+    StructureStore,
+    build_shard,
+    featurize_csv,
+    shard_index,
+    summarize_outcomes,
+    write_shard,
+)
+from mumo.chem.structure import canonical_smiles, featurize_canonical
+from mumo.cli import main
+
+DRUGS = [
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "CC(=O)Nc1ccc(O)cc1",
+    "OC(=O)c1ccccc1O",
+    "c1ccc2c(c1)[nH]c1ccccc12",
+    "CCN(CC)C(=O)c1ccc2c(c1)OCO2",
+    "O=C(O)CCc1ccccc1",
+]
+
+
+def _assert_same_record(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], str):
+            assert a[key] == b[key], key
+        else:
+            assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_shard_index_is_stable_and_in_range():
+    # Pinned: a change here would silently move every molecule to another shard.
+    assert [shard_index(s, 1000) for s in ("CCO", "c1ccccc1", "O")] == [422, 88, 513]
+    assert {shard_index(s, 4) for s in DRUGS} <= {0, 1, 2, 3}
+
+
+def test_shard_round_trip_without_pickle(tmp_path: Path, awkward_smiles, fast_config):
+    records = [featurize_canonical(canonical_smiles(s), fast_config).record for s in awkward_smiles.values()]
+    write_shard(records, tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as npz:
+        assert all(npz[key].dtype != object for key in npz.files)
+    assert zipfile.ZipFile(tmp_path / "a.npz").testzip() is None
+    store = StructureStore(tmp_path / "a.npz")
+    assert len(store) == len(records)
+    for record in records:
+        assert record["smiles"] in store
+        _assert_same_record(store[record["smiles"]], record)
+
+
+def test_empty_shard(tmp_path: Path):
+    report = build_shard([], tmp_path / "empty.npz")
+    assert list(report.columns) == REPORT_COLUMNS and report.empty
+    store = StructureStore(tmp_path)
+    assert len(store) == 0 and "CCO" not in store
+
+
+def test_store_reads_a_directory_of_shards_lazily(tmp_path: Path):
+    config = ConformerConfig()
+    records = [featurize_canonical(canonical_smiles(s), config).record for s in DRUGS]
+    write_shard(records[:3], tmp_path / "shard-0.npz")
+    write_shard(records[3:], tmp_path / "shard-1.npz")
+    store = StructureStore(tmp_path)
+    assert len(store) == len(DRUGS) and set(store) == {r["smiles"] for r in records}
+    _assert_same_record(store[records[5]["smiles"]], records[5])
+    assert store._shards[0]._arrays is None  # only the shard that was asked for is loaded
+    # Any spelling of a stored molecule finds it; unknown molecules raise KeyError.
+    assert store["OC(=O)c1ccccc1OC(C)=O"]["smiles"] == records[0]["smiles"]
+    assert [r["smiles"] for r in store.get_many([records[4]["smiles"], records[1]["smiles"]])] == [
+        records[4]["smiles"],
+        records[1]["smiles"],
+    ]
+    with pytest.raises(KeyError):
+        store["CCCCCCCCCCCCCCCCCCCC"]
+    with pytest.raises(FileNotFoundError):
+        StructureStore(tmp_path / "missing")
+
+
+def test_build_shard_reports_every_row_in_order(tmp_path: Path, awkward_smiles, invalid_smiles, fast_config):
+    smiles = [*awkward_smiles.values(), *invalid_smiles.values(), DRUGS[1], "OC(=O)C(C)c1ccc(CC(C)C)cc1"]
+    report = build_shard(smiles, tmp_path / "s.npz", fast_config)
+    assert report["row"].tolist() == list(range(len(smiles)))
+    assert report["smiles"].tolist() == smiles
+    assert set(report["outcome"]) <= set(OUTCOMES)
+    rejected = report[report["outcome"] == "rejected"]
+    assert rejected["smiles"].tolist() == list(invalid_smiles.values())
+    assert rejected["reason"].str.len().gt(0).all()
+    # Ibuprofen twice (two spellings): one record, computed once.
+    assert report["canonical_smiles"].iloc[-1] == report["canonical_smiles"].iloc[-2]
+    assert report["computed"].tolist()[-2:] == [True, False]
+    store = StructureStore(tmp_path / "s.npz")
+    assert len(store) == len(awkward_smiles) + 1
+    for row in report.itertuples():
+        if row.outcome != "rejected":
+            assert store[row.canonical_smiles]["conformer_source"] == row.outcome
+
+
+def test_cache_reuse_computes_only_new_molecules(tmp_path: Path):
+    config, cache = ConformerConfig(), tmp_path / "cache"
+    first = build_shard(DRUGS[:6], tmp_path / "out.npz", config, cache_dir=cache)
+    assert first["computed"].sum() == 6 and not first["cached"].any()
+    before = StructureStore(tmp_path / "out.npz")
+    records = {s: before[s] for s in before}
+
+    (tmp_path / "out.npz").unlink()  # as Snakemake does before a rerun
+    again = build_shard(DRUGS[:6], tmp_path / "out.npz", config, cache_dir=cache)
+    assert again["computed"].sum() == 0 and again["cached"].all()
+    assert again["outcome"].tolist() == first["outcome"].tolist()
+    after = StructureStore(tmp_path / "out.npz")
+    for smiles, record in records.items():
+        _assert_same_record(after[smiles], record)
+
+    grown = build_shard(DRUGS, tmp_path / "out.npz", config, cache_dir=cache)
+    assert grown["computed"].sum() == 2 and grown["cached"].sum() == 6
+    # Another configuration does not see these records.
+    other = build_shard(DRUGS[:2], tmp_path / "other.npz", ConformerConfig(seed=1), cache_dir=cache)
+    assert other["computed"].sum() == 2
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_same_seed_same_coordinates_across_processes_and_worker_counts(tmp_path: Path):
+    smiles = DRUGS * 2 + ["CCCCCCCCOC(=O)c1ccccc1", "CC1(C)SC2C(NC(=O)Cc3ccccc3)C(=O)N2C1C(=O)O"]
+    config = ConformerConfig(seed=11)
+    build_shard(smiles, tmp_path / "w1.npz", config, workers=1)
+    build_shard(smiles, tmp_path / "w2.npz", config, workers=2)
+    # A fresh interpreter (own hash seed, own RDKit state) builds the same shard too.
+    script = (
+        "import sys; from mumo.chem.conformer import ConformerConfig; from mumo.chem.store import build_shard; "
+        "build_shard(sys.argv[2:], sys.argv[1], ConformerConfig(seed=11), workers=2)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "fresh.npz"), *smiles], check=True)
+    one = StructureStore(tmp_path / "w1.npz")
+    for other in (StructureStore(tmp_path / "w2.npz"), StructureStore(tmp_path / "fresh.npz")):
+        assert list(other) == list(one)
+        for key in one:
+            _assert_same_record(other[key], one[key])
+
+
+def test_featurize_csv_writes_store_and_full_report(tmp_path: Path, invalid_smiles):
+    smiles = [DRUGS[0], invalid_smiles["valence"], "", DRUGS[1], "N.N.Cl[Pt]Cl", DRUGS[0]]
+    pd.DataFrame({"id": range(len(smiles)), "SMILES": smiles}).to_csv(tmp_path / "in.csv", index=False)
+    assert (
+        main(
+            [
+                "featurize",
+                str(tmp_path / "in.csv"),
+                "--output",
+                str(tmp_path / "out"),
+                "--smiles-column",
+                "SMILES",
+            ]
+        )
+        == 0
+    )
+    report = pd.read_csv(tmp_path / "out" / "report.csv", keep_default_na=False)
+    assert list(report.columns[:5]) == ["row", "smiles", "canonical_smiles", "outcome", "reason"]
+    assert report["row"].tolist() == list(range(len(smiles)))
+    assert report["smiles"].tolist() == smiles
+    assert report["outcome"].tolist() == ["mmff", "rejected", "rejected", "mmff", "etkdg_unoptimised", "mmff"]
+    assert "valence" in report["reason"][1] and report["reason"][2] == "empty SMILES"
+    store = StructureStore(tmp_path / "out")
+    assert len(store) == 3 and DRUGS[1] in store
+
+    again = featurize_csv(tmp_path / "in.csv", tmp_path / "out", smiles_column="SMILES")
+    assert again["computed"].sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "empty file"), ("smiles\n", "no rows"), ("name,smi\na,CCO\n", "available columns: name, smi")],
+)
+def test_featurize_csv_rejects_unusable_files(tmp_path: Path, content: str, message: str):
+    (tmp_path / "in.csv").write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        featurize_csv(tmp_path / "in.csv", tmp_path / "out")
+    assert "in.csv" in str(error.value) and "'smiles'" in str(error.value)
+
+
+def test_summarize_outcomes_counts_per_dataset():
+    report = pd.DataFrame(
+        {
+            "dataset": ["a", "a", "a", "b"],
+            "outcome": ["mmff", "rejected", "rejected", "2d_fallback"],
+            "reason": ["", "empty SMILES", "empty SMILES", "401 atoms > max_atoms=400"],
+            "cpu_s": [0.5, 0.0, 0.0, 0.25],
+        }
+    )
+    summary = summarize_outcomes(report)
+    assert len(summary) == 2 * len(OUTCOMES)
+    a = summary[summary["dataset"] == "a"].set_index("outcome")
+    assert a.loc["mmff", "molecules"] == 1 and a.loc["rejected", "molecules"] == 2
+    assert a.loc["rejected", "reasons"] == "empty SMILES (2)"
+    assert a.loc["mmff", "cpu_s"] == 0.5 and a["fraction"].sum() == pytest.approx(1.0)
+    b = summary[summary["dataset"] == "b"].set_index("outcome")
+    assert b.loc["2d_fallback", "label"] == "2D only (no 3D)" and b.loc["2d_fallback", "fraction"] == 1.0
+    assert set(summarize_outcomes(report.drop(columns="dataset"))["dataset"]) == {"all"}

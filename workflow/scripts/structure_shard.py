@@ -1,0 +1,15 @@
+from mumo.logs import log_to_file
+from mumo.steps import structure_shard
+
+log_to_file(snakemake.log[0])
+params = snakemake.params
+structure_shard(
+    list(snakemake.input),
+    int(snakemake.wildcards.shard),
+    params.n_shards,
+    dict(params.conformer),
+    snakemake.threads,
+    snakemake.output.npz,
+    snakemake.output.report,
+    params.cache_dir,
+)
