@@ -1,5 +1,7 @@
 """mumo: download -> standardise -> split -> structure -> train per {dataset, split, seed} -> evaluate -> table."""
 
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 from mumo.plan import Plan
@@ -29,6 +31,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/structure.smk"
 include: "rules/baselines.smk"
+include: "rules/mumo.smk"
 include: "rules/report.smk"
 
 

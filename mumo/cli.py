@@ -14,10 +14,96 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _cmd_featurize(args: argparse.Namespace) -> int:
-    from mumo.chem.store import featurize_csv
+    from mumo.chem.store import featurize_csv, summarize_outcomes
 
-    featurize_csv(args.input, args.output, smiles_column=args.smiles_column, workers=args.workers)
+    report = featurize_csv(args.input, args.output, smiles_column=args.smiles_column, workers=args.workers)
+    summary = summarize_outcomes(report)
+    print(
+        summary.loc[summary["molecules"] > 0, ["outcome", "label", "molecules", "reasons"]].to_string(
+            index=False
+        )
+    )
+    print(f"{len(report)} rows -> {args.output}/report.csv")
     return 0
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """A settings file (YAML/JSON), then `--set key=value` overrides (values read as YAML; dotted keys nest)."""
+    import yaml
+
+    from mumo.train.settings import read_settings_file
+
+    settings = read_settings_file(args.settings) if args.settings else {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        *parents, leaf = key.split(".")
+        target = settings
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = yaml.safe_load(value)
+    return settings
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from mumo.train.recipes import run_pretrain
+
+    run_pretrain(args.corpus, args.store, args.vocab, args.out, _settings(args), threads=args.threads)
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from mumo.train.recipes import run_finetune
+
+    run_finetune(
+        args.table,
+        args.split,
+        args.store,
+        args.vocab,
+        args.tasks.split(","),
+        args.task_type,
+        args.seed,
+        _settings(args),
+        args.predictions,
+        args.out,
+        pretrained_dir=args.pretrained,
+        threads=args.threads,
+    )
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from mumo.train.predict import predict_csv
+
+    predict_csv(
+        args.checkpoint,
+        args.input,
+        args.output,
+        smiles_column=args.smiles_column,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from mumo.eval.evaluate import evaluate_file
+
+    scores = evaluate_file(args.predictions, args.metrics.split(","))
+    if args.output:
+        from mumo.io import atomic_path
+
+        with atomic_path(args.output) as tmp:
+            scores.to_csv(tmp, index=False)
+    print(scores.to_string(index=False))
+    return 0
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--settings", help="YAML or JSON file of training settings (mumo.train.settings)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +120,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles-column", default="smiles")
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=_cmd_featurize)
+
+    p = sub.add_parser("pretrain", help="masked-token pretraining on a corpus (runs under torchrun too)")
+    p.add_argument("--corpus", required=True, help="CSV with a canonical_smiles column")
+    p.add_argument("--store", required=True, help="structure store directory")
+    p.add_argument("--vocab", required=True, help="vocabulary JSON")
+    p.add_argument("--out", required=True, help="run directory")
+    _training_options(p)
+    p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser("finetune", help="finetune on one split, predict its valid and test folds")
+    p.add_argument("--table", required=True, help="standardised CSV")
+    p.add_argument("--split", required=True, help="split JSON")
+    p.add_argument("--store", required=True, help="structure store directory")
+    p.add_argument("--vocab", required=True, help="vocabulary JSON")
+    p.add_argument("--tasks", required=True, help="comma-separated label columns")
+    p.add_argument("--task-type", required=True, choices=["classification", "regression"])
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--predictions", required=True, help="output predictions CSV (long format)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--pretrained", help="pretrained model directory (default: train from scratch)")
+    _training_options(p)
+    p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("predict", help="predict a CSV of SMILES with a finetuned model")
+    p.add_argument("--checkpoint", required=True, help="model directory (or a run directory with model/)")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--smiles-column", default="smiles")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("evaluate", help="score a predictions file")
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--metrics", required=True, help="comma-separated, e.g. roc_auc,pr_auc")
+    p.add_argument("--output", help="also write the scores as CSV")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
+from mumo.models import MODELS, ModelSpec, get_model
 
-MODELS = ("ecfp_rf",)
 TDC_SEEDS = (1, 2, 3, 4, 5)
 
 
@@ -49,6 +49,8 @@ class Plan:
         for model in config["models"]:
             if model not in MODELS:
                 raise ConfigError(f"models: unknown model {model!r}; valid models: {', '.join(MODELS)}")
+        if any(get_model(m).kind == "mumo" for m in config["models"]):
+            _check_train_settings(config)
         datasets = {}
         for name, options in config["datasets"].items():
             if only and name not in only:
@@ -71,6 +73,23 @@ class Plan:
             datasets[name] = DatasetPlan(name, resolved, splits, seeds)
         return cls(Path(config.get("results_dir", "results")), datasets, tuple(config["models"]), config)
 
+    # ---- models ----
+    def mumo_models(self) -> list[ModelSpec]:
+        return [get_model(m) for m in self.models if get_model(m).kind == "mumo"]
+
+    def pretrained_models(self) -> list[str]:
+        return [m.name for m in self.mumo_models() if m.pretrained]
+
+    def model_settings(self, model: str, stage: str) -> dict:
+        """TrainSettings dict for `stage` (pretrain | finetune) of a MuMo model: the config's, plus the model's
+        preset and architecture overrides."""
+        spec = get_model(model)
+        mumo = self.config["mumo"]
+        settings = dict(mumo[stage])
+        settings["preset"] = spec.preset or mumo["preset"]
+        settings["model"] = {**settings.get("model", {}), **spec.overrides}
+        return settings
+
     # ---- paths (one place, so rules and tests agree) ----
     def raw(self, dataset: str) -> str:
         return f"{self.results}/data/raw/{dataset}.csv"
@@ -83,6 +102,32 @@ class Plan:
 
     def run_dir(self, model: str, dataset: str, split: str, seed: int | str) -> str:
         return f"{self.results}/runs/{model}/{dataset}/{split}/seed{seed}"
+
+    def corpus(self) -> ResolvedDataset:
+        name = self.config["mumo"]["corpus"]["dataset"]
+        offline_only = self.config.get("download", {}).get("offline_only", True)
+        try:
+            return resolve(name, offline_only=offline_only)
+        except (KeyError, ValueError) as err:
+            raise ConfigError(f"mumo.corpus.dataset: {err.args[0]}") from None
+
+    def structure_inputs(self) -> list[str]:
+        """Every table whose molecules need a structure record: the datasets, and the corpus if MuMo trains."""
+        tables = [self.standardised(d) for d in self.datasets]
+        return tables + ([self.corpus_csv] if self.mumo_models() else [])
+
+    def structure_shards(self) -> list[str]:
+        return [f"{self.results}/structure/shard{k}.npz" for k in range(self.config["structure"]["n_shards"])]
+
+    def pretrained_weights(self, model: str) -> list[str]:
+        return [f"{self.pretrain_dir(model)}/model/model.safetensors"] if get_model(model).pretrained else []
+
+    @property
+    def corpus_csv(self) -> str:
+        return f"{self.results}/pretrain/corpus.csv"
+
+    def pretrain_dir(self, model: str) -> str:
+        return f"{self.results}/pretrain/{model}"
 
     def runs(self) -> list[tuple[str, str, str, int]]:
         return [
@@ -127,3 +172,14 @@ class Plan:
             if d.resolved.source == "upstream" and d.spec.upstream.filename == filename:
                 return d.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
+
+
+def _check_train_settings(config: dict) -> None:
+    """Fail at start-up, naming the key, rather than in the first training job."""
+    from mumo.train.settings import TrainSettings  # imports torch: only when a MuMo model is asked for
+
+    for stage in ("pretrain", "finetune"):
+        try:
+            TrainSettings.from_dict({"preset": config["mumo"]["preset"], **config["mumo"][stage]})
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"mumo.{stage}: {err}") from None

@@ -17,6 +17,7 @@ import pandas as pd
 from mumo.baselines import ecfp_rf
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import build_shard, shard_index, summarize_outcomes
+from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.download import fetch
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
@@ -110,6 +111,57 @@ def structure_report(standardised: dict[str, str], shard_reports: list[str], out
             raise ValueError(f"{dataset}: {int(missing.sum())} molecules have no structure outcome")
         per_dataset.append(outcomes.loc[molecules["canonical_smiles"]].reset_index().assign(dataset=dataset))
     write_csv(summarize_outcomes(pd.concat(per_dataset, ignore_index=True), by="dataset"), out_csv)
+
+
+def pretrain_corpus(
+    corpus: ResolvedDataset,
+    options: dict,
+    dataset_tables: list[str],
+    download_dir: str,
+    mirror: str | None,
+    out_csv: str,
+    rejected_csv: str,
+) -> None:
+    """A seeded sample of the corpus, standardised; molecules of the benchmark datasets are left out (and
+    listed) when `exclude_dataset_molecules` is on, so pretraining never sees a test molecule."""
+    raw = load_raw(corpus, download_dir, mirror)
+    n = options["n_molecules"]
+    sample = raw.sample(n=min(n, len(raw)), random_state=options["seed"]) if n else raw
+    result = standardise(sample.reset_index(drop=True), [], "regression", corpus.spec.name)
+    table, rejected = result.table, result.rejected
+    if options["exclude_dataset_molecules"]:
+        seen = {
+            s
+            for path in dataset_tables
+            for s in pd.read_csv(path, usecols=["canonical_smiles"])["canonical_smiles"]
+        }
+        overlap = table["canonical_smiles"].isin(seen)
+        rejected = pd.concat(
+            [rejected, table.loc[overlap, ["row", "smiles"]].assign(reason="in a benchmark dataset")],
+            ignore_index=True,
+        )
+        table = table.loc[~overlap]
+    log.info(
+        "corpus %s: %d sampled, %d kept, %d left out",
+        corpus.spec.name,
+        len(sample),
+        len(table),
+        len(rejected),
+    )
+    write_csv(table[["mol_id", "canonical_smiles"]], out_csv)
+    write_csv(rejected, rejected_csv)
+
+
+def build_vocab(tables: list[str], out_json: str) -> None:
+    """The SMILES vocabulary over the corpus and every dataset (label-free, so no leakage of targets)."""
+    smiles = [
+        s for path in tables for s in pd.read_csv(path, usecols=["canonical_smiles"])["canonical_smiles"]
+    ]
+    tokenizer = SmilesTokenizer.build(smiles)
+    log.info(
+        "vocabulary of %d tokens from %d SMILES (hash %s)", len(tokenizer), len(smiles), tokenizer.vocab_hash
+    )
+    tokenizer.save(out_json)
 
 
 def ecfp_file(standardised_csv: str, out_npy: str, n_bits: int, radius: int) -> None:

@@ -1,6 +1,6 @@
 rule structure_shard:
     input:
-        expand(f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets),
+        plan.structure_inputs(),
     output:
         npz=f"{RESULTS}/structure/shard{{shard}}.npz",
         report=f"{RESULTS}/structure/shard{{shard}}.report.csv",

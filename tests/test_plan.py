@@ -45,3 +45,29 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
 def test_config_errors_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message):
         Plan.from_config(_config(**overrides))
+
+
+def test_mumo_models_get_their_preset_and_ablation_overrides():
+    config = _config(
+        models=["ecfp_rf", "mumo", "mumo_seq_only", "mumo_no_pretrain", "mumo_paper"],
+        mumo={
+            "preset": "small",
+            "threads": 1,
+            "corpus": {"dataset": "moses"},
+            "pretrain": {"epochs": 1},
+            "finetune": {"lr": 1e-4},
+        },
+    )
+    plan = Plan.from_config(config)
+    assert plan.pretrained_models() == ["mumo", "mumo_seq_only", "mumo_paper"]
+    assert plan.pretrained_weights("mumo_no_pretrain") == []
+    seq = plan.model_settings("mumo_seq_only", "finetune")
+    assert seq == {"lr": 1e-4, "preset": "small", "model": {"use_graph": False}}
+    assert plan.model_settings("mumo_paper", "pretrain")["preset"] == "paper"
+    assert plan.corpus_csv in plan.structure_inputs()
+
+
+def test_unknown_training_setting_fails_at_start_up():
+    config = _config(models=["mumo"], mumo={"preset": "small", "pretrain": {"epohcs": 1}, "finetune": {}})
+    with pytest.raises(ConfigError, match=r"mumo.pretrain: unknown training setting\(s\) \['epohcs'\]"):
+        Plan.from_config(config)

@@ -1,0 +1,307 @@
+"""Pretraining and finetuning recipes: files in → datasets and model → `engine.train` → files out.
+
+The pipeline calls `run_pretrain` and `run_finetune`; `mumo pretrain|finetune` wrap them. Under a multi-process
+launch every rank runs the recipe, and rank 0 alone writes the outputs.
+
+A model directory (`out_dir/model/`) holds everything needed to use the model later, without pickle:
+`config.json` + `model.safetensors` (save_pretrained; a regression model's TargetScaler is in the weights),
+`vocab.json` (the tokenizer it was trained with) and `task.json` (tasks, task type, max length, and the target
+scaler's statistics in readable form).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mumo.chem.store import StructureStore
+from mumo.chem.tokenizer import SmilesTokenizer
+from mumo.data.registry import CLASSIFICATION, REGRESSION
+from mumo.data.sources import read_csv_checked
+from mumo.eval.evaluate import long_predictions
+from mumo.io import atomic_path, write_text_atomic
+from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
+from mumo.model.batch import MolBatch
+from mumo.model.checkpoint import WEIGHTS_NAME, load_config
+from mumo.train.data import MoleculeDataset, length_batches, split_by_store
+from mumo.train.engine import Dist, autocast, dataset_loss, distributed, seed_everything, train
+from mumo.train.settings import TrainSettings
+
+logger = logging.getLogger(__name__)
+
+PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # model.md §1.1
+MODEL_DIR, VOCAB_NAME, TASK_NAME = "model", "vocab.json", "task.json"
+PREDICTED_FOLDS = ("valid", "test")
+
+
+# --------------------------------------------------------------------------------------------------
+# Losses
+
+
+def masked_token_loss(
+    model: MuMo, batch: MolBatch, generator: torch.Generator, mask_prob: float
+) -> torch.Tensor:
+    """model.md §2.6: BERT masking of the tokens (the graph stays unmasked), cross-entropy on the selected."""
+    inputs, labels = mask_tokens(batch.tokens, model.config.vocab_size, generator, mask_prob)
+    return model.loss(model(dataclasses.replace(batch, tokens=inputs)), labels)
+
+
+def supervised_loss(model: MuMo, batch: MolBatch, generator: torch.Generator) -> torch.Tensor:
+    """The head's loss (NaN labels masked or, under the paper quirk, taken as 0; regression targets scaled)."""
+    return model.loss(model(batch), batch.labels)
+
+
+# --------------------------------------------------------------------------------------------------
+# Models and their directories
+
+
+def head_fields(task_type: str, num_tasks: int) -> dict[str, Any]:
+    """MuMoConfig head of a task: 2-logit classification, multi-label (several classification tasks), regression."""
+    if task_type == CLASSIFICATION:
+        return (
+            {"head": "classification", "num_tasks": 1}
+            if num_tasks == 1
+            else {"head": "multilabel", "num_tasks": num_tasks}
+        )
+    if task_type == REGRESSION:
+        return {"head": "regression", "num_tasks": num_tasks}
+    raise ValueError(f"unknown task_type {task_type!r}; valid: {CLASSIFICATION}, {REGRESSION}")
+
+
+def build_model(
+    settings: TrainSettings, tokenizer: SmilesTokenizer, head: dict[str, Any], pretrained_dir: str | None
+) -> MuMo:
+    """A fresh `settings.preset` model, or the pretrained encoder with a new head; `settings.model` overrides."""
+    overrides = {**settings.model, **head}
+    if pretrained_dir is None:
+        return MuMo(get_preset(settings.preset, vocab_size=len(tokenizer), **overrides))
+    saved_vocab = Path(pretrained_dir) / VOCAB_NAME
+    if saved_vocab.exists() and SmilesTokenizer.load(saved_vocab).vocab_hash != tokenizer.vocab_hash:
+        raise ValueError(f"{pretrained_dir} was trained with another vocabulary than the one given")
+    if load_config(pretrained_dir).vocab_size != len(tokenizer):
+        raise ValueError(f"{pretrained_dir}: vocabulary size differs from the tokenizer's ({len(tokenizer)})")
+    logger.info("finetuning from %s (its architecture; preset %r not used)", pretrained_dir, settings.preset)
+    return load_pretrained(pretrained_dir, **overrides)
+
+
+def save_model_dir(model: MuMo, directory: Path, tokenizer: SmilesTokenizer, task: dict[str, Any]) -> None:
+    save_pretrained(model, directory)
+    tokenizer.save(directory / VOCAB_NAME)
+    if model.target_scaler is not None:
+        scaler = model.target_scaler
+        task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
+    write_text_atomic(directory / TASK_NAME, json.dumps(task, indent=2) + "\n")
+
+
+@torch.no_grad()
+def predict_batch(
+    model: MuMo, dataset: MoleculeDataset, indices: list[int], device: torch.device, precision: str = "fp32"
+) -> np.ndarray:
+    """Predictions [len(indices), outputs]: P(class 1), per-task probabilities, or original units."""
+    model.eval()
+    with autocast(precision, device):
+        values = model.predict(dataset.batch(indices).to(device))
+    return values.float().cpu().numpy().reshape(len(indices), -1)
+
+
+def predict_dataset(
+    model: MuMo, dataset: MoleculeDataset, batch_size: int, device: torch.device, precision: str = "fp32"
+) -> np.ndarray:
+    """Predictions for the whole dataset, in dataset order (batched by length)."""
+    batches = length_batches(dataset.lengths, batch_size, rng=None)
+    values = [predict_batch(model, dataset, indices, device, precision) for indices in batches]
+    out = np.empty((len(dataset), values[0].shape[1]))
+    out[np.concatenate(batches)] = np.concatenate(values)
+    return out
+
+
+def _digest(*parts: Any) -> str:
+    """Identity of a run for its checkpoints: settings and the bytes of its input files."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(
+            Path(part).read_bytes() if isinstance(part, Path) else json.dumps(part, default=str).encode()
+        )
+    return h.hexdigest()[:16]
+
+
+def _read_smiles(csv_path: str, column: str = "canonical_smiles") -> list[str]:
+    frame = read_csv_checked(csv_path, [column], dtype={column: "string"}, keep_default_na=False)
+    return frame[column].tolist()
+
+
+# --------------------------------------------------------------------------------------------------
+# Recipes
+
+
+def run_pretrain(
+    corpus_csv: str, store_dir: str, vocab_json: str, out_dir: str, settings: dict, threads: int = 1
+) -> None:
+    """Masked-token pretraining (model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
+
+    A `valid_fraction` slice of the corpus (seeded) is held out for the validation loss. Molecules without a
+    structure record are left out and counted. Writes `out_dir/model/`, `metrics.csv`, `learning_curve.png`,
+    `checkpoints/` and `summary.json`.
+    """
+    s = TrainSettings.from_dict(settings)
+    torch.set_num_threads(threads)
+    out = Path(out_dir)
+    started = time.perf_counter()
+    with distributed() as dist:
+        seed_everything(s.seed)
+        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(store_dir)
+        smiles = list(dict.fromkeys(_read_smiles(corpus_csv)))
+        present, missing = split_by_store(smiles, store)
+        if len(missing):
+            logger.warning(
+                "%d of %d corpus molecules have no structure record: left out", len(missing), len(smiles)
+            )
+        order = np.random.default_rng(s.seed).permutation(present)
+        n_valid = round(len(order) * s.valid_fraction)
+        max_length = s.max_length or PRETRAIN_MAX_LENGTH
+        make = lambda rows: MoleculeDataset([smiles[i] for i in rows], store, tokenizer, max_length)  # noqa: E731
+        train_set, valid_set = make(order[n_valid:]), make(order[:n_valid])
+        model = build_model(s, tokenizer, {"head": "pretrain"}, None)
+        loss_fn = partial(masked_token_loss, mask_prob=s.mask_prob)
+        evaluate = (
+            partial(dataset_loss, dataset=valid_set, loss_fn=loss_fn, settings=s, dist=dist)
+            if n_valid
+            else None
+        )
+        run_key = _digest(s.fingerprint(), Path(corpus_csv), Path(vocab_json))
+        result = train(model, train_set, loss_fn, evaluate, s, out, dist, run_key)
+        if dist.is_main and result.finished:
+            save_model_dir(
+                model,
+                out / MODEL_DIR,
+                tokenizer,
+                {"task_type": "pretrain", "tasks": [], "max_length": max_length},
+            )
+            summary = {
+                "molecules": len(smiles),
+                "train": len(train_set),
+                "valid": len(valid_set),
+                "missing_structure": len(missing),
+            }
+            _write_summary(out, summary, result, s, dist, started)
+
+
+def run_finetune(
+    standardised_csv: str,
+    split_json: str,
+    store_dir: str,
+    vocab_json: str,
+    tasks: list[str],
+    task_type: str,
+    seed: int,
+    settings: dict,
+    out_predictions: str,
+    out_dir: str,
+    pretrained_dir: str | None = None,
+    threads: int = 1,
+) -> None:
+    """Finetune on the split's train fold, select on its valid fold, predict valid and test.
+
+    `seed` (the pipeline's) replaces `settings["seed"]`. Model selection is `settings.selection`: "last" (the
+    paper's protocol) or "best_valid" (lowest validation loss, early stopping after `patience` evaluations); the
+    test fold is only ever predicted. Regression targets are z-scored with training-fold statistics and
+    predictions de-normalised. A molecule without a structure record cannot be embedded (the model has no
+    graph-free path: a molecule without atoms gets an all-masked cross-attention); it is left out of training
+    and selection and written with y_pred NaN, and counted in the log and `summary.json`.
+
+    Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
+    and test folds) and in `out_dir`: `model/`, `metrics.csv`, `learning_curve.png`, `checkpoints/`,
+    `summary.json` (and `best/` with best_valid selection).
+    """
+    s = TrainSettings.from_dict({**settings, "seed": seed})
+    torch.set_num_threads(threads)
+    out = Path(out_dir)
+    started = time.perf_counter()
+    table = read_csv_checked(
+        standardised_csv, ["mol_id", "canonical_smiles", *tasks], dtype={"canonical_smiles": "string"}
+    )
+    split = json.loads(Path(split_json).read_text())
+    labels = table[tasks].to_numpy(dtype=np.float64)
+    rows = {fold: np.asarray(split[fold], dtype=np.int64) for fold in ("train", *PREDICTED_FOLDS)}
+    head = head_fields(task_type, len(tasks))
+    max_length = s.max_length or FINETUNE_MAX_LENGTH
+    with distributed() as dist:
+        seed_everything(s.seed)
+        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(store_dir)
+        smiles = table["canonical_smiles"].to_numpy()
+        datasets, missing = {}, {}
+        for fold, fold_rows in rows.items():
+            present, absent = split_by_store(smiles[fold_rows], store)
+            if fold == "train":  # rows without any label teach nothing
+                present = present[~np.isnan(labels[fold_rows[present]]).all(axis=1)]
+            missing[fold] = len(absent)
+            kept = fold_rows[present]
+            datasets[fold] = (
+                present,
+                MoleculeDataset(smiles[kept], store, tokenizer, max_length, labels[kept]),
+            )
+        if any(missing.values()):
+            logger.warning("molecules without a structure record (y_pred NaN, not trained on): %s", missing)
+        model = build_model(s, tokenizer, head, pretrained_dir)
+        if model.target_scaler is not None:
+            model.target_scaler.fit(datasets["train"][1].labels)
+        evaluate = partial(
+            dataset_loss, dataset=datasets["valid"][1], loss_fn=supervised_loss, settings=s, dist=dist
+        )
+        inputs = [Path(standardised_csv), Path(split_json), Path(vocab_json)]
+        if pretrained_dir is not None:
+            inputs.append(Path(pretrained_dir) / WEIGHTS_NAME)
+        run_key = _digest(s.fingerprint(), tasks, task_type, *inputs)
+        has_valid = len(datasets["valid"][1]) > 0
+        if not has_valid and s.selection == "best_valid":
+            raise ValueError("selection best_valid needs molecules in the valid fold")
+        result = train(
+            model,
+            datasets["train"][1],
+            supervised_loss,
+            evaluate if has_valid else None,
+            s,
+            out,
+            dist,
+            run_key,
+        )
+        if dist.is_main and result.finished:
+            predictions = {}
+            for fold in PREDICTED_FOLDS:
+                predictions[fold] = np.full((len(rows[fold]), len(tasks)), np.nan)
+                positions, dataset = datasets[fold]
+                if len(dataset):
+                    predictions[fold][positions] = predict_dataset(
+                        model, dataset, s.batch_size, dist.device, s.precision
+                    )
+            frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
+            with atomic_path(out_predictions) as tmp:
+                frame.to_csv(tmp, index=False)
+            task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
+            save_model_dir(model, out / MODEL_DIR, tokenizer, task)
+            summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
+            _write_summary(out, summary, result, s, dist, started)
+        dist.barrier()
+
+
+def _write_summary(out: Path, counts: dict, result, s: TrainSettings, dist: Dist, started: float) -> None:
+    summary = counts | {
+        "steps": result.steps,
+        "stopped_early": result.stopped_early,
+        "best_step": result.best_step,
+        "best_valid_loss": result.best_valid,
+        "world_size": dist.world_size,
+        "device": str(dist.device),
+        "wall_s": round(time.perf_counter() - started, 2),
+        "settings": s.to_dict(),
+    }
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")

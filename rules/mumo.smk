@@ -1,0 +1,87 @@
+rule pretrain_corpus:
+    input:
+        expand(f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets),
+    output:
+        corpus=f"{RESULTS}/pretrain/corpus.csv",
+        rejected=f"{RESULTS}/pretrain/corpus.rejected.csv",
+    log:
+        f"{RESULTS}/logs/pretrain_corpus.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pretrain_corpus.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        corpus=lambda wc: plan.corpus(),
+        options=config["mumo"]["corpus"],
+        download_dir=f"{RESULTS}/data/downloads",
+        mirror=config["download"]["mirror"],
+    script:
+        "../workflow/scripts/pretrain_corpus.py"
+
+
+rule vocab:
+    input:
+        corpus=f"{RESULTS}/pretrain/corpus.csv",
+        tables=expand(
+            f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets
+        ),
+    output:
+        f"{RESULTS}/pretrain/vocab.json",
+    log:
+        f"{RESULTS}/logs/vocab.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/vocab.tsv"
+    conda:
+        "../envs/chem.yaml"
+    script:
+        "../workflow/scripts/vocab.py"
+
+
+rule pretrain:
+    input:
+        corpus=f"{RESULTS}/pretrain/corpus.csv",
+        vocab=f"{RESULTS}/pretrain/vocab.json",
+        shards=plan.structure_shards(),
+    output:
+        weights=f"{RESULTS}/pretrain/{{model}}/model/model.safetensors",
+        metrics=f"{RESULTS}/pretrain/{{model}}/metrics.csv",
+    log:
+        f"{RESULTS}/logs/pretrain/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pretrain/{{model}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: config["mumo"]["threads"]
+    params:
+        out_dir=lambda wc: plan.pretrain_dir(wc.model),
+        store=f"{RESULTS}/structure",
+        settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
+    script:
+        "../workflow/scripts/pretrain.py"
+
+
+rule finetune:
+    input:
+        table=f"{RESULTS}/data/standardised/{{dataset}}.csv",
+        split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
+        vocab=f"{RESULTS}/pretrain/vocab.json",
+        shards=plan.structure_shards(),
+        pretrained=lambda wc: plan.pretrained_weights(wc.model),
+    output:
+        f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
+    log:
+        f"{RESULTS}/logs/finetune/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/finetune/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        model="mumo[a-z_]*",
+    conda:
+        "../envs/train.yaml"
+    threads: config["mumo"]["threads"]
+    params:
+        dataset=resolved,
+        store=f"{RESULTS}/structure",
+        settings=lambda wc: plan.model_settings(wc.model, "finetune"),
+        out_dir=lambda wc, output: str(Path(output[0]).parent),
+    script:
+        "../workflow/scripts/finetune.py"

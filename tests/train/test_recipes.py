@@ -1,0 +1,132 @@
+"""Pretraining and finetuning end to end on tiny real data (tiny preset, in this process)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mumo.eval.evaluate import evaluate_file
+from mumo.model.checkpoint import load_config
+from mumo.train.recipes import run_finetune, run_pretrain
+
+PREDICTION_COLUMNS = ["mol_id", "canonical_smiles", "fold", "task", "y_true", "y_pred"]
+
+
+@pytest.fixture(scope="module")
+def pretrained(tiny_data, tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pretrain")
+    settings = tiny | {
+        "epochs": 6,
+        "batch_size": 16,
+        "valid_fraction": 0.15,
+        "selection": "last",
+        "eval_every": 3,
+    }
+    run_pretrain(str(tiny_data.corpus), str(tiny_data.store), str(tiny_data.vocab), str(out), settings)
+    return out
+
+
+def test_pretraining_loss_decreases(pretrained):
+    metrics = pd.read_csv(pretrained / "metrics.csv")
+    assert metrics["loss"].head(3).mean() > metrics["loss"].tail(3).mean() + 0.3
+    valid = metrics["valid_loss"].dropna()
+    assert len(valid) >= 3 and valid.iloc[-1] < valid.iloc[0]
+    assert {"config.json", "model.safetensors", "vocab.json", "task.json"} <= {
+        p.name for p in (pretrained / "model").iterdir()
+    }
+    assert (pretrained / "learning_curve.png").stat().st_size > 1000
+    assert json.loads((pretrained / "summary.json").read_text())["missing_structure"] == 1
+
+
+def test_no_op_is_compiled(pretrained, extensions_dir):
+    """DeepSpeed has run: neither fused_adam nor the CPU shm op may have been JIT-built."""
+    assert list(extensions_dir.iterdir()) == []
+
+
+def _train_as_valid_and_test(tiny_data, name, tmp_path):
+    """A split whose valid and test folds are its train fold: predictions show what was learnt."""
+    split = json.loads(tiny_data.datasets[name].split.read_text())
+    split["valid"] = split["test"] = split["train"]
+    path = tmp_path / "overfit.split.json"
+    path.write_text(json.dumps(split))
+    return path
+
+
+def test_finetune_overfits_a_tiny_set(tiny_data, tiny, tmp_path):
+    args = tiny_data.finetune_args("bbbp", tmp_path) | {
+        "split_json": str(_train_as_valid_and_test(tiny_data, "bbbp", tmp_path))
+    }
+    run_finetune(**args, settings=tiny | {"epochs": 25, "selection": "last"})
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    valid = predictions[predictions["fold"] == "valid"].dropna(subset=["y_pred"])
+    accuracy = ((valid["y_pred"] >= 0.5) == (valid["y_true"] == 1)).mean()
+    assert accuracy >= 0.95, accuracy
+
+
+def test_finetune_writes_predictions_of_every_valid_and_test_molecule(tiny_data, tiny, tmp_path):
+    run_finetune(**tiny_data.finetune_args("bbbp", tmp_path, seed=3), settings=tiny | {"epochs": 2})
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    split = json.loads(tiny_data.datasets["bbbp"].split.read_text())
+    assert list(predictions.columns) == PREDICTION_COLUMNS
+    assert (predictions["fold"].value_counts().to_dict()) == {
+        "valid": len(split["valid"]),
+        "test": len(split["test"]),
+    }
+    # the molecule without a structure record (first of the test fold) is there, with y_pred NaN, and counted
+    missing = pd.read_csv(tiny_data.datasets["bbbp"].table)["mol_id"].iloc[split["test"][0]]
+    assert predictions.loc[predictions["y_pred"].isna(), "mol_id"].tolist() == [missing]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["missing_structure"] == {"train": 0, "valid": 0, "test": 1}
+    assert summary["settings"]["seed"] == 3  # the run's seed replaces the settings' seed
+    scores = evaluate_file(str(tmp_path / "predictions.csv"), ["roc_auc"])
+    assert set(scores["fold"]) == {"valid", "test"}
+    assert {"config.json", "model.safetensors", "vocab.json", "task.json"} <= {
+        p.name for p in (tmp_path / "model").iterdir()
+    }
+
+
+def test_multitask_with_missing_labels_keeps_the_quirk_flag(tiny_data, tiny, tmp_path):
+    table = pd.read_csv(tiny_data.datasets["tox21"].table)
+    assert table[tiny_data.datasets["tox21"].tasks].isna().any().any()  # the data has missing labels
+    settings = tiny | {"epochs": 2, "model": {"nan_labels_as_negative": True, "pooler": "mixpooler"}}
+    run_finetune(**tiny_data.finetune_args("tox21", tmp_path), settings=settings)
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert set(predictions["task"]) == set(tiny_data.datasets["tox21"].tasks)
+    assert predictions["y_pred"].between(0, 1).all()
+    config = load_config(tmp_path / "model")
+    assert (config.head, config.num_tasks, config.nan_labels_as_negative, config.pooler) == (
+        "multilabel",
+        3,
+        True,
+        "mixpooler",
+    )
+
+
+def test_regression_targets_are_scaled_on_train_and_predictions_denormalised(tiny_data, tiny, tmp_path):
+    data = tiny_data.datasets["esol"]
+    run_finetune(
+        **tiny_data.finetune_args("esol", tmp_path),
+        settings=tiny | {"epochs": 4, "selection": "best_valid", "patience": 2},
+    )
+    table = pd.read_csv(data.table)
+    train = table.iloc[json.loads(data.split.read_text())["train"]][data.tasks[0]]
+    scaler = json.loads((tmp_path / "model" / "task.json").read_text())["target_scaler"]
+    assert scaler["mean"][0] == pytest.approx(train.mean(), rel=1e-5)
+    assert scaler["std"][0] == pytest.approx(train.std(ddof=0), rel=1e-5)
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    # original units: centred near the training mean, not near 0 as z-scores would be
+    assert abs(predictions["y_pred"].mean() - train.mean()) < 2 * train.std()
+    assert abs(predictions["y_pred"].mean()) > 0.5
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["best_step"] is not None and (tmp_path / "best" / "model.safetensors").exists()
+
+
+def test_finetune_from_pretrained_loads_the_encoder(tiny_data, tiny, pretrained, tmp_path):
+    run_finetune(
+        **tiny_data.finetune_args("bbbp", tmp_path),
+        settings=tiny | {"epochs": 1},
+        pretrained_dir=str(pretrained / "model"),
+    )
+    assert load_config(tmp_path / "model").head == "classification"
+    assert np.isfinite(pd.read_csv(tmp_path / "predictions.csv")["y_pred"].dropna()).all()
