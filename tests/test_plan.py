@@ -15,7 +15,7 @@ def test_default_plan():
     plan = Plan.from_config(_config())
     assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv", "lipophilicity"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 6 * 3
+    assert len(plan.runs()) == 6 * 3 * 2  # ecfp_rf and mumo
     assert plan.run_metrics()[0] == "results/runs/ecfp_rf/bbbp/balanced_scaffold/seed0/metrics.json"
 
 

@@ -2,15 +2,15 @@
 
 1. The tiny .test config through `snakemake --profile profiles/slurm` (+ a test overlay that only shrinks
    runtimes, memory, CPUs and polling): every job goes out by sbatch and shows in sacct, each in the partition
-   its rule's resources name, none with a GPU; the results equal a local `--cores 2` run of the same config.
+   its rule's resources name (GPU rules with a GPU, the others without); the results equal a local `--cores 2` run of the same config.
 2. Stand-ins for the future GPU rules (tests/slurm/stub), on a second cluster without accounting (no slurmdbd:
    `sacct` fails) through profiles/slurm + profiles/slurm-noacct: `pretrain`/`finetune`, with the profile's
    own partition, GPU model and constraint, land in the gpu partition with GPUs; `pretrain` is one job that
    runs torchrun with one rank per GPU; a CPU job that fails once is retried and its half-written output from
    the failed attempt does not survive.
 
-TODO when the real `pretrain`/`finetune` rules land: run one of them (tiny settings) through the profile here
-and assert its sacct row is in the gpu partition with gres/gpu, as the stub test does.
+The tiny config trains MuMo too, so its real `pretrain`/`finetune` jobs must land in the gpu partition with a
+GPU request (on this CPU node the fake GPU leaves torch on the CPU) while every other rule stays on `cpu`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ STUB = Path(__file__).resolve().parent / "stub" / "Snakefile"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TEST_MEM_MB = 800  # per job; the test node has 16 GB
 TEST_RUNTIME_MIN = 5
-RUN_TIMEOUT_S = 600  # a hang (e.g. status queries that never answer) is a failure
+RUN_TIMEOUT_S = 600
+GPU_RULES = ("pretrain", "finetune")  # a hang (e.g. status queries that never answer) is a failure
 
 pytestmark = pytest.mark.slurm
 
@@ -208,18 +209,25 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     assert len(ids) == remote_jobs
 
     # sacct agrees: one allocation per job, all of this run, all completed, each rule as often as in the DAG,
-    # each in the partition its resources name (all CPU rules: the profile's CPU partition), none with a GPU.
+    # each in the partition its resources name: the GPU rules (MuMo training) in `gpu` with a GPU allocated,
+    # every other rule in `cpu` without one.
     profile = load_profile(PROFILE)
     rows = cluster.sacct("--name", run_id(log))
     assert sorted(r["JobIDRaw"] for r in rows) == sorted(ids)
     assert {r["State"] for r in rows} == {"COMPLETED"}, rows
     assert Counter(rule_of(r) for r in rows) == expected
+    assert expected["pretrain"] == 1 and expected["finetune"] > 0, expected
     for row in rows:
-        assert row["Partition"] == expected_partition(rule_of(row), profile) == "cpu", row
-        assert "gres/gpu" not in row["ReqTRES"] + row["AllocTRES"], row
+        rule = rule_of(row)
+        gpu_rule = rule in GPU_RULES
+        assert row["Partition"] == expected_partition(rule, profile) == ("gpu" if gpu_rule else "cpu"), row
+        assert ("gres/gpu" in row["AllocTRES"]) == gpu_rule, row
         assert row["Account"] == cluster.account
     for rule, call in sbatch_calls(log).items():
-        assert " -p cpu " in call and "--gpus" not in call and "--gres" not in call, (rule, call)
+        if rule in GPU_RULES:
+            assert " -p gpu " in call and "--gpus=" in call and "--gres" not in call, (rule, call)
+        else:
+            assert " -p cpu " in call and "--gpus" not in call and "--gres" not in call, (rule, call)
     multi = [r for r in rows if rule_of(r) == "train_ecfp_rf"]
     assert all("cpu=2" in r["AllocTRES"] for r in multi), (
         "train_ecfp_rf's threads did not become --cpus-per-task"
@@ -232,7 +240,7 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     predictions = sorted(
         p.relative_to(local_results) for p in local_results.glob("runs/*/*/*/*/predictions.csv")
     )
-    assert len(predictions) == expected["train_ecfp_rf"]
+    assert len(predictions) == expected["train_ecfp_rf"] + expected["finetune"]
     for relative in predictions:
         assert_same_numbers(
             pd.read_csv(slurm_results / relative), pd.read_csv(local_results / relative), str(relative)
