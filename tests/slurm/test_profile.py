@@ -88,7 +88,7 @@ def test_noacct_overlay_switches_status_queries_to_squeue_and_drops_the_account(
     assert overlay == {"slurm-status-command": "squeue", "slurm-no-account": True}
 
 
-def test_dry_run_through_the_profile_resolves_every_job_to_the_cpu_partition(profile, tmp_path):
+def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cpu(profile, tmp_path):
     """Snakemake itself reads the profile (every key must be a valid option, every expression must evaluate)."""
     config = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
     for options in config["datasets"].values():
@@ -110,11 +110,17 @@ def test_dry_run_through_the_profile_resolves_every_job_to_the_cpu_partition(pro
             continue
         seen.add(rule)
         resources = dict(re.findall(r"(\w+)=([^,\n]+)", re.search(r"resources: (.*)", body).group(1)))
-        assert resources["slurm_partition"] == profile["default-resources"]["slurm_partition"], (
-            rule,
-            resources,
-        )
-        assert not {"gpu", "gpu_model", "gres"} & set(resources), (rule, resources)
+        if rule in ("pretrain", "finetune"):
+            assert resources["slurm_partition"] == profile["set-resources"][rule]["slurm_partition"], (
+                resources
+            )
+            assert int(resources["gpu"]) == profile["set-resources"][rule]["gpu"], (rule, resources)
+        else:
+            assert resources["slurm_partition"] == profile["default-resources"]["slurm_partition"], (
+                rule,
+                resources,
+            )
+            assert not {"gpu", "gpu_model", "gres"} & set(resources), (rule, resources)
         assert "runtime" in resources and "mem_mb" in resources, (rule, resources)
         # set-resources and set-threads win over the rule's own values (default-resources only fill gaps)
         for key in ("runtime", "mem_mb"):
@@ -124,4 +130,4 @@ def test_dry_run_through_the_profile_resolves_every_job_to_the_cpu_partition(pro
         if rule in profile.get("set-threads", {}):
             threads = re.search(r"threads: (\d+)", body)
             assert int(threads.group(1) if threads else 1) == profile["set-threads"][rule], rule
-    assert {"train_ecfp_rf", "standardise", "aggregate"} <= seen
+    assert {"train_ecfp_rf", "standardise", "aggregate", "pretrain", "finetune"} <= seen
