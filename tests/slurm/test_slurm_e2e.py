@@ -156,12 +156,12 @@ def expected_partition(rule: str, profile: dict) -> str:
     )
 
 
-def assert_same_numbers(left: pd.DataFrame, right: pd.DataFrame, what: str) -> None:
+def assert_same_numbers(left: pd.DataFrame, right: pd.DataFrame, what: str, rtol: float = 1e-9) -> None:
     keys = [c for c in left.columns if not pd.api.types.is_numeric_dtype(left[c])]
     left = left.sort_values(keys or list(left.columns)).reset_index(drop=True)
     right = right.sort_values(keys or list(right.columns)).reset_index(drop=True)
     try:
-        pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, atol=1e-12)
+        pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=rtol, atol=rtol * 1e-3)
     except AssertionError as err:
         raise AssertionError(f"{what} differs between the SLURM run and the local run: {err}") from None
 
@@ -242,8 +242,11 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     )
     assert len(predictions) == expected["train_ecfp_rf"] + expected["finetune"]
     for relative in predictions:
+        # MuMo trains in float32: inside a SLURM step the same seeded run differs in the 7th digit (seen:
+        # 3e-7 relative), so its predictions are compared at float32 precision; the forests exactly.
+        rtol = 1e-5 if relative.parts[1].startswith("mumo") else 1e-9
         assert_same_numbers(
-            pd.read_csv(slurm_results / relative), pd.read_csv(local_results / relative), str(relative)
+            pd.read_csv(slurm_results / relative), pd.read_csv(local_results / relative), str(relative), rtol
         )
     assert (slurm_results / "figures" / "metrics.png").stat().st_size > 10_000
 
