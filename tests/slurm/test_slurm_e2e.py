@@ -5,16 +5,18 @@
    its rule's resources name (GPU rules with a GPU, the others without); the results equal a local `--cores 2` run of the same config.
 2. Stand-ins for the future GPU rules (tests/slurm/stub), on a second cluster without accounting (no slurmdbd:
    `sacct` fails) through profiles/slurm + profiles/slurm-noacct: `pretrain`/`finetune`, with the profile's
-   own partition, GPU model and constraint, land in the gpu partition with GPUs; `pretrain` is one job that
-   runs torchrun with one rank per GPU; a CPU job that fails once is retried and its half-written output from
-   the failed attempt does not survive.
+   own partition, GPU model and constraint, land in the gpu partition with GPUs; `pretrain` is one job whose
+   torchrun ranks see one GPU each (CUDA_VISIBLE_DEVICES); a CPU job that fails once is retried and its
+   half-written output from the failed attempt does not survive.
 
 The tiny config trains MuMo too, so its real `pretrain`/`finetune` jobs must land in the gpu partition with a
-GPU request (on this CPU node the fake GPU leaves torch on the CPU) while every other rule stays on `cpu`.
+GPU request (on this CPU node the fake GPU leaves torch on the CPU) while every other rule stays on `cpu`;
+the real `pretrain` job runs one torchrun rank per GPU it was given (gloo ranks on this CPU node).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -173,13 +175,16 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
     local_config, slurm_config = tiny_config(local_dir), tiny_config(slurm_dir)
     overlay = write_overlay(tmp_path / "overlay", cluster)
+    ranks = min(int(load_profile(PROFILE)["set-resources"]["pretrain"]["gpu"]), cluster.gpus)
 
-    # The reference local run goes on meanwhile: the SLURM run mostly waits on status polls.
+    # The reference local run goes on meanwhile: the SLURM run mostly waits on status polls. It pretrains with
+    # as many ranks as the SLURM job has GPUs (a rank's batch is per device), so the numbers can be compared.
     local_log = tmp_path / "local.log"
     with open(local_log, "w") as out:
         local = subprocess.Popen(
             [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(local_dir),
-             "--configfile", str(local_config), "--cores", "2", "--workflow-profile", "none"],
+             "--configfile", str(local_config), "--cores", "2", "--workflow-profile", "none",
+             "--set-resources", f"pretrain:gpu={ranks}"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -236,6 +241,10 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
 
     # Same results as the local run.
     local_results, slurm_results = local_dir / "results", slurm_dir / "results"
+    # pretrain: one job, the rule started torchrun with one rank per allocated (here: fake) GPU
+    for results in (slurm_results, local_results):
+        assert json.loads((results / "pretrain" / "mumo" / "summary.json").read_text())["world_size"] == ranks
+    assert f"launching {ranks} ranks" in (slurm_results / "logs" / "pretrain" / "mumo.log").read_text()
     # MuMo trains in float32, and inside a SLURM step the same seeded run differs from the local one in the
     # 5th-7th digit (seen: up to 1.5e-5 relative); a real difference (other data, seed or settings) is orders of
     # magnitude larger. Forests and data are compared exactly.

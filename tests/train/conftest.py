@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from mumo.chem.store import build_shard
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.splits import make_split
 from mumo.data.standardise import standardise
+from mumo.train.launch import cli_command
 
 EXTENSIONS_DIR = Path(tempfile.mkdtemp(prefix="mumo-torch-extensions-"))
 os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_DIR)
@@ -130,17 +130,9 @@ def extensions_dir() -> Path:
 
 def _start_cli(args: list[str], torchrun: int | None = None) -> subprocess.Popen:
     """Start `mumo ARGS` (under torchrun with `torchrun` processes) as a subprocess."""
-    command = [sys.executable, "-m", "mumo.cli", *args]
-    if torchrun:
-        launcher = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={torchrun}",
-        ]
-        command = [*launcher, "-m", "mumo.cli", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cli_command(args, torchrun or 1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 @pytest.fixture(scope="session")

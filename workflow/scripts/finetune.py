@@ -10,7 +10,7 @@ pretrained = str(Path(weights[0]).parent) if weights else None
 run_finetune(
     inp.table,
     inp.split,
-    p.store,
+    str(Path(inp.shards[0]).parent),
     inp.vocab,
     list(p.dataset.tasks),
     p.dataset.spec.task_type,

@@ -1,6 +1,17 @@
+from pathlib import Path
+
 from mumo.logs import log_to_file
-from mumo.train.recipes import run_pretrain
+from mumo.train.launch import gpu_count, launch_pretrain
 
 log_to_file(snakemake.log[0])
-inp, p = snakemake.input, snakemake.params
-run_pretrain(inp.corpus, p.store, inp.vocab, p.out_dir, dict(p.settings), threads=snakemake.threads)
+inp, out = snakemake.input, snakemake.output
+launch_pretrain(
+    inp.corpus,
+    str(Path(inp.shards[0]).parent),
+    inp.vocab,
+    str(Path(out.weights).parents[1]),
+    dict(snakemake.params.settings),
+    threads=snakemake.threads,
+    processes=max(1, gpu_count(snakemake.resources)),  # one rank per GPU of the job
+    log_path=snakemake.log[0],
+)
