@@ -138,6 +138,8 @@ class PropertyHead(nn.Module):
         if self.task == "multilabel" and self.nan_as_negative:
             return F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(labels, nan=0.0))
         present = ~torch.isnan(labels)
+        if not present.any():  # a batch without any label: zero loss (not NaN), gradients still flow to zero
+            return logits.sum() * 0.0
         if self.task == "classification":
             return F.cross_entropy(logits[present[:, 0]], labels[present].long())
         target = torch.nan_to_num(labels, nan=0.0)

@@ -290,7 +290,9 @@ def train(
             state.epoch,
             state.batch,
         )
-    log = MetricsLog(out_dir / "metrics.csv", resume_step=state.step) if dist.is_main else None
+    metrics_csv = out_dir / "metrics.csv"
+    history = ckpt_dir / pointer["tag"] / ckpt.METRICS_COPY if pointer is not None else None
+    log = MetricsLog(metrics_csv, history, resume_step=state.step) if dist.is_main else None
     bar = tqdm(
         total=total, initial=state.step, desc="train", unit="step", disable=not (dist.is_main and s.progress)
     )
@@ -366,7 +368,7 @@ def train(
                     log.write(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
             if checkpoint_now:
-                _save_checkpoint(engine, ckpt_dir, state, run_key, dist)
+                _save_checkpoint(engine, ckpt_dir, state, run_key, dist, metrics_csv)
             tick = time.perf_counter()
             if done or finished_invocation:
                 break
@@ -386,13 +388,17 @@ def train(
     return TrainResult(state.step, finished, state.stopped_early, state.best_step, best)
 
 
-def _save_checkpoint(engine, ckpt_dir: Path, state: LoopState, run_key: str, dist: Dist) -> None:
-    """Every rank writes its part of a new tag; then rank 0 commits the pointer (see mumo.train.checkpoint)."""
+def _save_checkpoint(
+    engine, ckpt_dir: Path, state: LoopState, run_key: str, dist: Dist, metrics_csv: Path
+) -> None:
+    """Every rank writes its part of a new tag, rank 0 adds the metrics log so far; then rank 0 commits the
+    pointer (see mumo.train.checkpoint)."""
     rng = [None] * dist.world_size
     tdist.all_gather_object(rng, ckpt.rng_state())
     tag = ckpt.tag_for(state.step)
     client = {"loop": dataclasses.asdict(state), "rng": rng}
     engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client, save_latest=False)
     if dist.is_main:
+        shutil.copyfile(metrics_csv, ckpt_dir / tag / ckpt.METRICS_COPY)
         ckpt.commit(ckpt_dir, tag, state.step, run_key)
     dist.barrier()

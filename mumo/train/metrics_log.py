@@ -25,13 +25,19 @@ COLUMNS = [
 
 
 class MetricsLog:
-    """`metrics.csv` with one row per logged step. Resuming at step k keeps the rows up to k, drops the rest."""
+    """`metrics.csv` with one row per logged step.
 
-    def __init__(self, path: str | Path, resume_step: int | None = None) -> None:
+    Resuming at step k starts from `history` (the copy saved with the checkpoint of step k: Snakemake deletes a
+    failed job's outputs, this file among them, before it reruns the job) and keeps its rows up to k.
+    """
+
+    def __init__(
+        self, path: str | Path, history: str | Path | None = None, resume_step: int | None = None
+    ) -> None:
         self.path = Path(path)
         kept = []
-        if resume_step is not None and self.path.exists():
-            kept = [row for row in csv.DictReader(self.path.open()) if int(row["step"]) <= resume_step]
+        if resume_step is not None and history is not None and Path(history).exists():
+            kept = [row for row in csv.DictReader(Path(history).open()) if int(row["step"]) <= resume_step]
         with atomic_path(self.path) as tmp, tmp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, COLUMNS)
             writer.writeheader()

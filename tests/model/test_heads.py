@@ -112,3 +112,15 @@ def test_target_scaler_roundtrip_and_state():
     restored = TargetScaler(2)
     restored.load_state_dict(scaler.state_dict())
     torch.testing.assert_close(restored.transform(t), scaler.transform(t), equal_nan=True)
+
+
+@pytest.mark.parametrize(("head", "num_tasks"), [("classification", 1), ("multilabel", 2), ("regression", 2)])
+def test_a_batch_without_labels_has_zero_loss_not_nan(head, num_tasks):
+    """A small batch can hold only unlabelled molecules of a multi-task set: that step must not poison the run."""
+    config = get_preset("tiny", head=head, num_tasks=num_tasks, nan_labels_as_negative=False)
+    width = 2 if head == "classification" else num_tasks
+    logits = torch.randn(3, width, requires_grad=True)
+    loss = PropertyHead(config).loss(logits, torch.full((3, num_tasks), float("nan")))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(logits.grad, torch.zeros_like(logits))
