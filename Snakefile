@@ -16,6 +16,11 @@ if not workflow.config_settings.configfiles:
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
 plan = Plan.from_config(config)
 RESULTS = str(plan.results)
 
@@ -42,3 +47,10 @@ rule all:
         plan.figures,
         plan.data_report,
         plan.structure_report,
+
+
+# `snakemake ablations`: every ablation of MuMo on the configured datasets, splits and
+# seeds, whether or not `models:` lists them; `ablations: true` also puts them in the table and figures.
+rule ablations:
+    input:
+        plan.ablation_metrics(),

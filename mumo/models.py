@@ -19,6 +19,7 @@ class ModelSpec:
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     pretrained: bool = True
+    ablation: bool = False  # an ablation of `mumo` (same preset, one component changed)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -33,30 +34,40 @@ MODELS: dict[str, ModelSpec] = {
             "mumo",
             "ablation: sequence only, no structural prior",
             overrides={"use_graph": False},
+            ablation=True,
         ),
         ModelSpec(
             "mumo_no_geometry",
             "mumo",
             "ablation: 2D graph without 3D bond angles",
             overrides={"use_geometry": False},
+            ablation=True,
         ),
         ModelSpec(
             "mumo_no_fragments",
             "mumo",
             "ablation: fusion without the BRICS view",
             overrides={"use_fragments": False},
+            ablation=True,
         ),
         ModelSpec(
             "mumo_add_injection",
             "mumo",
             "ablation: prior added, no injection-enhanced attention",
             overrides={"injection": "add"},
+            ablation=True,
         ),
         ModelSpec(
-            "mumo_no_pretrain", "mumo", "ablation: MuMo finetuned from random weights", pretrained=False
+            "mumo_no_pretrain",
+            "mumo",
+            "ablation: MuMo finetuned from random weights",
+            pretrained=False,
+            ablation=True,
         ),
     ]
 }
+
+ABLATIONS: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.ablation)
 
 
 def get_model(name: str) -> ModelSpec:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
-from mumo.models import MODELS, ModelSpec, get_model
+from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
 
@@ -24,6 +24,7 @@ class DatasetPlan:
     resolved: ResolvedDataset
     splits: tuple[str, ...]
     seeds: tuple[int, ...]
+    finetune: dict = field(default_factory=dict)  # this dataset's overrides of mumo.finetune
 
     @property
     def spec(self):
@@ -49,7 +50,9 @@ class Plan:
         for model in config["models"]:
             if model not in MODELS:
                 raise ConfigError(f"models: unknown model {model!r}; valid models: {', '.join(MODELS)}")
-        if any(get_model(m).kind == "mumo" for m in config["models"]):
+        # `ablations: true` adds every ablation to the models (after those listed, without repeats)
+        models = tuple(dict.fromkeys([*config["models"], *(ABLATIONS if config.get("ablations") else ())]))
+        if any(get_model(m).kind == "mumo" for m in models):
             _check_train_settings(config)
         datasets = {}
         for name, options in config["datasets"].items():
@@ -70,8 +73,8 @@ class Plan:
             seeds = tuple(
                 options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"])
             )
-            datasets[name] = DatasetPlan(name, resolved, splits, seeds)
-        return cls(Path(config.get("results_dir", "results")), datasets, tuple(config["models"]), config)
+            datasets[name] = DatasetPlan(name, resolved, splits, seeds, options.get("finetune") or {})
+        return cls(Path(config.get("results_dir", "results")), datasets, models, config)
 
     # ---- models ----
     def mumo_models(self) -> list[ModelSpec]:
@@ -80,14 +83,16 @@ class Plan:
     def pretrained_models(self) -> list[str]:
         return [m.name for m in self.mumo_models() if m.pretrained]
 
-    def model_settings(self, model: str, stage: str) -> dict:
-        """TrainSettings dict for `stage` (pretrain | finetune) of a MuMo model: the config's, plus the model's
-        preset and architecture overrides."""
+    def model_settings(self, model: str, stage: str, dataset: str | None = None) -> dict:
+        """TrainSettings dict for `stage` (pretrain | finetune) of a MuMo model: the config's, the dataset's
+        finetuning overrides (the paper tuned lr, batch, epochs and pooler per task), then the model's preset
+        and architecture overrides, which win so that an ablation stays an ablation."""
         spec = get_model(model)
         mumo = self.config["mumo"]
-        settings = dict(mumo[stage])
+        own = self.datasets[dataset].finetune if dataset is not None and stage == "finetune" else {}
+        settings = {**mumo[stage], **own}
         settings["preset"] = spec.preset or mumo["preset"]
-        settings["model"] = {**settings.get("model", {}), **spec.overrides}
+        settings["model"] = {**mumo[stage].get("model", {}), **own.get("model", {}), **spec.overrides}
         return settings
 
     # ---- paths (one place, so rules and tests agree) ----
@@ -129,17 +134,35 @@ class Plan:
     def pretrain_dir(self, model: str) -> str:
         return f"{self.results}/pretrain/{model}"
 
-    def runs(self) -> list[tuple[str, str, str, int]]:
+    def runs(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, int]]:
+        """(model, dataset, split, seed) of every run of `models` (default: the configured ones)."""
         return [
             (model, d.name, split, seed)
             for d in self.datasets.values()
             for split in d.splits
             for seed in d.seeds
-            for model in self.models
+            for model in (self.models if models is None else models)
         ]
 
-    def run_metrics(self) -> list[str]:
-        return [f"{self.run_dir(*run)}/metrics.json" for run in self.runs()]
+    def run_metrics(self, models: tuple[str, ...] | None = None) -> list[str]:
+        return [f"{self.run_dir(*run)}/metrics.json" for run in self.runs(models)]
+
+    def ablation_metrics(self) -> list[str]:
+        """Every ablation run on the configured datasets (the `ablations` target), whether or not `models:`
+        lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
+        return self.run_metrics(ABLATIONS)
+
+    def finetune_metrics(self) -> list[str]:
+        """The per-step training log (`metrics.csv`) of every MuMo finetuning run."""
+        names = tuple(m.name for m in self.mumo_models())
+        return [f"{self.run_dir(*run)}/metrics.csv" for run in self.runs(names)]
+
+    def pretrain_metrics(self) -> list[str]:
+        return [f"{self.pretrain_dir(m)}/metrics.csv" for m in self.pretrained_models()]
+
+    def curve_inputs(self, stage: str) -> list[str]:
+        """What the learning-curve figure of `stage` (pretrain | finetune) reads."""
+        return self.pretrain_metrics() if stage == "pretrain" else self.finetune_metrics()
 
     @property
     def table(self) -> str:
@@ -155,7 +178,13 @@ class Plan:
 
     @property
     def figures(self) -> list[str]:
-        return [f"{self.results}/figures/metrics.{ext}" for ext in ("png", "pdf")]
+        """Every figure the configured models allow: learning curves and the ablation chart need MuMo runs."""
+        names = ["metrics", "comparison"]
+        if self.mumo_models():
+            names += ["ablations", "finetune_curves"]
+        if self.pretrained_models():
+            names.append("pretrain_curves")
+        return [f"{self.results}/figures/{name}.{ext}" for name in names for ext in ("png", "pdf")]
 
     def headline_metrics(self) -> dict[str, str]:
         return {name: d.spec.headline_metric for name, d in self.datasets.items()}
@@ -178,8 +207,15 @@ def _check_train_settings(config: dict) -> None:
     """Fail at start-up, naming the key, rather than in the first training job."""
     from mumo.train.settings import TrainSettings  # imports torch: only when a MuMo model is asked for
 
-    for stage in ("pretrain", "finetune"):
+    mumo = config["mumo"]
+    checks = {f"mumo.{stage}": mumo[stage] for stage in ("pretrain", "finetune")}
+    for name, options in config["datasets"].items():
+        own = (options or {}).get("finetune")
+        if own:
+            model = {**mumo["finetune"].get("model", {}), **own.get("model", {})}
+            checks[f"datasets.{name}.finetune"] = {**mumo["finetune"], **own, "model": model}
+    for key, settings in checks.items():
         try:
-            TrainSettings.from_dict({"preset": config["mumo"]["preset"], **config["mumo"][stage]})
+            TrainSettings.from_dict({"preset": mumo["preset"], **settings})
         except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"mumo.{stage}: {err}") from None
+            raise ConfigError(f"{key}: {err}") from None

@@ -25,7 +25,7 @@ from mumo.data.splits import FOLDS, make_split
 from mumo.data.standardise import standardise
 from mumo.eval.aggregate import aggregate, run_scores
 from mumo.eval.evaluate import long_predictions, score_predictions
-from mumo.eval.figures import metric_chart
+from mumo.eval.figures import TABLE_FIGURES, learning_curves
 from mumo.io import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -235,5 +235,22 @@ def data_report(count_files: list[str], out_csv: str) -> None:
     write_csv(frame, out_csv)
 
 
-def figures(table_csv: str, headline: dict[str, str], stem: str) -> None:
-    metric_chart(pd.read_csv(table_csv), headline, stem)
+def figures(table_csv: str, headline: dict[str, str], stem: str, figure: str = "metrics") -> None:
+    """A figure drawn from the table: `metrics`, `comparison` (ours vs published) or `ablations`."""
+    TABLE_FIGURES[figure](pd.read_csv(table_csv), headline, stem)
+
+
+def pretrain_curves(metrics_csvs: list[str], stem: str) -> None:
+    """One panel per pretrained model, from results/pretrain/{model}/metrics.csv."""
+    curves = {Path(p).parent.name: {Path(p).parent.name: p} for p in metrics_csvs}
+    learning_curves(curves, stem, "Pretraining (masked-token loss)")
+
+
+def finetune_curves(metrics_csvs: list[str], stem: str) -> None:
+    """One panel per dataset and split, one line per model and seed, from each finetuning run's `metrics.csv`
+    (runs/{model}/{dataset}/{split}/seed{seed}/)."""
+    curves: dict[str, dict[str, Path]] = {}
+    for path in map(Path, metrics_csvs):
+        model, dataset, split, seed = path.parts[-5:-1]
+        curves.setdefault(f"{dataset} {split}", {})[f"{model} {seed}"] = path
+    learning_curves(curves, stem, "Finetuning (supervised loss)")

@@ -53,8 +53,6 @@ rule pretrain:
         "../envs/train.yaml"
     threads: config["mumo"]["threads"]
     params:
-        out_dir=lambda wc: plan.pretrain_dir(wc.model),
-        store=f"{RESULTS}/structure",
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
     script:
         "../workflow/scripts/pretrain.py"
@@ -68,7 +66,8 @@ rule finetune:
         shards=plan.structure_shards(),
         pretrained=lambda wc: plan.pretrained_weights(wc.model),
     output:
-        f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
+        predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
+        metrics=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/metrics.csv",
     log:
         f"{RESULTS}/logs/finetune/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
@@ -80,8 +79,7 @@ rule finetune:
     threads: config["mumo"]["threads"]
     params:
         dataset=resolved,
-        store=f"{RESULTS}/structure",
-        settings=lambda wc: plan.model_settings(wc.model, "finetune"),
-        out_dir=lambda wc, output: str(Path(output[0]).parent),
+        settings=lambda wc: plan.model_settings(wc.model, "finetune", wc.dataset),
+        out_dir=lambda wc, output: str(Path(output.predictions).parent),
     script:
         "../workflow/scripts/finetune.py"

@@ -40,18 +40,44 @@ rule figures:
         f"{RESULTS}/table.csv",
     output:
         png=report(
-            f"{RESULTS}/figures/metrics.png",
-            caption="../workflow/report/metrics.rst",
+            f"{RESULTS}/figures/{{figure}}.png",
+            caption="../workflow/report/figures.rst",
             category="Figures",
+            labels={"figure": "{figure}"},
         ),
-        pdf=f"{RESULTS}/figures/metrics.pdf",
+        pdf=f"{RESULTS}/figures/{{figure}}.pdf",
     log:
-        f"{RESULTS}/logs/figures.log",
+        f"{RESULTS}/logs/figures/{{figure}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/figures.tsv"
+        f"{RESULTS}/benchmarks/figures/{{figure}}.tsv"
+    wildcard_constraints:
+        figure="metrics|comparison|ablations",
     conda:
         "../envs/report.yaml"
     params:
         headline=plan.headline_metrics(),
     script:
         "../workflow/scripts/figures.py"
+
+
+rule learning_curves:
+    input:
+        lambda wc: plan.curve_inputs(wc.stage),
+    output:
+        png=report(
+            f"{RESULTS}/figures/{{stage}}_curves.png",
+            caption="../workflow/report/learning_curves.rst",
+            category="Figures",
+            labels={"figure": "{stage} learning curves"},
+        ),
+        pdf=f"{RESULTS}/figures/{{stage}}_curves.pdf",
+    log:
+        f"{RESULTS}/logs/learning_curves/{{stage}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/learning_curves/{{stage}}.tsv"
+    wildcard_constraints:
+        stage="pretrain|finetune",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../workflow/scripts/learning_curves.py"

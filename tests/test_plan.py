@@ -1,7 +1,11 @@
+from collections import Counter
+from pathlib import Path
+
 import pytest
 import yaml
 from helpers import REPO
 
+from mumo.models import ABLATIONS
 from mumo.plan import ConfigError, Plan
 
 
@@ -13,9 +17,9 @@ def _config(**overrides):
 
 def test_default_plan():
     plan = Plan.from_config(_config())
-    assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv", "lipophilicity"}
+    assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 6 * 3 * 2  # ecfp_rf and mumo
+    assert len(plan.runs()) == 5 * 3 * 3  # ecfp_rf, mumo and mumo_seq_only
     assert plan.run_metrics()[0] == "results/runs/ecfp_rf/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
@@ -70,4 +74,80 @@ def test_mumo_models_get_their_preset_and_ablation_overrides():
 def test_unknown_training_setting_fails_at_start_up():
     config = _config(models=["mumo"], mumo={"preset": "small", "pretrain": {"epohcs": 1}, "finetune": {}})
     with pytest.raises(ConfigError, match=r"mumo.pretrain: unknown training setting\(s\) \['epohcs'\]"):
+        Plan.from_config(config)
+
+
+def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway():
+    plan = Plan.from_config(_config(tasks=["bbbp"], ablations=True))
+    assert plan.models == (
+        "ecfp_rf",
+        "mumo",
+        "mumo_seq_only",
+        *[a for a in ABLATIONS if a != "mumo_seq_only"],
+    )
+    without = Plan.from_config(_config(tasks=["bbbp"]))
+    assert len(without.ablation_metrics()) == len(ABLATIONS) * 3
+    assert (
+        "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seed2/metrics.json"
+        in without.ablation_metrics()
+    )
+
+
+def test_default_figures_include_comparison_ablations_and_learning_curves():
+    names = {Path(p).name for p in Plan.from_config(_config()).figures}
+    stems = ["metrics", "comparison", "ablations", "finetune_curves", "pretrain_curves"]
+    assert names == {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
+    baseline_only = {Path(p).stem for p in Plan.from_config(_config(models=["ecfp_rf"])).figures}
+    assert baseline_only == {"metrics", "comparison"}
+
+
+def _paper_plan() -> Plan:
+    return Plan.from_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
+
+
+def test_paper_config_runs_every_task_split_and_seed():
+    plan = _paper_plan()
+    molnet = [d for d in plan.datasets.values() if d.spec.benchmark == "MoleculeNet"]
+    tdc = [d for d in plan.datasets.values() if d.spec.benchmark == "TDC"]
+    assert len(molnet) == 9 and len(tdc) == 22
+    assert all(d.splits == ("random", "balanced_scaffold") and d.seeds == (0, 1, 2) for d in molnet)
+    assert all(d.splits == ("tdc",) and d.seeds == (1, 2, 3, 4, 5) for d in tdc)
+    assert [d.spec.headline_metric for d in tdc].count("spearman") == 4
+    assert [d.spec.headline_metric for d in tdc].count("pr_auc") == 5
+    assert set(plan.models) == {"ecfp_rf", "mumo_paper", "mumo_fixed", *ABLATIONS}
+    finetune = Counter((d, s, k) for m, d, s, k in plan.runs() if m != "ecfp_rf")
+    assert len(finetune) == 9 * 2 * 3 + 22 * 5
+    assert set(finetune.values()) == {2 + len(ABLATIONS)}  # one finetune per MuMo model, each combination
+    assert len(plan.pretrained_models()) == 1 + len(ABLATIONS)  # mumo_no_pretrain has none
+
+
+def test_paper_config_per_task_recipes_and_the_models_own_overrides_win():
+    plan = _paper_plan()
+    tox21 = plan.model_settings("mumo_seq_only", "finetune", "tox21")
+    assert (tox21["lr"], tox21["batch_size"], tox21["grad_accum"], tox21["schedule"]) == (
+        1e-5,
+        1,
+        2,
+        "cosine",
+    )
+    assert tox21["model"] == {
+        "pooler": "mixpooler",
+        "attention_dropout": 0.0,
+        "hidden_dropout": 0.0,
+        "use_graph": False,
+    }
+    assert tox21["preset"] == "paper"
+    herg = plan.model_settings("mumo_fixed", "finetune", "tdc_herg")
+    assert (herg["epochs"], herg["batch_size"], herg["model"], herg["preset"]) == (
+        5,
+        4,
+        {"pooler": "bipooler"},
+        "fixed",
+    )
+    assert plan.model_settings("mumo_paper", "pretrain", "tox21")["lr"] == 1e-4  # no dataset in pretraining
+
+
+def test_a_dataset_finetune_typo_fails_at_start_up():
+    config = _config(datasets={"bbbp": {"finetune": {"lrr": 1e-5}}})
+    with pytest.raises(ConfigError, match=r"datasets.bbbp.finetune: unknown training setting\(s\) \['lrr'\]"):
         Plan.from_config(config)

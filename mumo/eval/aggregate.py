@@ -1,5 +1,6 @@
 """results/table.csv: mean, sample standard deviation (ddof=1) and count over seeds, one row per
-(benchmark, dataset, task, split, model, metric), test fold only. Seeds are independent runs."""
+(benchmark, dataset, task, split, model, metric), test fold only, with the published numbers beside ours.
+Seeds are independent runs (a fresh split, where the split is seeded, and a fresh model seed)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mumo.eval.published import PUBLISHED_COLUMNS, compare, load_published
+
 TABLE_KEYS = ["benchmark", "dataset", "task", "split", "model", "metric"]
-TABLE_COLUMNS = [*TABLE_KEYS, "mean", "std", "n_seeds", "n_train", "n_valid", "n_test"]
+SUMMARY_COLUMNS = [*TABLE_KEYS, "mean", "std", "n_seeds", "n_train", "n_valid", "n_test"]
+TABLE_COLUMNS = [*SUMMARY_COLUMNS, *PUBLISHED_COLUMNS]
 
 
 def run_scores(paths: list[str | Path]) -> pd.DataFrame:
@@ -32,7 +36,8 @@ def _sample_std(values: pd.Series) -> float:
     return float(finite.std(ddof=1)) if len(finite) > 1 else float("nan")
 
 
-def aggregate(scores: pd.DataFrame) -> pd.DataFrame:
+def aggregate(scores: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table: per-seed test scores summarised, then joined with `published` (default: the packaged file)."""
     test = scores[scores["fold"] == "test"]
     table = test.groupby(TABLE_KEYS, sort=True).agg(
         mean=("value", "mean"),
@@ -45,4 +50,5 @@ def aggregate(scores: pd.DataFrame) -> pd.DataFrame:
     table = table.reset_index()
     for column in ("n_train", "n_valid", "n_test"):
         table[column] = np.round(table[column]).astype(int)
-    return table[TABLE_COLUMNS]
+    published = load_published() if published is None else published
+    return compare(table[SUMMARY_COLUMNS], published)[TABLE_COLUMNS]

@@ -8,10 +8,10 @@ from mumo.eval.aggregate import TABLE_COLUMNS, aggregate, run_scores
 from mumo.eval.evaluate import MACRO, score_predictions
 
 
-def _run(tmp_path, seed, value, n_train):
+def _run(tmp_path, seed, value, n_train, dataset="d", metric="rmse"):
     record = {
         "benchmark": "MoleculeNet",
-        "dataset": "d",
+        "dataset": dataset,
         "split": "random",
         "seed": seed,
         "model": "m",
@@ -19,8 +19,8 @@ def _run(tmp_path, seed, value, n_train):
         "n_valid": 2,
         "n_test": 3,
         "scores": [
-            {"fold": "test", "task": "y", "metric": "rmse", "value": value, "n": 3},
-            {"fold": "valid", "task": "y", "metric": "rmse", "value": 99.0, "n": 2},
+            {"fold": "test", "task": "y", "metric": metric, "value": value, "n": 3},
+            {"fold": "valid", "task": "y", "metric": metric, "value": 99.0, "n": 2},
         ],
     }
     path = tmp_path / f"seed{seed}.json"
@@ -36,6 +36,15 @@ def test_mean_sample_std_and_counts_match_hand_computation(tmp_path):
     assert row["mean"] == pytest.approx(7 / 3)
     assert row["std"] == pytest.approx(np.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))
     assert (row["n_seeds"], row["n_train"], row["n_valid"], row["n_test"]) == (3, 11, 2, 3)
+
+
+def test_the_table_carries_the_published_numbers_beside_ours(tmp_path):
+    paths = [_run(tmp_path, s, v, 10, dataset="esol") for s, v in [(0, 0.5), (1, 0.7)]]
+    (row,) = aggregate(run_scores(paths)).to_dict(orient="records")
+    assert row["mean"] == pytest.approx(0.6) and row["std"] == pytest.approx(np.sqrt(0.02))
+    # selmiss/MuMo: ESOL random RMSE 0.536 ± 0.061 over 3 split files
+    assert (row["published_mumo"], row["published_mumo_std"], row["published_mumo_n"]) == (0.536, 0.061, 3)
+    assert row["best_published_model"] and row["protocol_note"]
 
 
 def test_single_seed_has_no_std_and_nan_values_are_not_counted(tmp_path):

@@ -49,10 +49,13 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     table = pd.read_csv(results / "table.csv")
     assert list(table.columns) == TABLE_COLUMNS
     assert set(table["dataset"]) == {"bbbp_mini", "esol_mini", "tox21_mini"}
-    assert (table["n_seeds"] == 2).sum() > 0 and set(table["model"]) == {"ecfp_rf", "mumo"}
+    assert (table["n_seeds"] == 2).sum() > 0
+    assert set(table["model"]) == {"ecfp_rf", "mumo", "mumo_seq_only"}
+    assert table["mean"].notna().all()
     assert "macro" in set(table.loc[table["dataset"] == "tox21_mini", "task"])
-    assert (results / "figures" / "metrics.png").stat().st_size > 10_000
-    assert (results / "figures" / "metrics.pdf").exists()
+    for name in ("metrics", "comparison", "ablations", "finetune_curves", "pretrain_curves"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
+        assert (results / "figures" / f"{name}.pdf").stat().st_size > 1_000
 
     report = pd.read_csv(results / "data_report.csv").set_index("dataset")
     assert (report["kept"] + report["rejected"] == report["raw"]).all()
@@ -91,6 +94,30 @@ def test_deleting_the_table_rebuilds_only_the_table(finished_run):
     assert _total(dry) == 1
     snakemake(tmp_path, config, str(table))
     assert table.read_text() == before
+
+
+def test_one_figure_rebuilds_alone(finished_run):
+    tmp_path, config = finished_run
+    figure = tmp_path / "results" / "figures" / "comparison.pdf"
+    dry = snakemake(tmp_path, config, str(figure), "--forcerun", "figures", "-n").stdout
+    assert _total(dry) == 1
+
+
+def test_paper_config_dry_run_lists_every_task_split_and_seed(tmp_path):
+    done = snakemake(tmp_path, REPO / "config" / "paper.yaml", "-n", "--quiet", "rules")
+    jobs = _job_counts(done.stdout)
+    runs = 9 * 2 * 3 + 22 * 5  # MoleculeNet: 2 splits × seeds 0-2; TDC: split tdc × seeds 1-5
+    assert jobs["train_ecfp_rf"] == runs
+    assert jobs["finetune"] == runs * 7  # mumo_paper, mumo_fixed and the five ablations
+    assert jobs["evaluate"] == runs * 8
+    assert jobs["pretrain"] == 6  # every MuMo model except mumo_no_pretrain
+    assert jobs["split"] == 9 * 2 * 3 + 22 * 5
+
+
+def _job_counts(dry_run_output: str) -> dict[str, int]:
+    lines = dry_run_output[dry_run_output.index("Job stats:") :].splitlines()
+    rows = [line.split() for line in lines]
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
 
 
 def _total(dry_run_output: str) -> int:

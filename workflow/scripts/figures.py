@@ -4,4 +4,5 @@ from mumo.logs import log_to_file
 from mumo.steps import figures
 
 log_to_file(snakemake.log[0])
-figures(snakemake.input[0], dict(snakemake.params.headline), Path(snakemake.output.png).with_suffix(""))
+stem = Path(snakemake.output.png).with_suffix("")
+figures(snakemake.input[0], dict(snakemake.params.headline), stem, snakemake.wildcards.figure)
