@@ -92,10 +92,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     scores = evaluate_file(args.predictions, args.metrics.split(","))
     if args.output:
-        from mumo.io import atomic_path
+        from mumo.io import write_csv
 
-        with atomic_path(args.output) as tmp:
-            scores.to_csv(tmp, index=False)
+        write_csv(scores, args.output)
     print(scores.to_string(index=False))
     return 0
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # for the type hint only: mumo.io itself never needs pandas
+    import pandas as pd
 
 
 @contextmanager
@@ -35,3 +42,19 @@ def _umask() -> int:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_json(data: dict, path: str | os.PathLike) -> None:
+    """Indented JSON; numpy scalars (counts, scores) are written as plain numbers."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=_json_scalar) + "\n")
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")

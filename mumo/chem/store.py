@@ -13,8 +13,10 @@ is the record; reading casts back to the record dtypes of graph.py.
 Cache. Snakemake deletes a rule's outputs before rerunning it, so reuse cannot come from the old shard.
 `build_shard(..., cache_dir=C)` looks records up in `C/<ConformerConfig.digest()>/*.npz` (a store in the same
 format; the digest covers every conformer setting and the RDKit version), computes only the misses, and
-adds them to that directory as one new file named by the hash of its SMILES. Cache files are only ever
-added, atomically, so concurrent shard jobs can share one cache. Delete the directory to recompute.
+adds them to that directory as one new file named by the hash of its SMILES. Beside them, `*.keys.tsv`
+files map each input spelling seen so far to its canonical key, so a rerun does not parse what it has seen
+(the parse is most of a cached rerun's time). Cache files are only ever added, atomically, so concurrent
+shard jobs can share one cache. Delete the directory to recompute.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -192,6 +195,34 @@ def _featurize_all(smiles: list[str], config: ConformerConfig, workers: int, des
         yield from tqdm(results, total=len(smiles), desc=desc, unit="mol", mininterval=2)
 
 
+@dataclass
+class _Key:
+    """A canonical key known from the cache: what build_shard reads of a `Parsed`, without parsing."""
+
+    canonical: str
+    reason: str = ""
+
+
+def _read_keys(cache_root: Path) -> dict[str, str]:
+    """Input SMILES -> canonical key, as parse_smiles gave it with this cache's RDKit version."""
+    keys: dict[str, str] = {}
+    for path in sorted(cache_root.glob("*.keys.tsv")):
+        keys.update(line.split("\t") for line in path.read_text().splitlines())
+    return keys
+
+
+def _add_keys(cache_root: Path, known: dict[str, str], keys: dict[str, str | None]) -> None:
+    """Record the spellings not yet known, in a new file (files are only added, never rewritten).
+
+    Rejected inputs are left out (they are parsed again, to report why), and so is any input with
+    whitespace, which RDKit reads as the end of the SMILES and a TSV line could not hold.
+    """
+    new = {s: k for s, k in keys.items() if k is not None and s not in known and s.split() == [s]}
+    if new:
+        text = "".join(f"{s}\t{k}\n" for s, k in new.items())
+        write_text_atomic(cache_root / f"{hashlib.sha1(text.encode()).hexdigest()[:20]}.keys.tsv", text)
+
+
 def build_shard(
     smiles: Sequence[str],
     out_path: str | os.PathLike,
@@ -206,10 +237,11 @@ def build_shard(
     call; only the first of duplicate rows) and cpu_s (CPU seconds spent featurising it in this call).
     """
     config = config or ConformerConfig()
-    parsed = [parse_smiles(s) for s in smiles]
+    cache_root = Path(cache_dir) / config.digest() if cache_dir is not None else None
+    known_keys = _read_keys(cache_root) if cache_root is not None else {}
+    parsed = [_Key(known_keys[s]) if s in known_keys else parse_smiles(s) for s in smiles]
     keys = list(dict.fromkeys(p.canonical for p in parsed if p.canonical is not None))
 
-    cache_root = Path(cache_dir) / config.digest() if cache_dir is not None else None
     cache = StructureStore(cache_root) if cache_root is not None and cache_root.exists() else None
     records = {key: cache[key] for key in keys if cache is not None and key in cache.index}
     todo = [key for key in keys if key not in records]
@@ -221,6 +253,8 @@ def build_shard(
     if cache_root is not None and new:
         name = hashlib.sha1("\n".join(r["smiles"] for r in new).encode()).hexdigest()[:20]
         write_shard(new, cache_root / f"{name}.npz")
+    if cache_root is not None:
+        _add_keys(cache_root, known_keys, {s: p.canonical for s, p in zip(smiles, parsed, strict=True)})
 
     rows, seen = [], set()
     for row, (raw, p) in enumerate(zip(smiles, parsed, strict=True)):

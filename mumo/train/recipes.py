@@ -28,7 +28,7 @@ from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
 from mumo.eval.evaluate import long_predictions
-from mumo.io import atomic_path, write_text_atomic
+from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
 from mumo.model.batch import MolBatch
 from mumo.model.checkpoint import WEIGHTS_NAME, load_config
@@ -284,8 +284,7 @@ def run_finetune(
                         model, dataset, s.batch_size, dist.device, s.precision
                     )
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
-            with atomic_path(out_predictions) as tmp:
-                frame.to_csv(tmp, index=False)
+            write_csv(frame, out_predictions)
             task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
             save_model_dir(model, out / MODEL_DIR, tokenizer, task)
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mumo.chem.store as store_module
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import (
     OUTCOMES,
@@ -20,7 +21,7 @@ from mumo.chem.store import (
     summarize_outcomes,
     write_shard,
 )
-from mumo.chem.structure import canonical_smiles, featurize_canonical
+from mumo.chem.structure import canonical_smiles, featurize_canonical, parse_smiles
 from mumo.cli import main
 
 DRUGS = [
@@ -132,6 +133,32 @@ def test_cache_reuse_computes_only_new_molecules(tmp_path: Path):
     other = build_shard(DRUGS[:2], tmp_path / "other.npz", ConformerConfig(seed=1), cache_dir=cache)
     assert other["computed"].sum() == 2
     assert len(list(cache.iterdir())) == 2
+
+
+def test_cached_rerun_parses_only_spellings_it_has_not_seen(tmp_path: Path, monkeypatch):
+    config, cache = ConformerConfig(), tmp_path / "cache"
+    inputs = [*DRUGS[:3], "OCC", "CCO ethanol", "C1CC"]  # two spellings of ethanol, one with a name; invalid
+    first = build_shard(inputs, tmp_path / "first.npz", config, cache_dir=cache)
+
+    parsed_again = []
+
+    def recording_parse(smiles):
+        parsed_again.append(smiles)
+        return parse_smiles(smiles)
+
+    monkeypatch.setattr(store_module, "parse_smiles", recording_parse)
+    again = build_shard([*inputs, "C(C)O"], tmp_path / "again.npz", config, cache_dir=cache)
+    # Whitespace cannot go into the key file and rejected inputs are parsed again to report why.
+    assert parsed_again == ["CCO ethanol", "C1CC", "C(C)O"]
+    columns = ["canonical_smiles", "outcome", "reason"]
+    pd.testing.assert_frame_equal(again[columns].iloc[:-1], first[columns])
+    assert again["canonical_smiles"].iloc[-1] == "CCO" and again["cached"].iloc[-1]
+    _assert_same_record(
+        StructureStore(tmp_path / "again.npz")["CCO"], StructureStore(tmp_path / "first.npz")["CCO"]
+    )
+    assert (
+        len(list((cache / config.digest()).glob("*.keys.tsv"))) == 2
+    )  # the new spelling went into a new file
 
 
 def test_same_seed_same_coordinates_across_processes_and_worker_counts(tmp_path: Path):

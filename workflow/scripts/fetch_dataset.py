@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import fetch_raw
+from mumo.steps.data import fetch_raw
 
 log_to_file(snakemake.log[0])
 fetch_raw(

@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import pretrain_corpus
+from mumo.steps.data import pretrain_corpus
 
 log_to_file(snakemake.log[0])
 p = snakemake.params

@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import split_file
+from mumo.steps.data import split_file
 
 log_to_file(snakemake.log[0])
 wc = snakemake.wildcards

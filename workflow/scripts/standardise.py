@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import standardise_file
+from mumo.steps.data import standardise_file
 
 log_to_file(snakemake.log[0])
 out = snakemake.output

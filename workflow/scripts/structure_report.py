@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import structure_report
+from mumo.steps.structure import structure_report
 
 log_to_file(snakemake.log[0])
 tables = dict(zip(snakemake.params.datasets, snakemake.input.tables, strict=True))

@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import structure_shard
+from mumo.steps.structure import structure_shard
 
 log_to_file(snakemake.log[0])
 params = snakemake.params

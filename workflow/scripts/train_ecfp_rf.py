@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import train_ecfp_rf
+from mumo.steps.baseline import train_ecfp_rf
 
 log_to_file(snakemake.log[0])
 inp = snakemake.input

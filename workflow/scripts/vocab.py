@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps import build_vocab
+from mumo.steps.data import build_vocab
 
 log_to_file(snakemake.log[0])
 build_vocab([snakemake.input.corpus, *snakemake.input.tables], snakemake.output[0])
