@@ -1,18 +1,15 @@
-"""Score a predictions file: one record per (fold, task, metric), plus a macro average for multi-task data.
-
-A predictions file is long-format CSV with columns mol_id, fold, task, y_true, y_pred; the same format for
-every model, so baselines, MuMo and a user's own predictions are scored by one function.
+"""Score a predictions file (format: mumo.eval.predictions): one record per (fold, task, metric), plus a
+macro average for multi-task data. Baselines, MuMo and a user's own predictions are scored by one function.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from mumo.data.sources import read_csv_checked
 from mumo.eval.metrics import get_metric, score
+from mumo.eval.predictions import PREDICTION_COLUMNS
 
-PREDICTION_COLUMNS = ["mol_id", "fold", "task", "y_true", "y_pred"]
 MACRO = "macro"
 
 
@@ -37,26 +34,3 @@ def evaluate_file(path: str, metrics: list[str]) -> pd.DataFrame:
     """Score a predictions CSV (the `mumo evaluate` entry point)."""
     frame = read_csv_checked(path, PREDICTION_COLUMNS)
     return score_predictions(frame, metrics)
-
-
-def long_predictions(
-    table: pd.DataFrame, tasks: list[str], rows: dict[str, np.ndarray], predictions: dict[str, np.ndarray]
-) -> pd.DataFrame:
-    """Long-format predictions from per-fold row indices and [n_rows, T] prediction matrices."""
-    parts = []
-    for fold, index in rows.items():
-        subset = table.iloc[index]
-        for t, task in enumerate(tasks):
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "mol_id": subset["mol_id"].to_numpy(),
-                        "canonical_smiles": subset["canonical_smiles"].to_numpy(),
-                        "fold": fold,
-                        "task": task,
-                        "y_true": subset[task].to_numpy(float),
-                        "y_pred": predictions[fold][:, t],
-                    }
-                )
-            )
-    return pd.concat(parts, ignore_index=True)

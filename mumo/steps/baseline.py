@@ -12,7 +12,7 @@ import pandas as pd
 
 from mumo.baselines import ecfp_rf
 from mumo.data.sources import ResolvedDataset
-from mumo.eval.evaluate import long_predictions
+from mumo.eval.predictions import long_predictions
 from mumo.io import atomic_path, write_csv
 
 log = logging.getLogger(__name__)

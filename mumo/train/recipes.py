@@ -27,7 +27,7 @@ from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
-from mumo.eval.evaluate import long_predictions
+from mumo.eval.predictions import long_predictions
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
 from mumo.model.batch import MolBatch
