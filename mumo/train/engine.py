@@ -44,7 +44,8 @@ from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
-DEEPSPEED_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "deepspeed"
+#: shipped inside the package, so a non-editable install trains too; config/deepspeed links here
+DEEPSPEED_CONFIG_DIR = Path(__file__).parent / "deepspeed"
 
 #: loss of one micro-batch; the generator drives any randomness of the objective (e.g. token masking)
 LossFn = Callable[[MuMo, MolBatch, torch.Generator], torch.Tensor]
@@ -161,7 +162,8 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[i
 
 
 def deepspeed_config(settings: TrainSettings) -> dict:
-    """`config/deepspeed/zero{stage}.json` with the batch, accumulation and clipping of these settings."""
+    """`mumo/train/deepspeed/zero{stage}.json` (config/deepspeed/ links there) with the batch, accumulation
+    and clipping of these settings."""
     path = DEEPSPEED_CONFIG_DIR / f"zero{settings.zero_stage}.json"
     if not path.exists():
         raise FileNotFoundError(f"no DeepSpeed config {path} (zero_stage={settings.zero_stage})")

@@ -57,7 +57,7 @@ class TrainSettings:
     warmup_steps: int = 10
     schedule: str = "linear"  # after warm-up: linear or cosine decay to 0, or constant
     clip: float = 1.0
-    zero_stage: int = 0  # 0 or 2 (config/deepspeed/zero{stage}.json)
+    zero_stage: int = 0  # 0 or 2 (mumo/train/deepspeed/zero{stage}.json)
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     seed: int = 42
     # evaluation and selection
