@@ -75,8 +75,12 @@ def fit_predict(
             forest = RandomForestClassifier(class_weight=settings.class_weight, **common).fit(
                 x, y.astype(int)
             )
+            forest.set_params(n_jobs=1)  # see below
             predictions[:, task] = forest.predict_proba(features[predict])[:, list(forest.classes_).index(1)]
         else:
             forest = RandomForestRegressor(**common).fit(x, y)
+            # Predict in one thread: threads add their trees' outputs in whatever order they finish, which
+            # changed the last bits of ESOL's scores between two runs of the same seed.
+            forest.set_params(n_jobs=1)
             predictions[:, task] = forest.predict(features[predict])
     return predictions

@@ -44,18 +44,18 @@ def train_ecfp_rf(
     forest = ecfp_rf.RandomForestSettings(**settings)
     rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
     start = time.perf_counter()
-    predictions = {
-        fold: ecfp_rf.fit_predict(
-            features,
-            labels,
-            np.asarray(folds["train"], dtype=int),
-            index,
-            dataset.spec.task_type,
-            seed,
-            forest,
-            threads,
-        )
-        for fold, index in rows.items()
-    }
+    # One forest per task predicts both folds (fitting it again per fold would give the same forest).
+    stacked = ecfp_rf.fit_predict(
+        features,
+        labels,
+        np.asarray(folds["train"], dtype=int),
+        np.concatenate(list(rows.values())),
+        dataset.spec.task_type,
+        seed,
+        forest,
+        threads,
+    )
+    ends = np.cumsum([len(index) for index in rows.values()])[:-1]
+    predictions = dict(zip(rows, np.split(stacked, ends), strict=True))
     log.info("ECFP+RF trained and predicted in %.1f s", time.perf_counter() - start)
     write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)

@@ -47,5 +47,6 @@ def test_regression_is_seeded():
         "regression",
         3,
         RandomForestSettings(n_estimators=20),
+        2,  # threads: the result must not depend on which thread finishes first
     )
     np.testing.assert_array_equal(fit_predict(*args), fit_predict(*args))

@@ -1,5 +1,5 @@
 from mumo.logs import log_to_file
-from mumo.steps.results import evaluate_run
+from mumo.steps.scores import evaluate_run
 
 log_to_file(snakemake.log[0])
 wc = snakemake.wildcards

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from mumo.logs import log_to_file
-from mumo.steps.results import figures
+from mumo.steps.figures import figures
 
 log_to_file(snakemake.log[0])
 stem = Path(snakemake.output.png).with_suffix("")

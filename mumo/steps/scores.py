@@ -1,0 +1,34 @@
+"""Scoring steps: score each run, aggregate the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mumo.data.sources import ResolvedDataset
+from mumo.data.splits import FOLDS
+from mumo.eval.aggregate import aggregate, run_scores
+from mumo.eval.evaluate import score_predictions
+from mumo.io import write_csv, write_json
+
+
+def evaluate_run(
+    predictions_csv: str, split_json: str, dataset: ResolvedDataset, run: dict, out_json: str
+) -> None:
+    predictions = pd.read_csv(predictions_csv)
+    folds = json.loads(Path(split_json).read_text())
+    scores = score_predictions(predictions, list(dataset.spec.metrics))
+    record = {
+        **run,
+        "benchmark": dataset.spec.benchmark,
+        "task_type": dataset.spec.task_type,
+        **{f"n_{fold}": len(folds[fold]) for fold in FOLDS},
+        "scores": scores.to_dict(orient="records"),
+    }
+    write_json(record, out_json)
+
+
+def aggregate_table(metric_files: list[str], out_csv: str) -> None:
+    write_csv(aggregate(run_scores(metric_files)), out_csv)
