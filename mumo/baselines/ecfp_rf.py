@@ -68,6 +68,8 @@ def fit_predict(
             n_jobs=threads,
             random_state=seed,
         )
+        # Each forest fits in `threads` threads but predicts in one: threads add their trees' outputs in
+        # whatever order they finish, which changed the last bits of ESOL's scores between two same-seed runs.
         if task_type == CLASSIFICATION:
             if len(np.unique(y)) < 2:
                 predictions[:, task] = float(y[0])
@@ -75,12 +77,10 @@ def fit_predict(
             forest = RandomForestClassifier(class_weight=settings.class_weight, **common).fit(
                 x, y.astype(int)
             )
-            forest.set_params(n_jobs=1)  # see below
+            forest.set_params(n_jobs=1)
             predictions[:, task] = forest.predict_proba(features[predict])[:, list(forest.classes_).index(1)]
         else:
             forest = RandomForestRegressor(**common).fit(x, y)
-            # Predict in one thread: threads add their trees' outputs in whatever order they finish, which
-            # changed the last bits of ESOL's scores between two runs of the same seed.
             forest.set_params(n_jobs=1)
             predictions[:, task] = forest.predict(features[predict])
     return predictions

@@ -156,9 +156,8 @@ def test_cached_rerun_parses_only_spellings_it_has_not_seen(tmp_path: Path, monk
     _assert_same_record(
         StructureStore(tmp_path / "again.npz")["CCO"], StructureStore(tmp_path / "first.npz")["CCO"]
     )
-    assert (
-        len(list((cache / config.digest()).glob("*.keys.tsv"))) == 2
-    )  # the new spelling went into a new file
+    # The new spelling went into a second key file.
+    assert len(list((cache / config.digest()).glob("*.keys.tsv"))) == 2
 
 
 def test_same_seed_same_coordinates_across_processes_and_worker_counts(tmp_path: Path):
