@@ -101,11 +101,12 @@ class MuMoConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MuMoConfig:
+        """A saved config. A quirk it lacks is off: the model was saved before the quirk existed, without it."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown MuMoConfig fields {unknown}; valid: {sorted(known)}")
-        return cls(**data)
+        return cls(**(dict.fromkeys(QUIRKS, False) | data))
 
 
 _PAPER = MuMoConfig()
