@@ -12,7 +12,15 @@ from typing import Any
 
 HEADS = ("pretrain", "classification", "multilabel", "regression")
 POOLERS = ("cls", "bipooler", "mixpooler")
-QUIRKS = ("additive_mask_bug", "bipooler_reads_pad", "mixpooler_mean_reads_pad", "nan_labels_as_negative")
+QUIRKS = (
+    "additive_mask_bug",
+    "bipooler_reads_pad",
+    "mixpooler_mean_reads_pad",
+    "nan_labels_as_negative",
+    "mamba_ignores_pad_in_training",
+    "random_batch_order",
+    "eval_in_dataset_order",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,15 @@ class MuMoConfig:
     bipooler_reads_pad: bool = True  # last-position poolers read position L−1 (often [PAD]), not [SEP]
     mixpooler_mean_reads_pad: bool = True  # mixpooler's mean runs over all L positions, pads included
     nan_labels_as_negative: bool = True  # multi-label: missing labels trained as 0 instead of masked
+    # quirks of the paper's training runs. They matter because its batches pad far more than ours (BBBP,
+    # batch 4: pads are 32 % of the attention keys there, 2-4 % here) and additive_mask_bug lets pads into
+    # attention. In training mode only, the paper's Mamba runs the fused mamba-ssm kernel, which never sees
+    # the mask: x is not zeroed at pads before or after the conv, and pad states carry the molecule's scan.
+    mamba_ignores_pad_in_training: bool = True
+    # training batches: a seeded shuffle cut into batches (HF Trainer's RandomSampler), not grouped by length
+    random_batch_order: bool = True
+    # validation, test and prediction batches: consecutive rows in dataset order, not sorted by length
+    eval_in_dataset_order: bool = True
 
     # head (§2.6, §2.7)
     head: str = "pretrain"
@@ -84,11 +101,12 @@ class MuMoConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MuMoConfig:
+        """A saved config. A quirk it lacks is off: the model was saved before the quirk existed, without it."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown MuMoConfig fields {unknown}; valid: {sorted(known)}")
-        return cls(**data)
+        return cls(**(dict.fromkeys(QUIRKS, False) | data))
 
 
 _PAPER = MuMoConfig()

@@ -37,6 +37,7 @@ class MambaMixer(nn.Module):
         super().__init__()
         d_inner, d_state = config.d_inner, config.d_state
         self.dt_rank, self.d_state, self.impl = config.dt_rank, d_state, config.kernel_impl
+        self.ignores_pad_in_training = config.mamba_ignores_pad_in_training
         self.in_proj = nn.Linear(config.hidden_size, 2 * d_inner, bias=False)
         # nn.Conv1d only holds the (d_inner, 1, width) weight, as in mamba_simple; causal_conv1d applies it
         self.conv1d = nn.Conv1d(d_inner, d_inner, config.d_conv, groups=d_inner, padding=config.d_conv - 1)
@@ -60,9 +61,12 @@ class MambaMixer(nn.Module):
         self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
 
     def forward(self, hidden: Tensor, mask: Tensor | None = None) -> Tensor:
-        """hidden [B, L, H], mask [B, L] (True on real tokens) → [B, L, H]. Pads are zeroed around the conv."""
+        """hidden [B, L, H], mask [B, L] (True on real tokens) → [B, L, H]. Pads are zeroed around the conv,
+        except in training mode under the `mamba_ignores_pad_in_training` quirk, which ignores the mask."""
         x, z = self.in_proj(hidden).chunk(2, dim=-1)
         x, z = x.transpose(1, 2), z.transpose(1, 2)  # (B, d_inner, L): the kernels' layout, as views
+        if self.training and self.ignores_pad_in_training:
+            mask = None
         keep = None if mask is None else mask[:, None, :].to(x.dtype)
         if keep is not None:
             x = x * keep

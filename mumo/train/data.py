@@ -1,7 +1,8 @@
 """Molecules for training: token ids and structure records from the store, and length-aware batches.
 
 Batches group molecules of similar token length (SMILES run from ~10 to ~200 tokens, so random batches would
-be mostly padding). The order is a pure function of (seed, epoch): a resumed run sees the same batches as an
+be mostly padding), unless the model's quirks ask for the paper's random training batches and evaluation in
+dataset order. The order is a pure function of (seed, epoch): a resumed run sees the same batches as an
 uninterrupted one, and every process of a multi-process run derives the same global list and takes its share.
 """
 
@@ -90,10 +91,26 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def random_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[list[int]]:
+    """A seeded shuffle cut into consecutive batches, lengths ignored (the paper's training order; quirk
+    `random_batch_order`): only the last batch is short."""
+    order = rng.permutation(n)
+    return [order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
+
+
+def eval_batches(lengths: np.ndarray, batch_size: int, in_dataset_order: bool) -> list[list[int]]:
+    """Batches for evaluation and prediction: sorted by length (least padding), or consecutive rows in dataset
+    order as the paper evaluated (quirk `eval_in_dataset_order`). Either way every row is in one batch."""
+    if not in_dataset_order:
+        return length_batches(lengths, batch_size, rng=None)
+    return [list(range(i, min(i + batch_size, len(lengths)))) for i in range(0, len(lengths), batch_size)]
+
+
 class LengthBatchSampler(Sampler[list[int]]):
     """Seeded length-aware batches for one process of `world_size`, resumable at any micro-batch.
 
-    Each epoch's global batch list depends only on (seed, epoch). It is cut to a multiple of
+    With `by_length=False` the batches are `random_batches` instead (quirk `random_batch_order`); the rest
+    holds for both. Each epoch's global batch list depends only on (seed, epoch). It is cut to a multiple of
     `world_size × multiple_of` (the micro-batches of one optimizer step), so every process runs the same number
     of steps; process r takes batches r, r + world_size, ... With this layout, N processes × accumulation k
     see exactly the batches of 1 process × accumulation N·k, in the same optimizer steps.
@@ -107,8 +124,10 @@ class LengthBatchSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
         multiple_of: int = 1,
+        by_length: bool = True,
     ) -> None:
         self.lengths, self.batch_size, self.seed = np.asarray(lengths), batch_size, seed
+        self.by_length = by_length
         self.rank, self.world_size, self.multiple_of = rank, world_size, multiple_of
         self.epoch, self.start = 0, 0
         if self.num_global_batches == 0:
@@ -126,7 +145,11 @@ class LengthBatchSampler(Sampler[list[int]]):
 
     def global_batches(self, epoch: int) -> list[list[int]]:
         rng = np.random.default_rng([self.seed, epoch])
-        return length_batches(self.lengths, self.batch_size, rng)[: self.num_global_batches]
+        if self.by_length:
+            batches = length_batches(self.lengths, self.batch_size, rng)
+        else:
+            batches = random_batches(len(self.lengths), self.batch_size, rng)
+        return batches[: self.num_global_batches]
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         """Iterate epoch `epoch` from this process's micro-batch `start` (resuming mid-epoch)."""

@@ -38,7 +38,7 @@ from mumo.model import MuMo, save_pretrained
 from mumo.model.batch import MolBatch
 from mumo.model.checkpoint import WEIGHTS_NAME
 from mumo.train import checkpoint as ckpt
-from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, length_batches
+from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
 from mumo.train.metrics_log import MetricsLog, plot_learning_curve
 from mumo.train.settings import TrainSettings
 
@@ -182,7 +182,7 @@ def dataset_loss(
     was_training = model.training
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64, device=dist.device)
-    batches = length_batches(dataset.lengths, settings.batch_size, rng=None)
+    batches = eval_batches(dataset.lengths, settings.batch_size, model.config.eval_in_dataset_order)
     for index in range(dist.rank, len(batches), dist.world_size):
         batch = dataset.batch(batches[index]).to(dist.device)
         with autocast(settings.precision, dist.device):
@@ -241,7 +241,13 @@ def train(
     ckpt_dir, best_dir = out_dir / "checkpoints", out_dir / "best"
     run_key = f"{run_key}|world_size={dist.world_size}"
     sampler = LengthBatchSampler(
-        train_set.lengths, s.batch_size, s.seed, dist.rank, dist.world_size, s.grad_accum
+        train_set.lengths,
+        s.batch_size,
+        s.seed,
+        dist.rank,
+        dist.world_size,
+        s.grad_accum,
+        by_length=not model.config.random_batch_order,
     )
     steps_per_epoch = len(sampler) // s.grad_accum
     total = (

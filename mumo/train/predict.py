@@ -22,7 +22,7 @@ from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.io import atomic_path
 from mumo.model import load_pretrained
 from mumo.model.checkpoint import CONFIG_NAME
-from mumo.train.data import MoleculeDataset, length_batches
+from mumo.train.data import MoleculeDataset, eval_batches
 from mumo.train.recipes import MODEL_DIR, TASK_NAME, VOCAB_NAME, predict_batch
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _predict_all(
     A batch that raises is retried molecule by molecule, so one bad molecule costs only its own row.
     """
     values, failures = np.full((len(dataset), num_tasks), np.nan), {}
-    for indices in length_batches(dataset.lengths, batch_size, rng=None):
+    for indices in eval_batches(dataset.lengths, batch_size, model.config.eval_in_dataset_order):
         try:
             values[indices] = predict_batch(model, dataset, indices, device)
             continue

@@ -32,7 +32,7 @@ from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
 from mumo.model.batch import MolBatch
 from mumo.model.checkpoint import WEIGHTS_NAME, load_config
-from mumo.train.data import MoleculeDataset, length_batches, split_by_store
+from mumo.train.data import MoleculeDataset, eval_batches, split_by_store
 from mumo.train.engine import Dist, autocast, dataset_loss, distributed, seed_everything, train
 from mumo.train.settings import TrainSettings
 
@@ -116,8 +116,8 @@ def predict_batch(
 def predict_dataset(
     model: MuMo, dataset: MoleculeDataset, batch_size: int, device: torch.device, precision: str = "fp32"
 ) -> np.ndarray:
-    """Predictions for the whole dataset, in dataset order (batched by length)."""
-    batches = length_batches(dataset.lengths, batch_size, rng=None)
+    """Predictions for the whole dataset, in dataset order (batched by length, or as the model's quirk says)."""
+    batches = eval_batches(dataset.lengths, batch_size, model.config.eval_in_dataset_order)
     values = [predict_batch(model, dataset, indices, device, precision) for indices in batches]
     out = np.empty((len(dataset), values[0].shape[1]))
     out[np.concatenate(batches)] = np.concatenate(values)

@@ -38,6 +38,15 @@ def test_config_validation_and_overrides():
     with pytest.raises(ValueError, match="unknown MuMoConfig fields"):
         MuMoConfig.from_dict({"hidden": 3})
     assert MuMoConfig.from_dict(get_preset("small").to_dict()) == get_preset("small")
+    assert MuMoConfig.from_dict(get_preset("paper").to_dict()) == get_preset("paper")
+
+
+def test_a_config_saved_before_a_quirk_existed_loads_with_it_off():
+    """Loading must not change how an older model trains or predicts: a missing quirk is the old behaviour."""
+    saved = get_preset("paper").to_dict()
+    new = ("mamba_ignores_pad_in_training", "random_batch_order", "eval_in_dataset_order")
+    loaded = MuMoConfig.from_dict({k: v for k, v in saved.items() if k not in new})
+    assert loaded == get_preset("paper", **dict.fromkeys(new, False))
 
 
 def test_paper_parameter_count():

@@ -170,6 +170,52 @@ def test_mixer_paths_agree():
     torch.testing.assert_close(outs[1], outs[0], **TOL)
 
 
+def _mixer_pair(**overrides):
+    """Mixers with the same weights, the `mamba_ignores_pad_in_training` quirk on and off."""
+    on = MambaMixer(get_preset("tiny", mamba_ignores_pad_in_training=True, **overrides))
+    off = MambaMixer(get_preset("tiny", mamba_ignores_pad_in_training=False, **overrides))
+    off.load_state_dict(on.state_dict())
+    return on, off
+
+
+@pytest.mark.parametrize("impl", ["ref", "torch"])
+def test_mixer_quirk_ignores_the_pad_mask_in_training_mode_only(impl):
+    on, off = _mixer_pair(kernel_impl=impl)
+    hidden, mask = torch.randn(3, 20, 32), torch.ones(3, 20, dtype=torch.bool)
+    mask[0, 12:], mask[2, 5:] = False, False
+    masked = off.eval()(hidden, mask)
+    assert (masked[~mask] == 0).all()  # zeroed x gives y = 0 at pads: nothing there to leak
+    # training mode, quirk on: exactly the unmasked mixer (the fused kernel's view); pads carry the scan
+    train_out = on.train()(hidden, mask)
+    assert torch.equal(train_out, off(hidden, None))
+    assert train_out[~mask].abs().max() > 1e-2
+    # causal scan, right padding: real tokens are unaffected by the mixer's own mask either way
+    torch.testing.assert_close(train_out[mask], masked[mask], rtol=0, atol=0)
+    assert torch.equal(on.eval()(hidden, mask), masked)  # evaluation masks as the fixed model does
+    assert torch.equal(off.train()(hidden, mask), masked)  # quirk off: training mode changes nothing
+
+
+def _pretrain_pair(additive_mask_bug: bool):
+    """Whole tiny models with the same weights, the Mamba pad quirk on and off."""
+    on = MuMo(get_preset("tiny", additive_mask_bug=additive_mask_bug, mamba_ignores_pad_in_training=True))
+    off = MuMo(get_preset("tiny", additive_mask_bug=additive_mask_bug, mamba_ignores_pad_in_training=False))
+    off.load_state_dict(on.state_dict())
+    return on, off
+
+
+def test_unmasked_training_mamba_leaks_pads_into_real_tokens_through_the_additive_mask(batch):
+    """The tiny preset has no dropout, so training mode is deterministic and the two can be compared."""
+    real = batch.token_mask
+    assert not real.all()  # the fixture's molecules have different lengths: there are pads
+    on, off = _pretrain_pair(additive_mask_bug=True)
+    moved = (on.train()(batch) - off.train()(batch))[real].abs().max()
+    assert moved > 1e-3, moved
+    assert torch.equal(on.eval()(batch), off.eval()(batch))
+    # with a proper −inf key mask the unmasked pad states stay where they are: real tokens are unchanged
+    on, off = _pretrain_pair(additive_mask_bug=False)
+    assert torch.equal(on.train()(batch)[real], off.train()(batch)[real])
+
+
 def test_mamba_init_option_sets_delta_bias_range():
     config = get_preset("tiny", init="mamba")
     mixer = MambaMixer(config)

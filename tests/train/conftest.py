@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import MOLECULENET
@@ -121,6 +122,21 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> TinyData:
 def tiny() -> dict:
     """Settings of a tiny run (combine with `tiny | {...}`; never mutate)."""
     return TINY
+
+
+class LengthsOnly:
+    """Stands in for a MoleculeDataset where only the token lengths and the size are read (batching)."""
+
+    def __init__(self, lengths: np.ndarray) -> None:
+        self.lengths = lengths
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+@pytest.fixture(scope="session")
+def lengths_only() -> type[LengthsOnly]:
+    return LengthsOnly
 
 
 @pytest.fixture(scope="session")

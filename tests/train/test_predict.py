@@ -1,9 +1,15 @@
 """`mumo predict` on a user's CSV and `mumo evaluate` on a predictions file."""
 
+from types import SimpleNamespace
+
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from mumo.cli import main
+from mumo.model import get_preset
+from mumo.train import predict
 from mumo.train.recipes import run_finetune
 
 USER_ROWS = [
@@ -84,3 +90,21 @@ def test_evaluate_scores_a_predictions_file(trained, tmp_path, capsys):
     scores = pd.read_csv(tmp_path / "s.csv")
     assert set(scores["metric"]) == {"roc_auc", "accuracy"} and set(scores["fold"]) == {"valid", "test"}
     assert "roc_auc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("in_dataset_order", [True, False])
+def test_user_predictions_are_batched_as_the_model_was_evaluated(monkeypatch, lengths_only, in_dataset_order):
+    """A paper-quirk model predicts consecutive rows together, as the paper did; each row keeps its value."""
+    batches = []
+
+    def fake_predict_batch(model, dataset, indices, device):
+        batches.append(list(indices))
+        return np.asarray(indices, dtype=float)[:, None]
+
+    monkeypatch.setattr(predict, "predict_batch", fake_predict_batch)
+    lengths = np.array([9, 3, 7, 3, 12])
+    model = SimpleNamespace(config=get_preset("tiny", eval_in_dataset_order=in_dataset_order))
+    values, failures = predict._predict_all(model, lengths_only(lengths), 2, torch.device("cpu"), 1)
+    np.testing.assert_array_equal(values[:, 0], np.arange(len(lengths)))
+    assert failures == {}
+    assert batches == ([[0, 1], [2, 3], [4]] if in_dataset_order else [[1, 3], [2, 0], [4]])

@@ -1,14 +1,19 @@
 """Pretraining and finetuning end to end on tiny real data (tiny preset, in this process)."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from mumo.eval.evaluate import evaluate_file
+from mumo.model import get_preset
 from mumo.model.checkpoint import load_config
-from mumo.train.recipes import run_finetune, run_pretrain
+from mumo.train import engine, recipes
+from mumo.train.data import LengthBatchSampler, eval_batches
+from mumo.train.recipes import predict_dataset, run_finetune, run_pretrain
 
 PREDICTION_COLUMNS = ["mol_id", "canonical_smiles", "fold", "task", "y_true", "y_pred"]
 
@@ -130,3 +135,55 @@ def test_finetune_from_pretrained_loads_the_encoder(tiny_data, tiny, pretrained,
     )
     assert load_config(tmp_path / "model").head == "classification"
     assert np.isfinite(pd.read_csv(tmp_path / "predictions.csv")["y_pred"].dropna()).all()
+
+
+@pytest.mark.parametrize("paper", [True, False])
+def test_batch_order_quirks_are_read_from_the_model_config(tiny_data, tiny, tmp_path, monkeypatch, paper):
+    """Training batches, the validation loss and the predictions follow the model's quirks (a run with every
+    training quirk of the paper on, which must also train and predict)."""
+    seen = {"by_length": set(), "in_dataset_order": set()}
+    global_batches = LengthBatchSampler.global_batches
+
+    def spy_global_batches(self, epoch):
+        seen["by_length"].add(self.by_length)
+        return global_batches(self, epoch)
+
+    def spy_eval_batches(lengths, batch_size, in_dataset_order):
+        seen["in_dataset_order"].add(in_dataset_order)
+        return eval_batches(lengths, batch_size, in_dataset_order)
+
+    monkeypatch.setattr(LengthBatchSampler, "global_batches", spy_global_batches)
+    for module in (engine, recipes):
+        monkeypatch.setattr(module, "eval_batches", spy_eval_batches)
+    quirks = (
+        "additive_mask_bug",
+        "mamba_ignores_pad_in_training",
+        "random_batch_order",
+        "eval_in_dataset_order",
+    )
+    settings = tiny | {"epochs": 1, "model": dict.fromkeys(quirks, paper)}
+    run_finetune(**tiny_data.finetune_args("bbbp", tmp_path), settings=settings)
+    assert seen == {"by_length": {not paper}, "in_dataset_order": {paper}}
+    predictions = pd.read_csv(tmp_path / "predictions.csv")["y_pred"].dropna()
+    assert predictions.between(0, 1).all() and len(predictions) > 0
+
+
+@pytest.mark.parametrize("in_dataset_order", [True, False])
+def test_predictions_come_back_in_dataset_order_whatever_the_batches(
+    monkeypatch, lengths_only, in_dataset_order
+):
+    """Each molecule's "prediction" is its own index: the output must be 0..n-1 in order."""
+    batches = []
+
+    def fake_predict_batch(model, dataset, indices, device, precision):
+        batches.append(list(indices))
+        return np.asarray(indices, dtype=float)[:, None]
+
+    monkeypatch.setattr(recipes, "predict_batch", fake_predict_batch)
+    lengths = np.array([9, 3, 7, 3, 12, 5, 4])
+    model = SimpleNamespace(config=get_preset("tiny", eval_in_dataset_order=in_dataset_order))
+    dataset = lengths_only(lengths)
+    out = predict_dataset(model, dataset, 3, torch.device("cpu"))
+    np.testing.assert_array_equal(out[:, 0], np.arange(len(lengths)))
+    expected = [[0, 1, 2], [3, 4, 5], [6]] if in_dataset_order else [[1, 3, 6], [5, 2, 0], [4]]
+    assert batches == expected
