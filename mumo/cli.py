@@ -101,20 +101,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
     import json
+    import re
+    from collections import Counter
     from pathlib import Path
 
     from mumo.train.import_checkpoint import IMPORT_RECORD, CheckpointImportError, import_checkpoint
 
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
     try:
-        out = import_checkpoint(args.source, Path(args.output), cache_dir=args.cache_dir)
+        out = import_checkpoint(args.source, Path(args.output), cache_dir=cache_dir)
     except CheckpointImportError as error:
         raise SystemExit(f"mumo import-checkpoint: {error}") from None
     record = json.loads((out / IMPORT_RECORD).read_text())
+    # one line per never-used module (a full-size checkpoint has ~230 such tensors; import.json lists each)
+    modules: Counter[str] = Counter()
     for item in record["never_used"]:
-        print(f"never used: {item['name']} {item['shape']} ({item['parameters']} parameters)")
+        modules[re.sub(r"(first_graph_layer|lin_c)\..*", r"\1", item["name"])] += item["parameters"]
+    for module, parameters in modules.items():
+        print(f"never used: {module} ({parameters:,} parameters)")
     print(
         f"{record['kind']} checkpoint -> {out} ({len(record['never_used'])} never-used tensors, "
-        f"{record['never_used_parameters']} parameters, left out)"
+        f"{record['never_used_parameters']:,} parameters, left out and listed in {IMPORT_RECORD})"
     )
     return 0
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +124,8 @@ def _rules() -> list[tuple[str, str | None]]:
         (f"{fus}graph_layers.{{j}}.{a}.{{p}}", f"{fus_m}graph_layers.{{j}}.{b}.{{p}}")
         for a, b in _GRAPH_LAYER.items()
     ]
-    rules += [
-        (fus + "graph_layers.{j}.lin_c.{p}", None)
-    ]  # allocated in every graph layer, applied by the first only
+    # every graph layer allocates an angle projection; only the first graph layer of block 0 applies it
+    rules += [(fus + "graph_layers.{j}.lin_c.{p}", None)]
     first, embedding = f"{ref}graph_layers.0.first_graph_layer.", f"{enc}graph_embedding."
     rules += [(f"{first}{a}.{{p}}", f"{embedding}{b}.{{p}}") for a, b in _EMBEDDERS.items()]
     rules += [(f"{first}{a}.{{p}}", f"{embedding}layer.{b}.{{p}}") for a, b in _GRAPH_LAYER.items()]
@@ -186,9 +185,8 @@ class NeverUsed:
 
 @dataclass
 class ImportResult:
-    config: MuMoConfig
+    model: MuMo  # the reference's weights loaded
     kind: str  # "pretrain" or "finetune"
-    state: dict[str, torch.Tensor]
     never_used: list[NeverUsed] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
 
@@ -229,9 +227,14 @@ def _read_json(path: Path) -> dict:
 
 
 def _load_weight_file(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
+    except Exception as error:  # a corrupt file or a pickle holding more than tensors: one line naming it
+        raise CheckpointImportError(
+            f"{path}: not readable as weights ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointImportError(f"{path}: not a state dict of tensors")
     return state
@@ -253,6 +256,9 @@ def weight_files(folder: Path) -> list[Path]:
                 raise CheckpointImportError(
                     f"{folder / index}: shard names must be plain file names, got {bad}"
                 )
+            absent = [n for n in names if not (folder / n).exists()]
+            if absent:
+                raise CheckpointImportError(f"{folder / index}: shards missing from the folder: {absent}")
             return [folder / index, *(folder / n for n in names)]
         if (folder / single).exists():
             return [folder / single]
@@ -282,6 +288,16 @@ def load_reference_state(files: list[Path]) -> dict[str, torch.Tensor]:
     return _load_weight_file(files[0])
 
 
+def _regexes(node: Any) -> list[str]:
+    """Every `{"Regex": ...}` pattern in a tokenizer.json component, however deeply nested."""
+    if isinstance(node, dict):
+        found = [node["Regex"]] if isinstance(node.get("Regex"), str) else []
+        return found + [r for value in node.values() for r in _regexes(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _regexes(value)]
+    return []
+
+
 def read_vocabulary(folder: Path) -> tuple[SmilesTokenizer, list[Path]]:
     """The authors' vocabulary with their ids: tokenizer.json (word-level) or vocab.txt (id = line number)."""
     path = folder / "tokenizer.json"
@@ -293,8 +309,7 @@ def read_vocabulary(folder: Path) -> tuple[SmilesTokenizer, list[Path]]:
             raise CheckpointImportError(
                 f"{path}: expected a WordLevel model with a vocab, got {model.get('type')!r}"
             )
-        patterns = re.findall(r'"Regex":\s*("(?:[^"\\]|\\.)*")', json.dumps(document.get("pre_tokenizer")))
-        other = sorted({json.loads(p) for p in patterns} - {SMILES_PATTERN})
+        other = sorted(set(_regexes(document.get("pre_tokenizer"))) - {SMILES_PATTERN})
         if other:
             raise CheckpointImportError(
                 f"{path}: pre-tokenizer regex {other[0]!r} differs from mumo's SMILES pattern"
@@ -414,7 +429,7 @@ def mumo_config(reference: dict, kind: str, outputs: int | None, path: Path) -> 
 def convert(
     reference_config: dict, reference_state: dict[str, torch.Tensor], config_path: Path
 ) -> ImportResult:
-    """Map a reference state dict onto a mumo model's; errors name the key (and both shapes)."""
+    """A mumo model holding the reference's weights, mapped by `RULES`; errors name the key (and both shapes)."""
     if "to_logits.0.weight" in reference_state:
         kind, outputs = "pretrain", None
     elif "task_head.0.weight" in reference_state:
@@ -430,7 +445,8 @@ def convert(
             f"{config_path}: architectures={architectures}, but the weights are a {expected_architecture}"
         )
     config = mumo_config(reference_config, kind, outputs, config_path)
-    target = MuMo(config).state_dict()
+    model = MuMo(config)
+    target = model.state_dict()
 
     state: dict[str, torch.Tensor] = {}
     never_used: list[NeverUsed] = []
@@ -461,8 +477,9 @@ def convert(
         if source is not None:
             raise CheckpointImportError(f"missing key {source!r} {list(tensor.shape)} (for mumo's {name!r})")
         state[name] = tensor  # mumo-only buffers: the regression target scaler (identity)
+    model.load_state_dict(state)
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in reference_state.values()})
-    return ImportResult(config, kind, state, never_used, dtypes)
+    return ImportResult(model, kind, never_used, dtypes)
 
 
 def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None = None) -> Path:
@@ -476,13 +493,13 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
     reference_config = _read_json(config_path)
     files = weight_files(folder)
     tokenizer, tokenizer_files = read_vocabulary(folder)
-    result = convert(reference_config, load_reference_state(files), config_path)
-    if len(tokenizer) != result.config.vocab_size:
+    if len(tokenizer) != reference_config.get("vocab_size"):
         raise CheckpointImportError(
-            f"{tokenizer_files[0]}: {len(tokenizer)} tokens, but config.json says vocab_size={result.config.vocab_size}"
+            f"{tokenizer_files[0]}: {len(tokenizer)} tokens, but {config_path} says "
+            f"vocab_size={reference_config.get('vocab_size')}"
         )
-    model = MuMo(result.config)
-    model.load_state_dict(result.state)
+    result = convert(reference_config, load_reference_state(files), config_path)
+    model, config = result.model, result.model.config
 
     for item in result.never_used:
         logger.info(
@@ -494,16 +511,16 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
     if result.kind == "pretrain":
         task = {"task_type": "pretrain", "tasks": [], "max_length": PRETRAIN_MAX_LENGTH}
     else:  # the reference checkpoint does not name its tasks
-        task_type = "regression" if result.config.head == "regression" else "classification"
+        task_type = "regression" if config.head == "regression" else "classification"
         task = {
             "task_type": task_type,
-            "tasks": [f"task{t}" for t in range(result.config.num_tasks)],
+            "tasks": [f"task{t}" for t in range(config.num_tasks)],
             "max_length": FINETUNE_MAX_LENGTH,
         }
     output_dir = Path(output_dir)
     save_model_dir(model, output_dir, tokenizer, task)
     notes = []
-    if result.config.head == "regression":
+    if config.head == "regression":
         notes.append(
             "the reference keeps its target scaler outside the checkpoint: the imported scaler is the identity, "
             "so predictions are in the reference's normalised units"
@@ -516,7 +533,7 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
         "architecture": {"pretrain": "MuMoPretrain", "finetune": "MuMoFinetune"}[result.kind],
         "files": {p.name: sha256sum(p) for p in inputs},
         "source_dtypes": result.dtypes,
-        "never_used": [vars(item) for item in result.never_used],
+        "never_used": [asdict(item) for item in result.never_used],
         "never_used_parameters": total,
         "notes": notes,
         "mumo_version": mumo.__version__,

@@ -36,7 +36,7 @@ from mumo.chem.graph import build_record
 from mumo.chem.structure import parse_smiles
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.cli import main
-from mumo.model import collate, load_pretrained
+from mumo.model import collate, get_preset, load_pretrained
 from mumo.train import import_checkpoint as ic
 from mumo.train.import_checkpoint import CheckpointImportError, import_checkpoint
 
@@ -376,3 +376,31 @@ def test_finetune_recipe_accepts_an_imported_pretrain(imported):
         str(imported["pretrain"]),
     )
     assert model.config.hidden_size == 4 and model.config.head == "classification"
+
+
+def test_the_authors_full_size_config_is_the_paper_preset():
+    """The fixture's config with the published sizes: mumo's `paper` preset, Mamba inner width 3,072 included."""
+    reference = json.loads((CHECKPOINTS / "pretrain" / "config.json").read_text())
+    full = {
+        "hidden_size": 768,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,  # expand 2 would give 1,536: the explicit size wins, as in transformers
+        "state_size": 16,
+        "time_step_rank": 64,
+    }
+    assert ic.mumo_config(reference | full, "pretrain", None, Path("config.json")) == get_preset("paper")
+    finetune = (
+        reference | full | {"task_type": "classification", "output_size": -1, "pool_method": "bipooler"}
+    )
+    assert ic.mumo_config(finetune, "finetune", 2, Path("config.json")) == get_preset(
+        "paper", head="classification", pooler="bipooler"
+    )
+
+
+def test_a_pickle_with_more_than_tensors_is_refused(tmp_path):
+    """weights_only=True: a .bin that would run code or build arbitrary objects is not unpickled."""
+    folder = reference_folder(tmp_path, "finetune_bipooler")
+    torch.save({"task_head.0.weight": torch.zeros(3, 8), "trap": Path("x")}, folder / "pytorch_model.bin")
+    with pytest.raises(CheckpointImportError, match=r"pytorch_model\.bin: not readable as weights"):
+        import_checkpoint(str(folder), tmp_path / "out")
