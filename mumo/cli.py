@@ -99,6 +99,49 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
+    import json
+    import re
+    from collections import Counter
+    from pathlib import Path
+
+    from mumo.train.import_checkpoint import IMPORT_RECORD, CheckpointImportError, import_checkpoint
+
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
+    try:
+        out = import_checkpoint(args.source, Path(args.output), cache_dir=cache_dir)
+    except CheckpointImportError as error:
+        raise SystemExit(f"mumo import-checkpoint: {error}") from None
+    record = json.loads((out / IMPORT_RECORD).read_text())
+    # one line per never-used module (a full-size checkpoint has ~230 such tensors; import.json lists each)
+    modules: Counter[str] = Counter()
+    for item in record["never_used"]:
+        modules[re.sub(r"(first_graph_layer|lin_c)\..*", r"\1", item["name"])] += item["parameters"]
+    for module, parameters in modules.items():
+        print(f"never used: {module} ({parameters:,} parameters)")
+    print(
+        f"{record['kind']} checkpoint -> {out} ({len(record['never_used'])} never-used tensors, "
+        f"{record['never_used_parameters']:,} parameters, left out and listed in {IMPORT_RECORD})"
+    )
+    return 0
+
+
+_IMPORT_HELP = """\
+Convert one of the authors' MuMo checkpoints (selmiss/MuMo, transformers layout: config.json, the weights
+as model.safetensors or pytorch_model.bin or their shards with an index JSON, and tokenizer.json or
+vocab.txt) into a mumo model directory.
+
+SOURCE is either a local folder, or a Hugging Face hub id pinned to a revision, owner/name@revision (e.g.
+zihaojing/MuMo-Pretrained@<commit>); an id without a revision is refused, as an import must be reproducible.
+
+DIR receives model.safetensors + config.json (the `paper` preset with the checkpoint's sizes, usable by
+`mumo finetune --pretrained DIR` and `mumo predict`), vocab.json (the authors' vocabulary, their ids
+unchanged), task.json, and import.json: the source, its revision, the SHA-256 of every input file and the
+tensors the reference allocates but never uses (per-block copies of the first graph layer, the angle
+projection of later graph layers), which are listed with their parameter counts and not imported.
+"""
+
+
 def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", help="YAML or JSON file of training settings (mumo.train.settings)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
@@ -150,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "import-checkpoint",
+        help="convert an authors' MuMo checkpoint (folder or hub id@revision) into a mumo model directory",
+        description=_IMPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "source", metavar="SOURCE", help="local folder, or owner/name@revision on the Hugging Face hub"
+    )
+    p.add_argument("--output", required=True, metavar="DIR", help="mumo model directory to write")
+    p.add_argument("--cache-dir", help="download cache for hub sources (default: huggingface_hub's)")
+    p.set_defaults(func=_cmd_import_checkpoint)
 
     p = sub.add_parser("evaluate", help="score a predictions file")
     p.add_argument("--predictions", required=True)
