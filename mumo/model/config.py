@@ -12,7 +12,13 @@ from typing import Any
 
 HEADS = ("pretrain", "classification", "multilabel", "regression")
 POOLERS = ("cls", "bipooler", "mixpooler")
-QUIRKS = ("additive_mask_bug", "bipooler_reads_pad", "mixpooler_mean_reads_pad", "nan_labels_as_negative")
+QUIRKS = (
+    "additive_mask_bug",
+    "bipooler_reads_pad",
+    "mixpooler_mean_reads_pad",
+    "nan_labels_as_negative",
+    "skip_edgeless_graph_steps",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,10 @@ class MuMoConfig:
     bipooler_reads_pad: bool = True  # last-position poolers read position L−1 (often [PAD]), not [SEP]
     mixpooler_mean_reads_pad: bool = True  # mixpooler's mean runs over all L positions, pads included
     nan_labels_as_negative: bool = True  # multi-label: missing labels trained as 0 instead of masked
+    # a graph step whose edges are absent from the whole batch is skipped, so a molecule without bonds (one heavy
+    # atom) or without angles is encoded differently alone than beside other molecules (the reference's
+    # GeoGraphLayer does this); off: every step runs, with no messages for such a molecule
+    skip_edgeless_graph_steps: bool = True
 
     # head (§2.6, §2.7)
     head: str = "pretrain"
