@@ -407,7 +407,8 @@ def build_shard(
     return report
 
 
-def _read_smiles_column(input_csv: str | os.PathLike, smiles_column: str) -> list[str]:
+def read_smiles_table(input_csv: str | os.PathLike, smiles_column: str) -> pd.DataFrame:
+    """A user's CSV as text, every row kept (blank lines are rows of empty strings); errors name the file."""
     try:
         frame = pd.read_csv(input_csv, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
@@ -418,7 +419,7 @@ def _read_smiles_column(input_csv: str | os.PathLike, smiles_column: str) -> lis
         )
     if frame.empty:
         raise ValueError(f"{input_csv}: no rows under the {smiles_column!r} column")
-    return frame[smiles_column].tolist()
+    return frame
 
 
 def featurize_csv(
@@ -435,7 +436,7 @@ def featurize_csv(
     records, so a rerun on a grown file only computes the new molecules.
     """
     output_dir = Path(output_dir)
-    smiles = _read_smiles_column(input_csv, smiles_column)
+    smiles = read_smiles_table(input_csv, smiles_column)[smiles_column].tolist()
     report = build_shard(
         smiles, output_dir / "structures.npz", config, workers, cache_dir=output_dir / "cache"
     )
