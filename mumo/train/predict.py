@@ -2,7 +2,8 @@
 
 Each SMILES goes through what the training molecules went through: standardisation with the fragment policy
 and the structure stage with the conformer settings recorded in the model's `featurization.json` (a model
-directory without one gets the defaults, with a warning). Predictions do not depend on `batch_size`.
+directory without one gets the defaults, with a warning). Predictions do not depend on `batch_size`, except
+under the paper quirk `skip_edgeless_graph_steps` for a molecule without bonds or angles: its reason says so.
 
 Every input row comes out, in input order, never dropped (blank lines included): `status` is
 ok; truncated (longer than the model's max_length, so it saw a cut SMILES) or unknown_tokens (tokens outside
@@ -31,6 +32,7 @@ from mumo.data.standardise import canonicalise
 from mumo.io import write_csv
 from mumo.model import load_pretrained
 from mumo.model.checkpoint import CONFIG_NAME
+from mumo.model.config import MuMoConfig
 from mumo.train.data import MoleculeDataset, length_batches
 from mumo.train.recipes import (
     FEATURIZATION_NAME,
@@ -123,6 +125,7 @@ def predict_csv(
         smiles = report["canonical_smiles"].to_numpy()[embedded]
         dataset = MoleculeDataset(smiles, store, tokenizer, task["max_length"])
         values, failures = _predict_all(model, dataset, batch_size, device, len(task["tasks"]))
+        batch_dependent = {i for i, s in enumerate(smiles) if _skipped_steps(model.config, store[s])}
 
     reason[valid] = report["reason"].fillna("").astype(str).to_numpy(dtype=object)
     rows = valid[embedded]
@@ -134,7 +137,9 @@ def predict_csv(
         )
         problem, why = token_problem(tokenizer, smi, task["max_length"])
         status[row] = problem or "ok"
-        reason[row] = "; ".join(part for part in (why, conformer_note) if part)
+        quirk_note = "depends on its batch (model with the paper quirk skip_edgeless_graph_steps)"
+        notes = (why, conformer_note, quirk_note if i in batch_dependent else "")
+        reason[row] = "; ".join(part for part in notes if part)
         if i in failures:
             status[row], reason[row] = "failed", failures[i]
     predictions = np.full((len(table), len(task["tasks"])), np.nan)
@@ -146,6 +151,15 @@ def predict_csv(
     counts = pd.Series(status).value_counts().to_dict()
     logger.info("%s: %d rows predicted, statuses %s", output_csv, len(out), counts)
     return out
+
+
+def _skipped_steps(config: MuMoConfig, record: dict) -> bool:
+    """Whether the model's `skip_edgeless_graph_steps` quirk makes this molecule's encoding batch-dependent."""
+    if not (config.skip_edgeless_graph_steps and config.use_graph):
+        return False
+    views = ("", "frag_") if config.use_fragments else ("",)
+    kinds = ("edge_index", "ba_edge_index") if config.use_geometry else ("edge_index",)
+    return any(record[view + kind].shape[1] == 0 for view in views for kind in kinds)
 
 
 def _predict_all(

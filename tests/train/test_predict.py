@@ -160,6 +160,15 @@ def test_predictions_do_not_depend_on_the_batch_size(trained, tmp_path):
     np.testing.assert_allclose(one["pred_p_np"], many["pred_p_np"], rtol=1e-5, atol=1e-6)
 
 
+def test_paper_quirk_rows_that_depend_on_their_batch_say_so(trained, tmp_path):
+    model = _copy_model(trained, tmp_path)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"skip_edgeless_graph_steps": True}))
+    out = _predict(model, tmp_path, ["C", "CC", PROPRANOLOL])
+    flagged = out["reason"].str.contains("depends on its batch")
+    assert flagged.tolist() == [True, True, False] and out["status"].eq("ok").all()
+
+
 def test_truncated_and_unknown_token_rows_have_their_own_status(trained, tmp_path):
     model = _copy_model(trained, tmp_path)
     task = json.loads((model / "task.json").read_text())
