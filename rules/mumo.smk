@@ -81,5 +81,7 @@ rule finetune:
         dataset=resolved,
         settings=lambda wc: plan.model_settings(wc.model, "finetune", wc.dataset),
         out_dir=lambda wc, output: str(Path(output.predictions).parent),
+        fragments=config["standardise"]["fragments"],
+        conformer=config["structure"]["conformer"],
     script:
         "../workflow/scripts/finetune.py"

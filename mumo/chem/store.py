@@ -17,14 +17,24 @@ adds them to that directory as one new file named by the hash of its SMILES. Bes
 files map each input spelling seen so far to its canonical key, so a rerun does not parse what it has seen
 (the parse is most of a cached rerun's time). Cache files are only ever added, atomically, so concurrent
 shard jobs can share one cache. Delete the directory to recompute.
+
+Integrity. Every shard file is checked when first read: the zip's CRC of each array, then that the pointers
+and arrays agree. A corrupt shard the pipeline reads (`StructureStore`) is an error naming the file; a corrupt
+cache file is moved aside (`<name>.corrupt-<UTC time>`, with a warning naming it) and its molecules are
+recomputed. Each keys line ends with a checksum of its two fields, so a line cut anywhere, even inside a key,
+fails its check; a keys file with such a line is moved aside the same way and its spellings are parsed again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
 import os
+import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -103,21 +113,65 @@ def write_shard(records: Sequence[dict], path: str | os.PathLike) -> None:
         np.savez_compressed(handle, **arrays)
 
 
+class CorruptStoreError(ValueError):
+    """A structure store file that cannot be read back; the message names the file."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(
+            f"{path}: corrupt structure store file ({problem}); delete it and rerun the step that wrote it "
+            "(for the pipeline: snakemake reruns a deleted shard)"
+        )
+        self.path = path
+
+
+def _check_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """Raise ValueError unless every pointer array is monotonic and ends at the length of what it cuts."""
+    n = len(arrays["smiles_ptr"]) - 1
+    cuts = [(f"{key}_ptr", f"{key}_utf8", 0) for key in _STRINGS]
+    cuts += [(f"{group}_ptr", key, empty.index(0)) for key, (_, group, empty) in _ARRAYS.items()]
+    for ptr_name, data_name, axis in cuts:
+        ptr, data = arrays[ptr_name], arrays[data_name]
+        if len(ptr) != n + 1 or ptr[0] != 0 or (np.diff(ptr) < 0).any() or ptr[-1] != data.shape[axis]:
+            raise ValueError(f"{ptr_name} does not match {data_name}")
+
+
 class _Shard:
-    """One shard file; its arrays are read on first use."""
+    """One shard file; its SMILES are read for the index, the other arrays on first use, each checked."""
 
     def __init__(self, path: Path):
         self.path = path
         self._arrays: dict[str, np.ndarray] | None = None
 
+    def _read(self, names: Sequence[str] | None) -> dict[str, np.ndarray]:
+        """The named arrays (all if None), read in full so the zip checks their CRC; CorruptStoreError if not."""
+        try:
+            with np.load(self.path, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in (npz.files if names is None else names)}
+            if names is None:
+                _check_arrays(arrays)
+            _unpack_strings(arrays["smiles_utf8"], arrays["smiles_ptr"])
+        except (FileNotFoundError, PermissionError):
+            raise
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            KeyError,
+            ValueError,
+            OSError,
+            NotImplementedError,
+        ) as error:
+            # what a cut or garbled zip raises, depending on where the damage is
+            raise CorruptStoreError(self.path, f"{type(error).__name__}: {error}") from error
+        return arrays
+
     def smiles(self) -> list[str]:
-        with np.load(self.path, allow_pickle=False) as npz:
-            return _unpack_strings(npz["smiles_utf8"], npz["smiles_ptr"])
+        a = self._arrays or self._read(["smiles_utf8", "smiles_ptr"])
+        return _unpack_strings(a["smiles_utf8"], a["smiles_ptr"])
 
     def record(self, row: int) -> dict:
         if self._arrays is None:
-            with np.load(self.path, allow_pickle=False) as npz:
-                self._arrays = {key: npz[key] for key in npz.files}
+            self._arrays = self._read(None)
         a = self._arrays
         record = {
             key: _unpack_strings(a[f"{key}_utf8"], a[f"{key}_ptr"][row : row + 2])[0] for key in _STRINGS
@@ -129,18 +183,36 @@ class _Shard:
         return record
 
 
+def _move_aside(path: Path, problem: str) -> None:
+    """Rename a corrupt cache file out of the cache's globs, with a warning naming it and why."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    try:
+        path.rename(target)
+    except FileNotFoundError:  # a concurrent shard job moved it first
+        return
+    logger.warning("%s: %s; moved aside to %s, what it held is computed again", path, problem, target.name)
+
+
 class StructureStore:
     """Read-only view of a store directory (or a single shard file), loaded lazily shard by shard.
 
-    Lookups take the canonical SMILES; any other spelling of a molecule is canonicalised on a miss.
+    Lookups take the canonical SMILES; any other spelling of a molecule is canonicalised on a miss. A corrupt
+    file raises CorruptStoreError naming it, unless `move_corrupt` (the cache): then it is moved aside and
+    its molecules are simply absent.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, move_corrupt: bool = False):
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no structure store at {path}")
         self._shards = [_Shard(p) for p in (sorted(path.glob("*.npz")) if path.is_dir() else [path])]
         self._index: dict[str, tuple[int, int]] | None = None
+        self.move_corrupt = move_corrupt
+
+    def _corrupt(self, error: CorruptStoreError) -> None:
+        if not self.move_corrupt:
+            raise error
+        _move_aside(error.path, str(error.__cause__))
 
     @property
     def index(self) -> dict[str, tuple[int, int]]:
@@ -148,7 +220,12 @@ class StructureStore:
         if self._index is None:
             self._index = {}
             for number, shard in enumerate(self._shards):
-                for row, smiles in enumerate(shard.smiles()):
+                try:
+                    names = shard.smiles()
+                except CorruptStoreError as error:
+                    self._corrupt(error)
+                    continue
+                for row, smiles in enumerate(names):
                     self._index.setdefault(smiles, (number, row))
         return self._index
 
@@ -167,7 +244,12 @@ class StructureStore:
         if found is None:
             raise KeyError(smiles)
         number, row = found
-        return self._shards[number].record(row)
+        try:
+            return self._shards[number].record(row)
+        except CorruptStoreError as error:  # moved aside: none of that file's molecules are in the store now
+            self._corrupt(error)
+            self._index = {key: place for key, place in self.index.items() if place[0] != number}
+            raise KeyError(smiles) from error
 
     def get_many(self, smiles: Iterable[str]) -> list[dict]:
         return [self[s] for s in smiles]
@@ -203,11 +285,35 @@ class _Key:
     reason: str = ""
 
 
+def _key_line(smiles: str, key: str) -> str:
+    """One keys line: the two fields and a checksum of both, so a cut or garbled line cannot map a key."""
+    fields = f"{smiles}\t{key}"
+    return f"{fields}\t{zlib.crc32(fields.encode()):08x}\n"
+
+
 def _read_keys(cache_root: Path) -> dict[str, str]:
-    """Input SMILES -> canonical key, as parse_smiles gave it with this cache's RDKit version."""
+    """Input SMILES -> canonical key, as parse_smiles gave it with this cache's RDKit version.
+
+    A file with any line that fails its check is moved aside whole; its spellings are parsed again.
+    """
     keys: dict[str, str] = {}
     for path in sorted(cache_root.glob("*.keys.tsv")):
-        keys.update(line.split("\t") for line in path.read_text().splitlines())
+        try:
+            lines = path.read_text().split("\n")
+        except (UnicodeDecodeError, OSError) as error:
+            _move_aside(path, f"unreadable keys file ({error})")
+            continue
+        # a file ends with a newline, so the last split part is empty; any other line must carry its check
+        lines, tail = lines[:-1], lines[-1]
+        fields = [line.split("\t") for line in lines]
+        bad = [
+            n for n, f in enumerate(fields, 1) if len(f) != 3 or _key_line(f[0], f[1]) != lines[n - 1] + "\n"
+        ]
+        if bad or tail:
+            first = bad[0] if bad else len(lines) + 1
+            _move_aside(path, f"keys file with a line that fails its checksum (line {first})")
+            continue
+        keys.update((smiles, key) for smiles, key, _ in fields)
     return keys
 
 
@@ -219,7 +325,7 @@ def _add_keys(cache_root: Path, known: dict[str, str], keys: dict[str, str | Non
     """
     new = {s: k for s, k in keys.items() if k is not None and s not in known and s.split() == [s]}
     if new:
-        text = "".join(f"{s}\t{k}\n" for s, k in new.items())
+        text = "".join(_key_line(s, k) for s, k in new.items())
         write_text_atomic(cache_root / f"{hashlib.sha1(text.encode()).hexdigest()[:20]}.keys.tsv", text)
 
 
@@ -242,8 +348,16 @@ def build_shard(
     parsed = [_Key(known_keys[s]) if s in known_keys else parse_smiles(s) for s in smiles]
     keys = list(dict.fromkeys(p.canonical for p in parsed if p.canonical is not None))
 
-    cache = StructureStore(cache_root) if cache_root is not None and cache_root.exists() else None
-    records = {key: cache[key] for key in keys if cache is not None and key in cache.index}
+    cache = (
+        StructureStore(cache_root, move_corrupt=True)
+        if cache_root is not None and cache_root.exists()
+        else None
+    )
+    records = {}
+    for key in keys if cache is not None else ():
+        if key in cache.index:
+            with contextlib.suppress(KeyError):  # its cache file was corrupt: moved aside, computed again
+                records[key] = cache[key]
     todo = [key for key in keys if key not in records]
     computed = dict(zip(todo, _featurize_all(todo, config, workers, desc=Path(out_path).name), strict=True))
 
@@ -293,7 +407,8 @@ def build_shard(
     return report
 
 
-def _read_smiles_column(input_csv: str | os.PathLike, smiles_column: str) -> list[str]:
+def read_smiles_table(input_csv: str | os.PathLike, smiles_column: str) -> pd.DataFrame:
+    """A user's CSV as text, every row kept (blank lines are rows of empty strings); errors name the file."""
     try:
         frame = pd.read_csv(input_csv, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
@@ -304,7 +419,7 @@ def _read_smiles_column(input_csv: str | os.PathLike, smiles_column: str) -> lis
         )
     if frame.empty:
         raise ValueError(f"{input_csv}: no rows under the {smiles_column!r} column")
-    return frame[smiles_column].tolist()
+    return frame
 
 
 def featurize_csv(
@@ -321,7 +436,7 @@ def featurize_csv(
     records, so a rerun on a grown file only computes the new molecules.
     """
     output_dir = Path(output_dir)
-    smiles = _read_smiles_column(input_csv, smiles_column)
+    smiles = read_smiles_table(input_csv, smiles_column)[smiles_column].tolist()
     report = build_shard(
         smiles, output_dir / "structures.npz", config, workers, cache_dir=output_dir / "cache"
     )

@@ -20,6 +20,7 @@ QUIRKS = (
     "mamba_ignores_pad_in_training",
     "random_batch_order",
     "eval_in_dataset_order",
+    "skip_edgeless_graph_steps",
 )
 
 
@@ -65,6 +66,10 @@ class MuMoConfig:
     random_batch_order: bool = True
     # validation, test and prediction batches: consecutive rows in dataset order, not sorted by length
     eval_in_dataset_order: bool = True
+    # a graph step whose edges are absent from the whole batch is skipped, so a molecule without bonds (one heavy
+    # atom) or without angles is encoded differently alone than beside other molecules (the reference's
+    # GeoGraphLayer does this); off: every step runs, with no messages for such a molecule
+    skip_edgeless_graph_steps: bool = True
 
     # head (§2.6, §2.7)
     head: str = "pretrain"

@@ -72,15 +72,16 @@ class GraphState:
 class GraphLayer(nn.Module):
     """One step of the pipeline: 3D bond update, 2D atom update, the same on the fragment view, fusion gate.
 
-    A step whose edges are absent from the whole batch (no angles, no bonds, no fragment bonds) is skipped, as
-    model.md §2.4 says. Note the consequence: a bond-less molecule (one heavy atom) gets its atom update
-    skipped when alone in a batch but not in a batch with other molecules.
+    Every step runs on every batch: a molecule without bonds or angles gets no messages, and its update sees
+    zeros. With the quirk `skip_edgeless_graph_steps` (the paper, model.md §2.4), a step whose edges are absent
+    from the whole batch is skipped instead, so such a molecule's encoding depends on its batch.
     """
 
     def __init__(self, config: MuMoConfig) -> None:
         super().__init__()
         hidden = config.hidden_size
         self.use_geometry, self.use_fragments = config.use_geometry, config.use_fragments
+        self.skip_edgeless = config.skip_edgeless_graph_steps
         if self.use_geometry:
             self.mpnn_geo, self.gate_geo = MPNN(hidden), Gate(hidden)
         self.mpnn_atom, self.gate_atom = MPNN(hidden), Gate(hidden)
@@ -89,9 +90,9 @@ class GraphLayer(nn.Module):
 
     def _view(self, x: Tensor, bond: Tensor, angle: Tensor | None, edge_index: Tensor, ba_edge_index: Tensor):
         """Steps 1-2 on one view (full or fragment): bonds over the bond-angle graph, then atoms over bonds."""
-        if self.use_geometry and ba_edge_index.numel():
+        if self.use_geometry and (ba_edge_index.numel() or not self.skip_edgeless):
             bond = self.gate_geo(bond, torch.relu(self.mpnn_geo(bond, ba_edge_index, angle)))
-        if edge_index.numel():
+        if edge_index.numel() or not self.skip_edgeless:
             x = self.gate_atom(x, torch.relu(self.mpnn_atom(x, edge_index, bond)))
         return bond, x
 

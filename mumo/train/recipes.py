@@ -5,8 +5,9 @@ launch every rank runs the recipe, and rank 0 alone writes the outputs.
 
 A model directory (`out_dir/model/`) holds everything needed to use the model later, without pickle:
 `config.json` + `model.safetensors` (save_pretrained; a regression model's TargetScaler is in the weights),
-`vocab.json` (the tokenizer it was trained with) and `task.json` (tasks, task type, max length, and the target
-scaler's statistics in readable form).
+`vocab.json` (the tokenizer it was trained with), `task.json` (tasks, task type, max length, and the target
+scaler's statistics in readable form) and, for a finetuned model, `featurization.json` (the fragment policy and
+conformer settings its molecules went through, so `mumo predict` treats new molecules the same way).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
+from mumo.data.standardise import FRAGMENT_POLICIES
 from mumo.eval.predictions import long_predictions
-from mumo.io import write_csv, write_text_atomic
+from mumo.io import write_csv, write_json, write_text_atomic
 from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
 from mumo.model.batch import MolBatch
 from mumo.model.checkpoint import WEIGHTS_NAME, load_config
@@ -39,7 +42,12 @@ from mumo.train.settings import TrainSettings
 logger = logging.getLogger(__name__)
 
 PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # model.md §1.1
-MODEL_DIR, VOCAB_NAME, TASK_NAME = "model", "vocab.json", "task.json"
+MODEL_DIR, VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = (
+    "model",
+    "vocab.json",
+    "task.json",
+    "featurization.json",
+)
 PREDICTED_FOLDS = ("valid", "test")
 
 
@@ -93,9 +101,24 @@ def build_model(
     return load_pretrained(pretrained_dir, **overrides)
 
 
-def save_model_dir(model: MuMo, directory: Path, tokenizer: SmilesTokenizer, task: dict[str, Any]) -> None:
+def featurization(fragments: str = "largest", conformer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The standardisation fragment policy and every conformer setting (defaults filled in), as recorded."""
+    if fragments not in FRAGMENT_POLICIES:
+        raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
+    return {"fragments": fragments, "conformer": dataclasses.asdict(ConformerConfig(**(conformer or {})))}
+
+
+def save_model_dir(
+    model: MuMo,
+    directory: Path,
+    tokenizer: SmilesTokenizer,
+    task: dict[str, Any],
+    featurized: dict[str, Any] | None = None,
+) -> None:
     save_pretrained(model, directory)
     tokenizer.save(directory / VOCAB_NAME)
+    if featurized is not None:
+        write_json(featurized, directory / FEATURIZATION_NAME)
     if model.target_scaler is not None:
         scaler = model.target_scaler
         task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
@@ -208,6 +231,8 @@ def run_finetune(
     out_dir: str,
     pretrained_dir: str | None = None,
     threads: int = 1,
+    fragments: str = "largest",
+    conformer: dict[str, Any] | None = None,
 ) -> None:
     """Finetune on the split's train fold, select on its valid fold, predict valid and test.
 
@@ -220,8 +245,11 @@ def run_finetune(
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
     and test folds) and in `out_dir`: `model/`, `metrics.csv`, `learning_curve.png`, `checkpoints/`,
-    `summary.json` (and `best/` with best_valid selection).
+    `summary.json` (and `best/` with best_valid selection). `fragments` and `conformer` (the pipeline's
+    `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`) say how the
+    table and the store were made; they go to `model/featurization.json` for `mumo predict`.
     """
+    featurized = featurization(fragments, conformer)
     s = TrainSettings.from_dict({**settings, "seed": seed})
     torch.set_num_threads(threads)
     out = Path(out_dir)
@@ -286,7 +314,7 @@ def run_finetune(
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
             write_csv(frame, out_predictions)
             task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
-            save_model_dir(model, out / MODEL_DIR, tokenizer, task)
+            save_model_dir(model, out / MODEL_DIR, tokenizer, task, featurized)
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
             _write_summary(out, summary, result, s, dist, started)
         dist.barrier()

@@ -236,3 +236,59 @@ def test_summarize_outcomes_counts_per_dataset():
     b = summary[summary["dataset"] == "b"].set_index("outcome")
     assert b.loc["2d_fallback", "label"] == "2D only (no 3D)" and b.loc["2d_fallback", "fraction"] == 1.0
     assert set(summarize_outcomes(report.drop(columns="dataset"))["dataset"]) == {"all"}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "array cut short"])
+def test_corrupt_cache_file_is_reported_moved_aside_and_recomputed(
+    tmp_path: Path, fast_config, caplog, damage
+):
+    cache = tmp_path / "cache"
+    first = build_shard(DRUGS[:3], tmp_path / "first.npz", fast_config, cache_dir=cache)
+    (cached,) = (cache / fast_config.digest()).glob("*.npz")
+    intact = cached.read_bytes()
+    if damage == "truncated":  # a job killed mid-copy, a full disk
+        cached.write_bytes(intact[: len(intact) // 2])
+    else:  # a readable zip whose atom array no longer matches its pointers (found only when a record is read)
+        with np.load(cached) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        np.savez_compressed(cached, **arrays | {"pos": arrays["pos"][:-1]})
+
+    again = build_shard(DRUGS[:3], tmp_path / "again.npz", fast_config, cache_dir=cache)
+    assert again["computed"].all() and not again["cached"].any()
+    assert again["outcome"].tolist() == first["outcome"].tolist()
+    assert str(cached) in caplog.text and "moved aside" in caplog.text
+    assert [p.name.split(".corrupt-")[0] for p in cached.parent.glob("*.corrupt-*")] == [cached.name]
+    (tmp_path / "intact.npz").write_bytes(intact)
+    for smiles in StructureStore(tmp_path / "first.npz"):
+        _assert_same_record(
+            StructureStore(tmp_path / "again.npz")[smiles], StructureStore(tmp_path / "intact.npz")[smiles]
+        )
+
+
+@pytest.mark.parametrize("damage", ["cut inside a key", "garbled key"])
+def test_damaged_keys_line_never_maps_a_spelling(tmp_path: Path, fast_config, caplog, damage):
+    cache = tmp_path / "cache"
+    build_shard(["OCC", "OCCCC"], tmp_path / "first.npz", fast_config, cache_dir=cache)
+    (keys,) = (cache / fast_config.digest()).glob("*.keys.tsv")
+    text = keys.read_text()
+    assert "OCCCC\tCCCCO" in text
+    if damage == "cut inside a key":  # the key CCCCO cut to CCC (propane), as a killed writer would leave it
+        keys.write_text(text[: text.index("OCCCC\tCCCCO") + len("OCCCC\tCCC")])
+    else:
+        keys.write_text(text.replace("OCCCC\tCCCCO", "OCCCC\tCCCCN"))
+
+    again = build_shard(["OCC", "OCCCC"], tmp_path / "again.npz", fast_config, cache_dir=cache)
+    assert again["canonical_smiles"].tolist() == ["CCO", "CCCCO"] and again["cached"].all()
+    assert str(keys) in caplog.text and "checksum" in caplog.text
+    assert len(list(keys.parent.glob("*.keys.tsv.corrupt-*"))) == 1
+    # the spellings were parsed again and recorded in a sound keys file
+    (rewritten,) = (cache / fast_config.digest()).glob("*.keys.tsv")
+    assert "OCCCC\tCCCCO\t" in rewritten.read_text()
+
+
+def test_corrupt_store_shard_is_an_error_naming_the_file(tmp_path: Path, fast_config):
+    build_shard(DRUGS[:2], tmp_path / "store" / "shard-0.npz", fast_config)
+    shard = tmp_path / "store" / "shard-0.npz"
+    shard.write_bytes(shard.read_bytes()[:-40])
+    with pytest.raises(ValueError, match=rf"{shard}: corrupt structure store file .*delete it and rerun"):
+        DRUGS[0] in StructureStore(tmp_path / "store")  # noqa: B015

@@ -62,11 +62,29 @@ def test_save_load_roundtrip_is_identical(tmp_path, batch):
     model = MuMo(get_preset("tiny", head="regression", graph_sum=True)).eval()
     model.target_scaler.fit(batch.labels.numpy())
     save_pretrained(model, tmp_path / "ckpt")
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "checksums.json",
+        "config.json",
+        "model.safetensors",
+    ]
     assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["head"] == "regression"
     loaded = load_pretrained(tmp_path / "ckpt").eval()
     assert torch.equal(loaded(batch), model(batch))
     assert torch.equal(loaded.predict(batch), model.predict(batch))
+
+
+def test_garbled_weights_of_the_same_size_are_refused_naming_the_file(tmp_path, caplog):
+    save_pretrained(MuMo(get_preset("tiny", head="regression")), tmp_path)
+    weights = tmp_path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-64:] = bytes(range(64))  # the end of the last tensor: same size, still a valid safetensors file
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"{weights}: SHA-256 differs from checksums.json"):
+        load_pretrained(tmp_path)
+    # a model directory from before checksums loads, with a warning that it was not verified
+    (tmp_path / "checksums.json").unlink()
+    load_pretrained(tmp_path)
+    assert "weights not verified" in caplog.text
 
 
 def test_load_pretrained_encoder_into_a_new_head(tmp_path, batch):

@@ -1,5 +1,8 @@
 """`mumo predict` on a user's CSV and `mumo evaluate` on a predictions file."""
 
+import dataclasses
+import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -7,17 +10,22 @@ import pandas as pd
 import pytest
 import torch
 
+from mumo.chem.conformer import ConformerConfig
 from mumo.cli import main
 from mumo.model import get_preset
 from mumo.train import predict
 from mumo.train.recipes import run_finetune
+
+PROPRANOLOL = "CC(C)NCC(O)COc1cccc2ccccc12"
+FAST = {"max_iters": 50, "add_hs_below_heavy_atoms": 0, "timeout_s": 2}  # as the training store was built
+FAST_CONFORMERS = ConformerConfig(**FAST)
 
 USER_ROWS = [
     ("aspirin", "CC(=O)Oc1ccccc1C(=O)O", "ok"),
     ("unclosed ring", "C1CC", "invalid_smiles"),
     ("cisplatin", "N.N.Cl[Pt]Cl", "ok"),
     ("empty", "", "invalid_smiles"),
-    ("ferrocene", "[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "ok"),
+    ("ferrocene", "[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "unknown_tokens"),  # [cH-] is not in the vocabulary
     ("pentavalent N", "N(C)(C)(C)(C)C", "invalid_smiles"),
     ("ethanol", "CCO", "ok"),
     ("aspirin again", "OC(=O)c1ccccc1OC(C)=O", "ok"),
@@ -27,8 +35,23 @@ USER_ROWS = [
 @pytest.fixture(scope="module")
 def trained(tiny_data, tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
-    run_finetune(**tiny_data.finetune_args("bbbp", out), settings=tiny | {"epochs": 1})
+    run_finetune(**tiny_data.finetune_args("bbbp", out), settings=tiny | {"epochs": 1}, conformer=FAST)
     return out
+
+
+def _predict(checkpoint, tmp_path, smiles: list[str], *options: str) -> pd.DataFrame:
+    pd.DataFrame({"smiles": smiles}).to_csv(tmp_path / "input.csv", index=False)
+    args = [
+        f"--checkpoint={checkpoint}",
+        f"--input={tmp_path / 'input.csv'}",
+        f"--output={tmp_path / 'out.csv'}",
+    ]
+    assert main(["predict", *args, *options]) == 0
+    return pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
+
+
+def _copy_model(trained, tmp_path):
+    return shutil.copytree(trained / "model", tmp_path / "model")
 
 
 def test_predict_keeps_every_row_in_order_with_a_reason(trained, tmp_path):
@@ -44,11 +67,13 @@ def test_predict_keeps_every_row_in_order_with_a_reason(trained, tmp_path):
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
     assert out["name"].tolist() == users["name"].tolist()
     assert out["status"].tolist() == users["expected"].tolist()
-    ok = out["status"] == "ok"
-    assert out.loc[ok, "pred_p_np"].between(0, 1).all() and out.loc[~ok, "pred_p_np"].isna().all()
-    assert out.loc[~ok, "reason"].str.len().gt(0).all()
+    predicted = out["status"].isin(["ok", "unknown_tokens"])
+    assert (
+        out.loc[predicted, "pred_p_np"].between(0, 1).all() and out.loc[~predicted, "pred_p_np"].isna().all()
+    )
+    assert out.loc[out["status"] != "ok", "reason"].str.len().gt(0).all()
     assert "unclosed ring" in out.loc[1, "reason"] and "valence" in out.loc[5, "reason"]
-    assert "etkdg_unoptimised" in out.loc[2, "reason"]  # cisplatin: no force field, flagged but predicted
+    assert "[cH-]" in out.loc[4, "reason"]
     assert out.loc[0, "pred_p_np"] == pytest.approx(out.loc[7, "pred_p_np"])  # same molecule, same prediction
 
 
@@ -108,3 +133,78 @@ def test_user_predictions_are_batched_as_the_model_was_evaluated(monkeypatch, le
     np.testing.assert_array_equal(values[:, 0], np.arange(len(lengths)))
     assert failures == {}
     assert batches == ([[0, 1], [2, 3], [4]] if in_dataset_order else [[1, 3], [2, 0], [4]])
+
+
+def test_predict_standardises_and_featurises_as_training_did(trained, tmp_path, monkeypatch):
+    recorded = json.loads((trained / "model" / "featurization.json").read_text())
+    assert recorded == {"fragments": "largest", "conformer": dataclasses.asdict(FAST_CONFORMERS)}
+    configs = []
+
+    def recording_build_shard(smiles, out_path, config, workers):
+        configs.append(config)
+        return build_shard(smiles, out_path, config, workers)
+
+    build_shard = predict.build_shard
+    monkeypatch.setattr(predict, "build_shard", recording_build_shard)
+    out = _predict(trained, tmp_path, [PROPRANOLOL, f"{PROPRANOLOL}.Cl"])
+    assert configs == [FAST_CONFORMERS]
+    assert out["canonical_smiles"].tolist() == [PROPRANOLOL, PROPRANOLOL]  # the salt's HCl dropped
+    assert out["pred_p_np"].iloc[0] == out["pred_p_np"].iloc[1] and out["status"].eq("ok").all()
+
+
+def test_model_without_featurization_record_predicts_with_defaults_and_a_warning(trained, tmp_path, caplog):
+    model = _copy_model(trained, tmp_path)
+    (model / "featurization.json").unlink()
+    out = _predict(model, tmp_path, [f"{PROPRANOLOL}.Cl"])
+    assert out["canonical_smiles"].tolist() == [PROPRANOLOL] and out["status"].tolist() == ["ok"]
+    assert "no featurization.json" in caplog.text
+
+
+def test_blank_lines_are_kept_as_rows_with_a_reason(trained, tmp_path):
+    (tmp_path / "input.csv").write_text("name,smiles\nethanol,CCO\n\nphenol,Oc1ccccc1\n")
+    args = [
+        f"--checkpoint={trained}",
+        f"--input={tmp_path / 'input.csv'}",
+        f"--output={tmp_path / 'out.csv'}",
+    ]
+    assert main(["predict", *args]) == 0
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""], skip_blank_lines=False)
+    assert out["name"].fillna("").tolist() == ["ethanol", "", "phenol"]
+    assert out["status"].tolist() == ["ok", "invalid_smiles", "ok"] and out.loc[1, "reason"] == "blank line"
+    assert np.isnan(out.loc[1, "pred_p_np"]) and out["pred_p_np"].iloc[[0, 2]].notna().all()
+
+
+def test_predictions_do_not_depend_on_the_batch_size(trained, tmp_path):
+    molecules = ["C", "CC", "O", "CCO", PROPRANOLOL, "CC(=O)Oc1ccccc1C(=O)O", "c1ccc2ccccc2c1"]
+    one = _predict(trained, tmp_path, molecules, "--batch-size=1")
+    many = _predict(trained, tmp_path, molecules, "--batch-size=64")
+    np.testing.assert_allclose(one["pred_p_np"], many["pred_p_np"], rtol=1e-5, atol=1e-6)
+
+
+def test_paper_quirk_rows_that_depend_on_their_batch_say_so(trained, tmp_path):
+    model = _copy_model(trained, tmp_path)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"skip_edgeless_graph_steps": True}))
+    out = _predict(model, tmp_path, ["C", "CC", PROPRANOLOL])
+    flagged = out["reason"].str.contains("depends on its batch")
+    assert flagged.tolist() == [True, True, False] and out["status"].eq("ok").all()
+
+
+def test_truncated_and_unknown_token_rows_have_their_own_status(trained, tmp_path):
+    model = _copy_model(trained, tmp_path)
+    task = json.loads((model / "task.json").read_text())
+    (model / "task.json").write_text(json.dumps(task | {"max_length": 12}))
+    out = _predict(model, tmp_path, ["CCO", "CCCCCCCCCCCCCCCC", "c1cc[se]c1"])
+    assert out["status"].tolist() == ["ok", "truncated", "unknown_tokens"]
+    assert "16 tokens cut to max_length 12" in out.loc[1, "reason"] and "[se]" in out.loc[2, "reason"]
+    assert out["pred_p_np"].notna().all()  # predicted, but flagged
+
+
+def test_garbled_weights_stop_predict_naming_the_file(trained, tmp_path):
+    model = _copy_model(trained, tmp_path)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-8:] = b"\xff" * 8
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{weights}: SHA-256 differs"):
+        _predict(model, tmp_path, ["CCO"])

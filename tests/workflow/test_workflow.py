@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,10 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     predictions = pd.read_csv(results / "runs/ecfp_rf/bbbp_mini/balanced_scaffold/seed0/predictions.csv")
     assert set(predictions["fold"]) == {"valid", "test"}
     assert (results / "logs" / "aggregate.log").exists()
+    # what `mumo predict` repeats: the run's fragment policy and conformer settings
+    model = results / "runs/mumo/bbbp_mini/balanced_scaffold/seed0/model"
+    featurization = json.loads((model / "featurization.json").read_text())
+    assert featurization["fragments"] == "largest" and featurization["conformer"]["timeout_s"] == 5
 
 
 def test_every_molecule_gets_a_structure_outcome(finished_run):

@@ -20,4 +20,6 @@ run_finetune(
     p.out_dir,
     pretrained_dir=pretrained,
     threads=snakemake.threads,
+    fragments=p.fragments,
+    conformer=dict(p.conformer),
 )
