@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mumo.data.registry import REGISTRY
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
 from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
@@ -228,6 +229,16 @@ def _check_fractions(fractions: list) -> None:
 
 
 def _check_dataset_options(name: str, options: dict) -> None:
+    if (
+        "path" in options
+        and name in REGISTRY
+        and options.get("benchmark", REGISTRY[name].benchmark) == (REGISTRY[name].benchmark)
+    ):
+        raise ConfigError(
+            f"datasets.{name}: {name!r} is a registry dataset ({REGISTRY[name].benchmark}), but this entry "
+            f"reads your own file {options['path']!r}; its table rows would sit beside the published numbers "
+            f"of the registry's data. Rename the dataset, or mark it as your own with `benchmark: custom`"
+        )
     if options.get("seeds"):
         _check_seeds(f"datasets.{name}.seeds", options["seeds"])
     if options.get("metrics"):

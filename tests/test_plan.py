@@ -191,3 +191,16 @@ def test_planning_the_default_run_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'planning imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_own_data_under_a_registry_name_is_refused_unless_marked_as_custom():
+    own = {"path": "my_bbbp.csv", "label_columns": ["p_np"], "task_type": "classification"}
+    message = r"datasets.bbbp: 'bbbp' is a registry dataset .*published numbers.*benchmark: custom"
+    with pytest.raises(ConfigError, match=message):
+        Plan.from_config(_config(datasets={"bbbp": own}))
+    with pytest.raises(ConfigError, match=message):
+        Plan.from_config(_config(datasets={"bbbp": {**own, "benchmark": "MoleculeNet"}}))
+    plan = Plan.from_config(_config(datasets={"bbbp": {**own, "benchmark": "custom"}}))
+    assert (
+        plan.datasets["bbbp"].resolved.source == "custom" and plan.datasets["bbbp"].spec.benchmark == "custom"
+    )
