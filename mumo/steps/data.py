@@ -25,7 +25,15 @@ class EmptyDataError(ValueError):
 
 def download(upstream: Upstream, out_path: str, mirror: str | None, retries: int) -> None:
     path = Path(out_path)
-    fetch(upstream.url, path.name, path.parent, upstream.sha256, mirror=mirror, retries=retries)
+    fetch(
+        upstream.url,
+        path.name,
+        path.parent,
+        upstream.sha256,
+        mirror=mirror,
+        retries=retries,
+        columns=upstream.header,
+    )
 
 
 def fetch_raw(dataset: ResolvedDataset, out_csv: str, download_dir: str, mirror: str | None = None) -> None:
