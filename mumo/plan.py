@@ -229,13 +229,15 @@ def _check_fractions(fractions: list) -> None:
 
 
 def _check_dataset_options(name: str, options: dict) -> None:
+    """Own data under a registry name would be compared with that dataset's published numbers."""
+    registered = REGISTRY.get(name)
     if (
         "path" in options
-        and name in REGISTRY
-        and options.get("benchmark", REGISTRY[name].benchmark) == (REGISTRY[name].benchmark)
+        and registered
+        and options.get("benchmark", registered.benchmark) == registered.benchmark
     ):
         raise ConfigError(
-            f"datasets.{name}: {name!r} is a registry dataset ({REGISTRY[name].benchmark}), but this entry "
+            f"datasets.{name}: {name!r} is a registry dataset ({registered.benchmark}), but this entry "
             f"reads your own file {options['path']!r}; its table rows would sit beside the published numbers "
             f"of the registry's data. Rename the dataset, or mark it as your own with `benchmark: custom`"
         )
