@@ -52,10 +52,12 @@ def standardise_file(
     write_csv(result.rejected, rejected_csv)
     write_json({"dataset": dataset.spec.name, "source": dataset.source, **result.counts}, counts_json)
     if result.table.empty:
+        for row in result.rejected.itertuples(index=False):  # the job's log survives a failed job's outputs
+            log.error("row %s %r rejected: %s", row.row, row.smiles, row.reason)
         why = ", ".join(f"{n} {k.removeprefix('rejected: ')}" for k, n in result.counts.items() if ": " in k)
         raise EmptyDataError(
             f"dataset {dataset.spec.name!r}: no usable rows after standardisation "
-            f"({result.counts['raw']} raw rows rejected: {why}); the rows and reasons are in {rejected_csv}"
+            f"({result.counts['raw']} raw rows rejected: {why}); each row and its reason is in this step's log"
         )
 
 

@@ -27,10 +27,13 @@ def _standardise(tmp_path, raw, dataset):
         (["CCO", "CCN"], [None, None], r"2 raw rows rejected: 2 no label"),
     ],
 )
-def test_a_dataset_without_usable_rows_stops_at_standardise_naming_it(tmp_path, smiles, labels, reason):
+def test_a_dataset_without_usable_rows_stops_at_standardise_naming_it(
+    tmp_path, caplog, smiles, labels, reason
+):
     raw, dataset = _custom(tmp_path, smiles, labels)
     with pytest.raises(EmptyDataError, match=rf"dataset 'my_assay': no usable rows.*{reason}"):
         _standardise(tmp_path, raw, dataset)
+    assert f"row 1 '{smiles[1]}' rejected" in caplog.text  # the log outlives the failed job's outputs
 
 
 def test_a_split_with_an_empty_fold_stops_naming_dataset_split_and_fold(tmp_path):
