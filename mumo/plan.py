@@ -13,6 +13,7 @@ from mumo.data.splits import SPLIT_NAMES
 from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
+_CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
 
 class ConfigError(ValueError):
@@ -241,6 +242,14 @@ def _check_dataset_options(name: str, options: dict) -> None:
             f"reads your own file {options['path']!r}; its table rows would sit beside the published numbers "
             f"of the registry's data. Rename the dataset, or mark it as your own with `benchmark: custom`"
         )
+    ignored = (_CUSTOM_ONLY if "path" not in options else {"tasks"}) & set(options)
+    if ignored:
+        kind = (
+            "custom datasets (with `path`)"
+            if "path" not in options
+            else "registry datasets (use label_columns)"
+        )
+        raise ConfigError(f"datasets.{name}: {sorted(ignored)} only apply to {kind}; they would be ignored")
     if options.get("seeds"):
         _check_seeds(f"datasets.{name}.seeds", options["seeds"])
     if options.get("metrics"):

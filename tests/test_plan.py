@@ -68,6 +68,7 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
             r"datasets.mine.metrics: unknown metric 'rsme'; valid metrics: roc_auc",
         ),
         ({"mumo": {"preset": "tiny", "pretrain": {}, "finetune": {"lr": -1}}}, r"mumo.finetune: setting lr"),
+        ({"datasets": {"bbbp": {"metrics": ["f1"]}}}, r"datasets.bbbp: \['metrics'\] only apply to custom"),
         (
             {"mumo": {"preset": "tiny", "pretrain": {"betas": [0.9]}, "finetune": {}}},
             r"mumo.pretrain: setting betas must be two numbers",
