@@ -150,6 +150,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mumo", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("datasets", help="list the dataset registry and what is available offline")
@@ -212,12 +213,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", required=True, help="comma-separated, e.g. roc_auc,pr_auc")
     p.add_argument("--output", help="also write the scores as CSV")
     p.set_defaults(func=_cmd_evaluate)
+    for command in sub.choices.values():  # `--debug` also after the command; SUPPRESS keeps a leading one
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
+def _one_line(error: Exception) -> str:
+    """The error's own message on one line (KeyError's repr quotes dropped), else its type."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return " ".join(text.split()) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; an error is one line on stderr and exit status 1 (`--debug`: the traceback)."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as error:  # every failure reaches the user as its message, the traceback on request
+        if args.debug:
+            raise
+        print(
+            f"mumo {args.command}: error: {_one_line(error)} (--debug shows the traceback)", file=sys.stderr
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,16 +24,33 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be readable like any file
     try:
         yield tmp_path
+        make_readable(tmp_path)  # after the writer: some (safetensors) replace the file with a 0600 one
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
+def make_readable(path: str | os.PathLike) -> None:
+    """Give a finished file the mode of any new file under the umask (0644 under 022, 0640 under 027).
+
+    Temporary files (mkstemp, pooch's downloads) and some writers make 0600 files, which colleagues of a
+    shared group could not read.
+    """
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (setting it races with threads)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

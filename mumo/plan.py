@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mumo.data.registry import REGISTRY
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
 from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
+_CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
 
 class ConfigError(ValueError):
@@ -54,11 +56,15 @@ class Plan:
         models = tuple(dict.fromkeys([*config["models"], *(ABLATIONS if config.get("ablations") else ())]))
         if any(get_model(m).kind == "mumo" for m in models):
             _check_train_settings(config)
+        _check_seeds("seeds", config["seeds"])
+        if "split_fractions" in config:
+            _check_fractions(config["split_fractions"])
         datasets = {}
         for name, options in config["datasets"].items():
             if only and name not in only:
                 continue
             options = options or {}
+            _check_dataset_options(name, options)
             try:
                 resolved = resolve(name, options, offline_only=offline_only)
             except (KeyError, ValueError) as err:
@@ -201,6 +207,59 @@ class Plan:
             if d.resolved.source == "upstream" and d.spec.upstream.filename == filename:
                 return d.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
+
+
+def _check_seeds(key: str, seeds: list) -> None:
+    """A repeated seed would count one run twice in n_seeds and shrink the reported std."""
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ConfigError(f"{key}: seed(s) {repeated} listed twice; each seed is one independent run")
+
+
+def _check_fractions(fractions: list) -> None:
+    """Splits need molecules to train on and to test on; a valid fraction of 0 is allowed."""
+    if len(fractions) != 3 or not all(
+        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
+    ):
+        raise ConfigError(f"split_fractions: three numbers (train, valid, test) expected, got {fractions!r}")
+    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ConfigError(f"split_fractions: fractions must be >= 0 and must sum to 1, got {list(fractions)}")
+    for fold, fraction in (("train", fractions[0]), ("test", fractions[2])):
+        if fraction <= 0:
+            raise ConfigError(f"split_fractions: the {fold} fraction must be > 0, got {list(fractions)}")
+
+
+def _check_dataset_options(name: str, options: dict) -> None:
+    """Own data under a registry name would be compared with that dataset's published numbers."""
+    registered = REGISTRY.get(name)
+    if (
+        "path" in options
+        and registered
+        and options.get("benchmark", registered.benchmark) == registered.benchmark
+    ):
+        raise ConfigError(
+            f"datasets.{name}: {name!r} is a registry dataset ({registered.benchmark}), but this entry "
+            f"reads your own file {options['path']!r}; its table rows would sit beside the published numbers "
+            f"of the registry's data. Rename the dataset, or mark it as your own with `benchmark: custom`"
+        )
+    ignored = (_CUSTOM_ONLY if "path" not in options else {"tasks"}) & set(options)
+    if ignored:
+        kind = (
+            "custom datasets (with `path`)"
+            if "path" not in options
+            else "registry datasets (use label_columns)"
+        )
+        raise ConfigError(f"datasets.{name}: {sorted(ignored)} only apply to {kind}; they would be ignored")
+    if options.get("seeds"):
+        _check_seeds(f"datasets.{name}.seeds", options["seeds"])
+    if options.get("metrics"):
+        from mumo.eval.metrics import get_metric  # imports sklearn: only when a dataset lists metrics
+
+        for metric in options["metrics"]:
+            try:
+                get_metric(metric)
+            except KeyError as err:
+                raise ConfigError(f"datasets.{name}.metrics: {err.args[0]}") from None
 
 
 def _check_train_settings(config: dict) -> None:

@@ -1,7 +1,19 @@
+import re
 import subprocess
 import sys
 
+import pytest
+
 from mumo.cli import main
+from mumo.data.sources import DataSourceError
+from mumo.eval.predictions import PREDICTION_COLUMNS
+
+_PREDICTIONS = ",".join(PREDICTION_COLUMNS) + "\nd:0,test,y,1,0.9\nd:1,test,y,0,0.2\n"
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
 
 
 def test_datasets_lists_the_registry_with_offline_availability(capsys):
@@ -24,3 +36,44 @@ def test_console_script_runs():
         [sys.executable, "-m", "mumo.cli", "datasets", "--offline"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "tox21" not in done.stdout and "bbbp" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("make_input", "metrics", "message"),
+    [
+        (lambda d: d / "missing.csv", "roc_auc", r"missing.csv: file not found"),
+        (lambda d: _write(d / "p.csv", "smiles,pred\nCCO,0.5\n"), "roc_auc", r"p.csv: missing column\(s\)"),
+        (lambda d: _write(d / "p.csv", _PREDICTIONS), "rocauc", r"unknown metric 'rocauc'; valid metrics"),
+    ],
+)
+def test_user_errors_are_one_line_without_a_traceback(tmp_path, capsys, make_input, metrics, message):
+    path = make_input(tmp_path)
+    assert main(["evaluate", "--predictions", str(path), "--metrics", metrics]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(rf"^mumo evaluate: error: .*{message}", err)
+
+
+def test_debug_keeps_the_traceback(tmp_path):
+    with pytest.raises(DataSourceError, match="file not found"):
+        main(["evaluate", "--predictions", str(tmp_path / "missing.csv"), "--metrics", "roc_auc", "--debug"])
+    with pytest.raises(DataSourceError, match="file not found"):
+        main(["--debug", "evaluate", "--predictions", str(tmp_path / "missing.csv"), "--metrics", "roc_auc"])
+
+
+def test_console_script_error_exits_non_zero_with_one_line(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mumo.cli",
+            "evaluate",
+            "--predictions",
+            str(tmp_path / "x.csv"),
+            "--metrics",
+            "mae",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "file not found" in done.stderr

@@ -46,6 +46,33 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
         ({"datasets": {"tox21": {}}}, r"datasets.tox21: .*not available offline"),
         ({"datasets": {"bbbp": {"splits": ["stratified"]}}}, r"unknown split 'stratified'"),
         ({"models": ["mumo_xl"]}, r"unknown model 'mumo_xl'; valid models: ecfp_rf"),
+        ({"seeds": [0, 0]}, r"seeds: seed\(s\) \[0\] listed twice; each seed is one independent run"),
+        ({"datasets": {"bbbp": {"seeds": [1, 2, 1]}}}, r"datasets.bbbp.seeds: seed\(s\) \[1\] listed twice"),
+        ({"split_fractions": [0.8, 0.1, 0.2]}, r"split_fractions: .* must sum to 1, got \[0.8, 0.1, 0.2\]"),
+        ({"split_fractions": [1, 0, 0]}, r"split_fractions: the test fraction must be > 0"),
+        ({"split_fractions": [0, 0.5, 0.5]}, r"split_fractions: the train fraction must be > 0"),
+        ({"split_fractions": [0.9, -0.1, 0.2]}, r"split_fractions: .*>= 0"),
+        ({"split_fractions": [0.8, 0.1]}, r"split_fractions: three numbers \(train, valid, test\)"),
+        ({"split_fractions": ["0.8", 0.1, 0.1]}, r"split_fractions: three numbers"),
+        (
+            {
+                "datasets": {
+                    "mine": {
+                        "path": "x.csv",
+                        "label_columns": ["y"],
+                        "task_type": "regression",
+                        "metrics": ["rmse", "rsme"],
+                    }
+                }
+            },
+            r"datasets.mine.metrics: unknown metric 'rsme'; valid metrics: roc_auc",
+        ),
+        ({"mumo": {"preset": "tiny", "pretrain": {}, "finetune": {"lr": -1}}}, r"mumo.finetune: setting lr"),
+        ({"datasets": {"bbbp": {"metrics": ["f1"]}}}, r"datasets.bbbp: \['metrics'\] only apply to custom"),
+        (
+            {"mumo": {"preset": "tiny", "pretrain": {"betas": [0.9]}, "finetune": {}}},
+            r"mumo.pretrain: setting betas must be two numbers",
+        ),
     ],
 )
 def test_config_errors_name_the_key(overrides, message):
@@ -165,3 +192,16 @@ def test_planning_the_default_run_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'planning imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_own_data_under_a_registry_name_is_refused_unless_marked_as_custom():
+    own = {"path": "my_bbbp.csv", "label_columns": ["p_np"], "task_type": "classification"}
+    message = r"datasets.bbbp: 'bbbp' is a registry dataset .*published numbers.*benchmark: custom"
+    with pytest.raises(ConfigError, match=message):
+        Plan.from_config(_config(datasets={"bbbp": own}))
+    with pytest.raises(ConfigError, match=message):
+        Plan.from_config(_config(datasets={"bbbp": {**own, "benchmark": "MoleculeNet"}}))
+    plan = Plan.from_config(_config(datasets={"bbbp": {**own, "benchmark": "custom"}}))
+    assert (
+        plan.datasets["bbbp"].resolved.source == "custom" and plan.datasets["bbbp"].spec.benchmark == "custom"
+    )

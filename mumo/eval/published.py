@@ -132,17 +132,26 @@ def _is_mumo(model: str) -> bool:
 
 
 def compare_row(
-    dataset: str, task: str, split: str, metric: str, table_tasks: set[str], published: pd.DataFrame
+    dataset: str,
+    task: str,
+    split: str,
+    metric: str,
+    table_tasks: set[str],
+    published: pd.DataFrame,
+    benchmark: str | None = None,
 ) -> dict:
     """Published MuMo and best other published number for one of our table rows, with the protocol notes.
 
     Published numbers are per dataset, so a multi-task dataset is compared on its `macro` row only. "Best"
-    is over every published model except MuMo itself, on the comparable splits.
+    is over every published model except MuMo itself, on the comparable splits. A row whose `benchmark`
+    is not the registry's for that name is the user's own data under a registry name: it gets no numbers.
     """
     record = dict.fromkeys(PUBLISHED_COLUMNS, float("nan")) | {"protocol_note": ""}
     name, comparable = DATASET_TASKS.get(dataset), COMPARABLE_SPLITS.get(split, ())
     summary_task = "macro" if "macro" in table_tasks else task
     if name is None or metric not in METRIC_NAMES or task != summary_task:
+        return record
+    if benchmark is not None and benchmark != REGISTRY[dataset].benchmark:
         return record
     notes = {c.split: c.note for c in comparable}
     rows = published[
@@ -177,7 +186,9 @@ def compare(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """`table` (one row per dataset, task, split, model, metric) with the PUBLISHED_COLUMNS appended."""
     tasks = table.groupby("dataset")["task"].agg(set).to_dict()
     records = [
-        compare_row(row.dataset, row.task, row.split, row.metric, tasks[row.dataset], published)
+        compare_row(
+            row.dataset, row.task, row.split, row.metric, tasks[row.dataset], published, row.benchmark
+        )
         for row in table.itertuples(index=False)
     ]
     extra = pd.DataFrame(records, columns=PUBLISHED_COLUMNS, index=table.index)

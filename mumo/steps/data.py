@@ -19,9 +19,21 @@ from mumo.io import write_csv, write_json
 log = logging.getLogger(__name__)
 
 
+class EmptyDataError(ValueError):
+    """A dataset or one of its folds has no rows: stop at the step that finds out, naming dataset and fold."""
+
+
 def download(upstream: Upstream, out_path: str, mirror: str | None, retries: int) -> None:
     path = Path(out_path)
-    fetch(upstream.url, path.name, path.parent, upstream.sha256, mirror=mirror, retries=retries)
+    fetch(
+        upstream.url,
+        path.name,
+        path.parent,
+        upstream.sha256,
+        mirror=mirror,
+        retries=retries,
+        columns=upstream.header,
+    )
 
 
 def fetch_raw(dataset: ResolvedDataset, out_csv: str, download_dir: str, mirror: str | None = None) -> None:
@@ -39,12 +51,31 @@ def standardise_file(
     write_csv(result.table, out_csv)
     write_csv(result.rejected, rejected_csv)
     write_json({"dataset": dataset.spec.name, "source": dataset.source, **result.counts}, counts_json)
+    if result.table.empty:
+        for row in result.rejected.itertuples(index=False):  # the job's log survives a failed job's outputs
+            log.error("row %s %r rejected: %s", row.row, row.smiles, row.reason)
+        why = ", ".join(f"{n} {k.removeprefix('rejected: ')}" for k, n in result.counts.items() if ": " in k)
+        raise EmptyDataError(
+            f"dataset {dataset.spec.name!r}: no usable rows after standardisation "
+            f"({result.counts['raw']} raw rows rejected: {why}); each row and its reason is in this step's log"
+        )
 
 
-def split_file(standardised_csv: str, split: str, seed: int, fractions: list[float], out_json: str) -> None:
+def split_file(
+    standardised_csv: str, split: str, seed: int, fractions: list[float], out_json: str, *, dataset: str
+) -> None:
+    """Write the split; a fold that should hold molecules but came out empty stops the run here, not in
+    aggregation where the fold would be missing without a word."""
     table = pd.read_csv(standardised_csv)
     folds = make_split(table, split, seed, fractions)
     sizes = {fold: len(folds[fold]) for fold in FOLDS}
+    wanted = dict(zip(FOLDS, fractions, strict=True)) if split != "tdc" else dict.fromkeys(FOLDS, 1)
+    for fold in FOLDS:
+        if sizes[fold] == 0 and wanted[fold] > 0:
+            raise EmptyDataError(
+                f"dataset {dataset!r}, split {split} seed {seed}: fold {fold!r} is empty "
+                f"({len(table)} molecules, fractions {list(fractions)}); use a larger dataset or other fractions"
+            )
     log.info("%s seed %d: %s", split, seed, sizes)
     write_json({"split": split, "seed": seed, "fractions": fractions, "sizes": sizes, **folds}, out_json)
 

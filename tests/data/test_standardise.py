@@ -17,7 +17,7 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_is_lost():
     assert reasons[1] == "SMILES Parse Error: unclosed ring for input: 'C1CC'"
     assert reasons[2] == reasons[3] == "empty SMILES"
     assert "valence" in reasons[4]
-    assert reasons[5] == "label not numeric in column 'y'"
+    assert reasons[5] == "label not numeric in column 'y' (value 'active')"
     assert reasons[6] == "no label"
     assert result.table["row"].tolist() == [0]
     assert result.counts["raw"] == 7 and result.counts["kept"] + result.counts["rejected"] == 7
@@ -62,3 +62,39 @@ def test_tdc_sets_are_never_merged_across():
     raw = pd.DataFrame({"smiles": ["CCO", "OCC"], "Y": [1.0, 2.0], "tdc_set": ["train_val", "test"]})
     result = standardise(raw, ["Y"], "regression", "d")
     assert result.table["tdc_set"].tolist() == ["train_val", "test"]
+
+
+def test_labels_must_be_finite_and_classes_zero_or_one_each_rejection_named_and_counted():
+    raw = pd.DataFrame(
+        {
+            "smiles": ["CCO", "CCN", "CCC", "CCCl", "CCBr", "CCS", "c1ccccc1", "C1CCCCC1"],
+            "y": ["1", "inf", "1e400", "2", "-1", "0.0", "1.0", "0.5"],
+        }
+    )
+    result = standardise(raw, ["y"], "classification", "t")
+    reasons = dict(zip(result.rejected["row"], result.rejected["reason"], strict=True))
+    assert reasons == {
+        1: "label not finite in column 'y' (value 'inf')",
+        2: "label not finite in column 'y' (value '1e400')",
+        3: "class label not 0 or 1 in column 'y' (value '2')",
+        4: "class label not 0 or 1 in column 'y' (value '-1')",
+        7: "class label not 0 or 1 in column 'y' (value '0.5')",
+    }
+    assert result.table["y"].tolist() == [1.0, 0.0, 1.0]
+    assert result.counts["rejected: label not finite in column 'y'"] == 2
+    assert result.counts["rejected: class label not 0 or 1 in column 'y'"] == 3
+
+
+def test_regression_labels_may_be_any_finite_number_but_not_infinite():
+    raw = pd.DataFrame({"smiles": ["CCO", "CCN", "CCC"], "y": [2.5, -7.0, float("-inf")]})
+    result = standardise(raw, ["y"], "regression", "t")
+    assert result.table["y"].tolist() == [2.5, -7.0]
+    assert result.rejected["reason"].tolist() == ["label not finite in column 'y' (value '-inf')"]
+
+
+def test_whitespace_inside_a_smiles_rejects_the_row_instead_of_keeping_a_fragment():
+    raw = pd.DataFrame({"smiles": ["C C(=O)N", "CC(=O) Nc1ccccc1", " CCO "], "y": [1, 0, 1]})
+    result = standardise(raw, ["y"], "classification", "t")
+    assert result.table["canonical_smiles"].tolist() == ["CCO"]
+    assert result.rejected["row"].tolist() == [0, 1]
+    assert result.counts["rejected: whitespace inside the SMILES"] == 2

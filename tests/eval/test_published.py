@@ -12,8 +12,10 @@ def published():
     return load_published()
 
 
-def _row(dataset, split, metric, task="y"):
-    return {"dataset": dataset, "task": task, "split": split, "model": "mumo", "metric": metric}
+def _row(dataset, split, metric, task="y", benchmark=None):
+    benchmark = benchmark or (REGISTRY[dataset].benchmark if dataset in REGISTRY else "custom")
+    row = {"dataset": dataset, "task": task, "split": split, "model": "mumo", "metric": metric}
+    return {"benchmark": benchmark, **row}
 
 
 def test_packaged_file_has_a_source_for_every_row_and_a_unique_key(published):
@@ -78,3 +80,9 @@ def test_custom_datasets_and_unpublished_metrics_stay_empty(published):
     assert rows.loc[0, PUBLISHED_COLUMNS[:-1]].isna().all() and rows.loc[0, "protocol_note"] == ""
     assert rows.loc[1, "published_mumo"] == 0.917  # F1 is published for MuMo, no other model has it
     assert math.isnan(rows.loc[1, "best_published"])
+
+
+def test_own_data_under_a_registry_name_gets_no_published_numbers(published):
+    table = pd.DataFrame([_row("bbbp", "random", "roc_auc", "p_np", benchmark="custom")])
+    rows = compare(table, published)
+    assert rows.loc[0, PUBLISHED_COLUMNS[:-1]].isna().all() and rows.loc[0, "protocol_note"] == ""

@@ -82,6 +82,7 @@ def test_predict_refuses_a_pretrained_encoder_and_names_missing_columns(trained,
     with pytest.raises(ValueError, match="no column 'molecule'"):
         main(
             [
+                "--debug",  # the exception itself, not the CLI's one-line message
                 "predict",
                 f"--checkpoint={trained}",
                 f"--input={tmp_path / 'input.csv'}",
@@ -92,6 +93,7 @@ def test_predict_refuses_a_pretrained_encoder_and_names_missing_columns(trained,
     with pytest.raises(FileNotFoundError, match="no trained model"):
         main(
             [
+                "--debug",
                 "predict",
                 f"--checkpoint={tmp_path}",
                 f"--input={tmp_path / 'input.csv'}",

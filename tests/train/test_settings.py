@@ -19,6 +19,30 @@ def test_invalid_choice_lists_the_valid_ones():
         TrainSettings.from_dict({"selection": "best"})
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"lr": -1}, r"setting lr must be a finite number > 0, got -1"),
+        ({"lr": "fast"}, r"setting lr must be a number, got 'fast'"),
+        ({"betas": [0.9]}, r"setting betas must be two numbers in \[0, 1\), got \[0.9\]"),
+        ({"betas": [0.9, 1.5]}, r"setting betas must be two numbers in \[0, 1\)"),
+        ({"epochs": 1.5}, r"setting epochs must be an integer, got 1.5"),
+        ({"epochs": "3"}, r"setting epochs must be an integer, got '3'"),
+        ({"batch_size": True}, r"setting batch_size must be an integer, got True"),
+        ({"mask_prob": 2.0}, r"setting mask_prob must be in \(0, 1\], got 2.0"),
+        ({"num_workers": -1}, r"setting num_workers must be >= 0, got -1"),
+        ({"warmup_steps": -5}, r"setting warmup_steps must be >= 0, got -5"),
+        ({"weight_decay": -0.1}, r"setting weight_decay must be a finite number >= 0, got -0.1"),
+        ({"clip": float("inf")}, r"setting clip must be a finite number >= 0, got inf"),
+        ({"max_length": 0}, r"setting max_length must be >= 1 or null, got 0"),
+        ({"progress": "no"}, r"setting progress must be true or false, got 'no'"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_setting(value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainSettings.from_dict(value)
+
+
 def test_yaml_scientific_notation_is_a_number(tmp_path):
     path = tmp_path / "settings.yaml"
     path.write_text("lr: 1e-4\nmodel:\n  hidden_size: 64\nbetas: [0.9, 0.98]\n")

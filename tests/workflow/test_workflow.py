@@ -145,6 +145,9 @@ def test_html_report(finished_run):
         ({"splits": ["stratified"]}, "'stratified' is not one of"),
         ({"datasets": {"bbbq": {}}}, "unknown dataset 'bbbq'"),
         ({"models": ["nope"]}, "unknown model 'nope'"),
+        ({"seeds": [0, 0]}, "[0, 0] has non-unique elements"),
+        ({"split_fractions": [1, 0, 0]}, "split_fractions: the test fraction must be > 0"),
+        ({"mumo": {"preset": "tiny", "finetune": {"mask_prob": 2.0}}}, "setting mask_prob must be in (0, 1]"),
     ],
 )
 def test_bad_config_fails_before_running_with_the_key_named(tmp_path, overrides, message):
