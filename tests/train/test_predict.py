@@ -202,11 +202,14 @@ def test_truncated_and_unknown_token_rows_have_their_own_status(trained, tmp_pat
     assert out["pred_p_np"].notna().all()  # predicted, but flagged
 
 
-def test_garbled_weights_stop_predict_naming_the_file(trained, tmp_path):
+def test_garbled_weights_stop_predict_naming_the_file(trained, tmp_path, capsys):
     model = _copy_model(trained, tmp_path)
     weights = model / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-8:] = b"\xff" * 8
     weights.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=f"{weights}: SHA-256 differs"):
-        _predict(model, tmp_path, ["CCO"])
+    pd.DataFrame({"smiles": ["CCO"]}).to_csv(tmp_path / "input.csv", index=False)
+    args = [f"--checkpoint={model}", f"--input={tmp_path / 'input.csv'}", f"--output={tmp_path / 'out.csv'}"]
+    assert main(["predict", *args]) == 1
+    assert f"{weights}: SHA-256 differs" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
