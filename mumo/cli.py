@@ -105,13 +105,10 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from collections import Counter
     from pathlib import Path
 
-    from mumo.train.import_checkpoint import IMPORT_RECORD, CheckpointImportError, import_checkpoint
+    from mumo.train.import_checkpoint import IMPORT_RECORD, import_checkpoint
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else None
-    try:
-        out = import_checkpoint(args.source, Path(args.output), cache_dir=cache_dir)
-    except CheckpointImportError as error:
-        raise SystemExit(f"mumo import-checkpoint: {error}") from None
+    out = import_checkpoint(args.source, Path(args.output), cache_dir=cache_dir)
     record = json.loads((out / IMPORT_RECORD).read_text())
     # one line per never-used module (a full-size checkpoint has ~230 such tensors; import.json lists each)
     modules: Counter[str] = Counter()
