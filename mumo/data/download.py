@@ -35,15 +35,30 @@ def sha256sum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _recorded(dest_dir: Path) -> dict[str, str]:
+def recorded_checksums(dest_dir: Path) -> dict[str, str]:
+    """The SHA-256 recorded per file name in `dest_dir/checksums.json` (empty if none yet)."""
     path = dest_dir / CHECKSUMS
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _record(dest_dir: Path, filename: str, digest: str) -> None:
-    known = _recorded(dest_dir)
+def record_checksum(dest_dir: Path, filename: str, digest: str) -> None:
+    known = recorded_checksums(dest_dir)
     known[filename] = digest
     write_text_atomic(dest_dir / CHECKSUMS, json.dumps(known, indent=2, sort_keys=True) + "\n")
+
+
+def verify_checksum(path: Path, key: str, dest_dir: Path) -> str:
+    """Trust on first sight: record `path`'s SHA-256 under `key` in `dest_dir/checksums.json`, or check it
+    against the recorded one. A mismatch raises DownloadError naming the file and both hashes."""
+    actual = sha256sum(path)
+    expected = recorded_checksums(dest_dir).get(key)
+    if expected is None:
+        record_checksum(dest_dir, key, actual)
+    elif actual != expected:
+        raise DownloadError(
+            f"{path}: SHA-256 {actual} does not match {expected} recorded for {key!r} in {dest_dir / CHECKSUMS}"
+        )
+    return actual
 
 
 def mirrored(url: str, mirror: str | None) -> str:
@@ -72,13 +87,13 @@ def fetch(
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    expected = sha256 or _recorded(dest_dir).get(filename)
+    expected = sha256 or recorded_checksums(dest_dir).get(filename)
     target = dest_dir / filename
     if target.exists():
         actual = sha256sum(target)
         if expected is None or actual == expected:
             if expected is None:
-                _record(dest_dir, filename, actual)
+                record_checksum(dest_dir, filename, actual)
             return target
         log.warning("%s: checksum %s does not match %s; downloading again", target, actual, expected)
         target.unlink()
@@ -107,5 +122,5 @@ def fetch(
         raise DownloadError(f"{source}: giving up after {retries + 1} attempts: {last_error}") from last_error
 
     if expected is None:
-        _record(dest_dir, filename, sha256sum(target))
+        record_checksum(dest_dir, filename, sha256sum(target))
     return target
