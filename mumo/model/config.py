@@ -12,7 +12,13 @@ from typing import Any
 
 HEADS = ("pretrain", "classification", "multilabel", "regression")
 POOLERS = ("cls", "bipooler", "mixpooler")
-QUIRKS = ("additive_mask_bug", "bipooler_reads_pad", "mixpooler_mean_reads_pad", "nan_labels_as_negative")
+QUIRKS = (
+    "additive_mask_bug",
+    "bipooler_reads_pad",
+    "mixpooler_mean_reads_pad",
+    "nan_labels_as_negative",
+    "tokens_from_raw_smiles",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,9 @@ class MuMoConfig:
     bipooler_reads_pad: bool = True  # last-position poolers read position L−1 (often [PAD]), not [SEP]
     mixpooler_mean_reads_pad: bool = True  # mixpooler's mean runs over all L positions, pads included
     nan_labels_as_negative: bool = True  # multi-label: missing labels trained as 0 instead of masked
+    # finetuning tokenises and featurises the dataset's SMILES as given (all fragments, its spelling), not
+    # the standardised canonical largest fragment (read by mumo.train.recipes.run_finetune, not the model)
+    tokens_from_raw_smiles: bool = True
 
     # head (§2.6, §2.7)
     head: str = "pretrain"

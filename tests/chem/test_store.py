@@ -236,3 +236,24 @@ def test_summarize_outcomes_counts_per_dataset():
     b = summary[summary["dataset"] == "b"].set_index("outcome")
     assert b.loc["2d_fallback", "label"] == "2D only (no 3D)" and b.loc["2d_fallback", "fraction"] == 1.0
     assert set(summarize_outcomes(report.drop(columns="dataset"))["dataset"]) == {"all"}
+
+
+def test_verbatim_strings_get_records_built_from_themselves(tmp_path: Path, fast_config):
+    salt, ethanol = "[Cl].CC(C)NCC(O)COc1cccc2ccccc12", "OCC"
+    cache = tmp_path / "cache"
+    inputs = ["CC(C)NCC(O)COc1cccc2ccccc12", "CCO", salt, ethanol]
+    report = build_shard(inputs, tmp_path / "a.npz", fast_config, cache_dir=cache, verbatim={salt, ethanol})
+    assert report["canonical_smiles"].tolist() == ["CC(C)NCC(O)COc1cccc2ccccc12", "CCO", salt, ethanol]
+    store = StructureStore(tmp_path / "a.npz")
+    assert store[salt]["smiles"] == salt and store[ethanol]["smiles"] == ethanol
+    assert len(store[salt]["x"]) == len(store["CC(C)NCC(O)COc1cccc2ccccc12"]["x"]) + 1  # the chloride too
+    # atoms in the string's own order: O first in OCC, last in CCO (atomic number is feature 0, index = Z - 1)
+    assert store[ethanol]["x"][:, 0].tolist() == [7, 5, 5] and store["CCO"]["x"][:, 0].tolist() == [5, 5, 7]
+
+    # without `verbatim` a spelling is keyed by its canonical form, as before; the cache keeps both records
+    again = build_shard([ethanol, salt], tmp_path / "b.npz", fast_config, cache_dir=cache)
+    assert again["canonical_smiles"].tolist() == ["CCO", "CC(C)NCC(O)COc1cccc2ccccc12.[Cl]"]
+    assert again["cached"].tolist() == [True, False]
+    cached = build_shard([ethanol], tmp_path / "c.npz", fast_config, cache_dir=cache, verbatim={ethanol})
+    assert cached["cached"].all()
+    _assert_same_record(StructureStore(tmp_path / "c.npz")[ethanol], store[ethanol])

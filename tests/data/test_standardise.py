@@ -62,3 +62,24 @@ def test_tdc_sets_are_never_merged_across():
     raw = pd.DataFrame({"smiles": ["CCO", "OCC"], "Y": [1.0, 2.0], "tdc_set": ["train_val", "test"]})
     result = standardise(raw, ["Y"], "regression", "d")
     assert result.table["tdc_set"].tolist() == ["train_val", "test"]
+
+
+def test_authors_rows_are_kept_as_given_and_their_duplicates_counted():
+    raw = pd.DataFrame(
+        {
+            "smiles": ["OCC", "CCO", "[Na+].CC(=O)[O-]", "C1CC", "CCO", "CC(=O)[O-]"],
+            "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "authors_set": ["train", "train", "train", "valid", "test", "test"],
+        }
+    )
+    result = standardise(raw, ["y"], "regression", "t.authors", merge_duplicates=False)
+    table = result.table
+    assert table["smiles"].tolist() == ["OCC", "CCO", "[Na+].CC(=O)[O-]", "CCO", "CC(=O)[O-]"]
+    assert table["y"].tolist() == [1.0, 2.0, 3.0, 5.0, 6.0]  # no mean over duplicates
+    assert table["authors_set"].tolist() == ["train", "train", "train", "test", "test"]
+    assert table["mol_id"].iloc[0] == "t.authors:0"
+    assert result.rejected["row"].tolist() == [3]
+    # OCC = CCO twice in train; the salt's largest fragment = CC(=O)[O-] in train and test
+    assert result.counts["duplicates kept"] == 1
+    assert result.counts["in several folds"] == 5
+    assert result.counts["kept"] + result.counts["rejected"] == result.counts["raw"] == 6

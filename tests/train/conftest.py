@@ -124,6 +124,11 @@ def tiny() -> dict:
 
 
 @pytest.fixture(scope="session")
+def fast_conformers() -> ConformerConfig:
+    return FAST_CONFORMERS
+
+
+@pytest.fixture(scope="session")
 def extensions_dir() -> Path:
     return EXTENSIONS_DIR
 
