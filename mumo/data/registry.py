@@ -433,7 +433,7 @@ def format_registry(only_offline: bool = False) -> str:
                 spec.task_type if spec.tasks else "corpus",
                 str(len(spec.tasks)),
                 spec.headline_metric if spec.metrics else "-",
-                f"hub: {spec.hub.config}" if spec.hub else "-",
+                spec.hub.config if spec.hub else "-",
                 where,
             )
         )
