@@ -111,15 +111,13 @@ def _hub_file(source: HubSource, revision: str, name: str, downloads_dir: Path) 
     return local, verify_checksum(local, f"{source.repo}@{revision}/{name}", downloads_dir / "hub")
 
 
-def _matching_files(source: HubSource, revision: str, patterns: list[str]) -> list[str]:
+def _repo_files(source: HubSource, revision: str) -> list[str]:
     if source.mirror:
         root = Path(source.mirror)
-        names = [p.relative_to(root).as_posix() for p in root.rglob("*.parquet")]
-    else:
-        from huggingface_hub import HfApi
+        return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    from huggingface_hub import HfApi
 
-        names = HfApi().list_repo_files(source.repo, repo_type="dataset", revision=revision)
-    return sorted(n for n in names if any(fnmatch(n, pattern) for pattern in patterns))
+    return HfApi().list_repo_files(source.repo, repo_type="dataset", revision=revision)
 
 
 def fetch_config(
@@ -140,9 +138,9 @@ def fetch_config(
         raise HubError(
             f"{where}: configuration {config!r} has no split(s) {missing}; splits: {sorted(card[config])}"
         )
-    files = {}
+    files, in_repo = {}, _repo_files(source, revision)
     for split in FOLD_OF_SPLIT:
-        names = _matching_files(source, revision, card[config][split])
+        names = sorted(n for n in in_repo if any(fnmatch(n, pattern) for pattern in card[config][split]))
         if not names:
             raise HubError(f"{where}: no file matches {card[config][split]} ({config!r}, split {split!r})")
         files[split] = [(name, *_hub_file(source, revision, name, downloads_dir)) for name in names]

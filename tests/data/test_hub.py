@@ -1,14 +1,20 @@
 """The authors' hub split files: the mirror layout, checksums, revisions, and loud failures on wrong guesses.
 
-The hub itself is not reachable here: the online path is tested with `hf_hub_download` and `HfApi`
-monkeypatched to serve the fixture folder (tests/data/hub), not against a loopback hub server.
+The hub itself is not reachable here: the online path runs the real huggingface_hub client against a loopback
+server that answers the few hub endpoints it calls, serving the fixture folder (tests/data/hub).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import http.server
 import json
+import os
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -91,58 +97,119 @@ def test_card_front_matter():
         parse_card("---\ndataset_info: {}\n---\n", "card")
 
 
-class _FakeHub:
-    """hf_hub_download and HfApi serving the fixture folder; counts the revision look-ups."""
+class _LoopbackHub:
+    """The few hub endpoints huggingface_hub calls, serving `root` as repo `zihaojing/MuMo-Finetuning` on
+    127.0.0.1 with branch `main` at commit `sha`; records the requests."""
+
+    REPO = "zihaojing/MuMo-Finetuning"
 
     def __init__(self, root: Path, sha: str):
-        self.root, self.sha, self.info_calls, self.downloads, self.revisions_used = root, sha, 0, [], set()
+        self.root, self.sha, self.requests = root, sha, []
         hub = self
 
-        class Api:
-            def dataset_info(self, repo, revision):
-                hub.info_calls += 1
-                assert revision == "main"
-                return type("Info", (), {"sha": hub.sha})()
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def reply(self, send_body: bool):
+                hub.requests.append(self.path)
+                path = self.path.split("?")[0]
+                api, resolve = f"/api/datasets/{hub.REPO}/", f"/datasets/{hub.REPO}/resolve/"
+                headers = {"Content-Type": "application/json"}
+                if path == api + "revision/main":
+                    body = json.dumps({"id": hub.REPO, "sha": hub.sha}).encode()
+                elif path.startswith(api + "tree/"):
+                    files = [p for p in sorted(hub.root.rglob("*")) if p.is_file()]
+                    listing = [
+                        {
+                            "type": "file",
+                            "path": p.relative_to(hub.root).as_posix(),
+                            "size": p.stat().st_size,
+                            "oid": "0" * 40,
+                        }
+                        for p in files
+                    ]
+                    body = json.dumps(listing).encode()
+                elif (
+                    path.startswith(resolve) and (hub.root / path[len(resolve) :].partition("/")[2]).is_file()
+                ):
+                    body = (hub.root / path[len(resolve) :].partition("/")[2]).read_bytes()
+                    commit = path[len(resolve) :].partition("/")[0]
+                    headers = {"X-Repo-Commit": commit, "ETag": f'"{hashlib.sha256(body).hexdigest()}"'}
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                for key, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
 
-            def list_repo_files(self, repo, repo_type, revision):
-                assert repo_type == "dataset"
-                hub.revisions_used.add(revision)
-                return [p.relative_to(hub.root).as_posix() for p in hub.root.rglob("*") if p.is_file()]
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                self.reply(True)
 
-        self.Api = Api
+            def do_HEAD(self):  # noqa: N802
+                self.reply(False)
 
-    def download(self, repo_id, filename, repo_type, revision, local_dir):
-        assert repo_type == "dataset"
-        self.downloads.append(filename)
-        self.revisions_used.add(revision)
-        target = Path(local_dir) / filename
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.root / filename, target)
-        return str(target)
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _LoopbackHub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def read_bbbp(self, downloads: Path, home: Path) -> dict:
+        """read_authors in a fresh process whose HF_ENDPOINT is this server (huggingface_hub reads it on import)."""
+        code = (
+            "import json, sys\n"
+            "from mumo.data.hub import HubSource, read_authors\n"
+            "from mumo.data.registry import get_dataset\n"
+            "table, provenance = read_authors(get_dataset('bbbp'), ['p_np'], HubSource(), sys.argv[1])\n"
+            "print(json.dumps(provenance | {'n': len(table)}))\n"
+        )
+        env = os.environ | {
+            "HF_ENDPOINT": f"http://127.0.0.1:{self.httpd.server_port}",
+            "HF_HOME": str(home),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "PYTHONPATH": str(REPO),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(downloads)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_online_revision_is_resolved_once_recorded_and_reused(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    fake = _FakeHub(MIRROR, "f" * 40)
-    monkeypatch.setattr(huggingface_hub, "HfApi", fake.Api)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake.download)
+def test_hf_hub_download_path_resolves_the_revision_once_and_keeps_it(tmp_path):
+    """The real huggingface_hub client against a loopback hub: the branch's commit is resolved and recorded
+    on first use, only the card and the task's files are fetched, and a moved branch changes nothing."""
     downloads = tmp_path / "downloads"
-    table, provenance = read_authors(get_dataset("bbbp"), ["p_np"], HubSource(), downloads)
-    assert provenance["hub_revision"] == "f" * 40
-    assert json.loads((downloads / hub_module.REVISIONS).read_text()) == {
-        "zihaojing/MuMo-Finetuning": "f" * 40
-    }
-    assert sorted(fake.downloads) == sorted(
-        ["README.md", *(f"bbbp/{s}-00000-of-00001.parquet" for s in ("train", "validation", "test"))]
-    )
-    assert (downloads / "hub" / "zihaojing+MuMo-Finetuning" / ("f" * 40) / "README.md").is_file()
-    assert len(table) == 50
+    first_sha, later_sha = "f" * 40, "0" * 40
+    with _LoopbackHub(MIRROR, first_sha) as hub:
+        provenance = hub.read_bbbp(downloads, tmp_path / "hf")
+        assert provenance["hub_revision"] == first_sha and provenance["n"] == 50
+        assert json.loads((downloads / hub_module.REVISIONS).read_text()) == {hub.REPO: first_sha}
+        fetched = {r.rsplit(first_sha + "/", 1)[-1] for r in hub.requests if "/resolve/" in r}
+        assert fetched == {
+            "README.md",
+            *(f"bbbp/{s}-00000-of-00001.parquet" for s in ("train", "validation", "test")),
+        }
+        local = downloads / "hub" / "zihaojing+MuMo-Finetuning" / first_sha
+        assert (
+            sha256sum(local / "bbbp/test-00000-of-00001.parquet")
+            == provenance["files"]["bbbp/test-00000-of-00001.parquet"]
+        )
 
-    fake.sha = "0" * 40  # the branch moved on: the recorded commit is still the one used
-    again, _ = read_authors(get_dataset("bbbp"), ["p_np"], HubSource(), downloads)
-    assert fake.info_calls == 1 and fake.revisions_used == {"f" * 40}
-    pd.testing.assert_frame_equal(again, table)
+        hub.sha, hub.requests = later_sha, []  # the branch moved on: the recorded commit is still used
+        again = hub.read_bbbp(downloads, tmp_path / "hf")
+        assert again == provenance
+        assert not any("revision/main" in r or later_sha in r for r in hub.requests)
 
 
 def test_from_config_defaults_to_the_registry_repo():
