@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -127,7 +128,7 @@ def pretrain_corpus(
     write_csv(rejected, rejected_csv)
 
 
-def build_vocab(tables: list[str], out_json: str, raw_tables: list[str] = ()) -> None:
+def build_vocab(tables: list[str], out_json: str, raw_tables: Sequence[str] = ()) -> None:
     """The SMILES vocabulary over the corpus and every dataset (label-free, so no leakage of targets), and the
     `smiles` as given of `raw_tables` (the tables a model with `tokens_from_raw_smiles` reads)."""
     columns = [(path, "canonical_smiles") for path in tables] + [(path, "smiles") for path in raw_tables]

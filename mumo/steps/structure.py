@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from mumo.chem.conformer import ConformerConfig
@@ -18,7 +20,7 @@ def structure_shard(
     out_npz: str,
     out_report: str,
     cache_dir: str,
-    raw_csvs: list[str] = (),
+    raw_csvs: Sequence[str] = (),
 ) -> None:
     """Featurise this shard's share of every molecule of every dataset, each molecule once; and of the
     `smiles` as given of `raw_csvs` (for models with `tokens_from_raw_smiles`), each keyed by its own string."""
