@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mumo.data.registry import REGISTRY
+from mumo.data.hub import HubSource
+from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
 from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
+AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
 
@@ -59,23 +61,28 @@ class Plan:
         _check_seeds("seeds", config["seeds"])
         if "split_fractions" in config:
             _check_fractions(config["split_fractions"])
+        hub = HubSource.from_config(config.get("download", {}))
         datasets = {}
         for name, options in config["datasets"].items():
             if only and name not in only:
                 continue
             options = options or {}
             _check_dataset_options(name, options)
-            try:
-                resolved = resolve(name, options, offline_only=offline_only)
-            except (KeyError, ValueError) as err:
-                raise ConfigError(f"datasets.{name}: {err.args[0]}") from None
-            is_tdc = resolved.spec.benchmark == "TDC"
+            registered = REGISTRY.get(name) if "path" not in options else None
+            is_tdc = registered is not None and registered.benchmark == "TDC"
             splits = tuple(options.get("splits") or (["tdc"] if is_tdc else config["splits"]))
             for split in splits:
                 if split not in SPLIT_NAMES:
                     raise ConfigError(
                         f"datasets.{name}: unknown split {split!r}; valid splits: {', '.join(SPLIT_NAMES)}"
                     )
+            if AUTHORS in splits:
+                _check_authors(name, registered, hub, offline_only)
+            try:
+                # a dataset run on the authors' files alone never reads its own source
+                resolved = resolve(name, options, offline_only=offline_only and set(splits) != {AUTHORS})
+            except (KeyError, ValueError) as err:
+                raise ConfigError(f"datasets.{name}: {err.args[0]}") from None
             seeds = tuple(
                 options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"])
             )
@@ -101,12 +108,55 @@ class Plan:
         settings["model"] = {**mumo[stage].get("model", {}), **own.get("model", {}), **spec.overrides}
         return settings
 
+    def raw_smiles_tables(self) -> list[str]:
+        """The tables whose `smiles` as given some MuMo model reads (quirk `tokens_from_raw_smiles`): their
+        strings need structure records and vocabulary tokens of their own."""
+        from mumo.train.settings import TrainSettings
+
+        return [
+            path
+            for name, d in self.datasets.items()
+            if any(
+                TrainSettings.from_dict(self.model_settings(m.name, "finetune", name)).tokens_from_raw_smiles
+                for m in self.mumo_models()
+            )
+            for path in self.dataset_tables(name)
+        ]
+
+    @property
+    def hub(self) -> HubSource:
+        return HubSource.from_config(self.config.get("download", {}))
+
     # ---- paths (one place, so rules and tests agree) ----
     def raw(self, dataset: str) -> str:
         return f"{self.results}/data/raw/{dataset}.csv"
 
     def standardised(self, dataset: str) -> str:
         return f"{self.results}/data/standardised/{dataset}.csv"
+
+    def table_name(self, dataset: str, split: str) -> str:
+        """The stem of the table a split indexes: the dataset's own, or `{dataset}.authors` for their files."""
+        return f"{dataset}.{AUTHORS}" if split == AUTHORS else dataset
+
+    def split_table(self, dataset: str, split: str) -> str:
+        """The standardised table that the split files of (dataset, split) index into."""
+        return self.standardised(self.table_name(dataset, split))
+
+    def dataset_tables(self, dataset: str) -> list[str]:
+        """The standardised tables a dataset's configured splits need (each once)."""
+        return list(
+            dict.fromkeys(self.split_table(dataset, split) for split in self.datasets[dataset].splits)
+        )
+
+    def tables(self) -> dict[str, str]:
+        """Every standardised table of the run, by its stem (`bbbp`, `bbbp.authors`)."""
+        return {Path(path).stem: path for d in self.datasets for path in self.dataset_tables(d)}
+
+    def counts_files(self) -> list[str]:
+        return [path.removesuffix(".csv") + ".counts.json" for path in self.tables().values()]
+
+    def ecfp_features(self, dataset: str, split: str) -> str:
+        return f"{self.results}/features/ecfp/{self.table_name(dataset, split)}.npy"
 
     def split_file(self, dataset: str, split: str, seed: int | str) -> str:
         return f"{self.results}/data/splits/{dataset}/{split}/seed{seed}.json"
@@ -124,7 +174,7 @@ class Plan:
 
     def structure_inputs(self) -> list[str]:
         """Every table whose molecules need a structure record: the datasets, and the corpus if MuMo trains."""
-        tables = [self.standardised(d) for d in self.datasets]
+        tables = list(self.tables().values())
         return tables + ([self.corpus_csv] if self.mumo_models() else [])
 
     def structure_shards(self) -> list[str]:
@@ -260,6 +310,20 @@ def _check_dataset_options(name: str, options: dict) -> None:
                 get_metric(metric)
             except KeyError as err:
                 raise ConfigError(f"datasets.{name}.metrics: {err.args[0]}") from None
+
+
+def _check_authors(name: str, spec: DatasetSpec | None, hub: HubSource, offline_only: bool) -> None:
+    """Split `authors` needs the dataset in the authors' hub dataset, and the hub (or a mirror of it)."""
+    if spec is None or spec.hub is None:
+        having = sorted(n for n, s in REGISTRY.items() if s.hub is not None)
+        raise ConfigError(
+            f"datasets.{name}: split {AUTHORS!r} needs the authors' files, which exist for: {', '.join(having)}"
+        )
+    if offline_only and not hub.mirror:
+        raise ConfigError(
+            f"datasets.{name}: split {AUTHORS!r} downloads the authors' files from {hub.repo}; set "
+            "download.offline_only: false, or download.hub_mirror to a local copy"
+        )
 
 
 def _check_train_settings(config: dict) -> None:

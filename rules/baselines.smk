@@ -1,12 +1,15 @@
+# one fingerprint file per standardised table: `{table}` is a dataset, or `{dataset}.authors`
 rule ecfp:
     input:
-        f"{RESULTS}/data/standardised/{{dataset}}.csv",
+        f"{RESULTS}/data/standardised/{{table}}.csv",
     output:
-        f"{RESULTS}/features/ecfp/{{dataset}}.npy",
+        f"{RESULTS}/features/ecfp/{{table}}.npy",
     log:
-        f"{RESULTS}/logs/ecfp/{{dataset}}.log",
+        f"{RESULTS}/logs/ecfp/{{table}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ecfp/{{dataset}}.tsv"
+        f"{RESULTS}/benchmarks/ecfp/{{table}}.tsv"
+    wildcard_constraints:
+        table=r"[A-Za-z0-9_\-]+(\.authors)?",
     conda:
         "../envs/data.yaml"
     params:
@@ -18,9 +21,9 @@ rule ecfp:
 
 rule train_ecfp_rf:
     input:
-        table=f"{RESULTS}/data/standardised/{{dataset}}.csv",
+        table=lambda wc: plan.split_table(wc.dataset, wc.split),
         split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
-        features=f"{RESULTS}/features/ecfp/{{dataset}}.npy",
+        features=lambda wc: plan.ecfp_features(wc.dataset, wc.split),
     output:
         f"{RESULTS}/runs/ecfp_rf/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
     log:

@@ -34,9 +34,48 @@ rule fetch_dataset:
         "../workflow/scripts/fetch_dataset.py"
 
 
+rule fetch_authors:
+    output:
+        table=f"{RESULTS}/data/raw/{{dataset}}.authors.csv",
+        provenance=f"{RESULTS}/data/raw/{{dataset}}.authors.json",
+    log:
+        f"{RESULTS}/logs/fetch_authors/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_authors/{{dataset}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        dataset=resolved,
+        hub=plan.hub,
+        download_dir=f"{RESULTS}/data/downloads",
+    script:
+        "../workflow/scripts/fetch_authors.py"
+
+
+rule standardise_authors:
+    input:
+        table=f"{RESULTS}/data/raw/{{dataset}}.authors.csv",
+        provenance=f"{RESULTS}/data/raw/{{dataset}}.authors.json",
+    output:
+        table=f"{RESULTS}/data/standardised/{{dataset}}.authors.csv",
+        rejected=f"{RESULTS}/data/standardised/{{dataset}}.authors.rejected.csv",
+        counts=f"{RESULTS}/data/standardised/{{dataset}}.authors.counts.json",
+    log:
+        f"{RESULTS}/logs/standardise_authors/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/standardise_authors/{{dataset}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        dataset=resolved,
+        fragments=config["standardise"]["fragments"],
+    script:
+        "../workflow/scripts/standardise.py"
+
+
 rule standardise:
     input:
-        f"{RESULTS}/data/raw/{{dataset}}.csv",
+        table=f"{RESULTS}/data/raw/{{dataset}}.csv",
     output:
         table=f"{RESULTS}/data/standardised/{{dataset}}.csv",
         rejected=f"{RESULTS}/data/standardised/{{dataset}}.rejected.csv",
@@ -56,7 +95,7 @@ rule standardise:
 
 rule split:
     input:
-        f"{RESULTS}/data/standardised/{{dataset}}.csv",
+        lambda wc: plan.split_table(wc.dataset, wc.split),
     output:
         f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
     log:
@@ -73,10 +112,7 @@ rule split:
 
 rule data_report:
     input:
-        expand(
-            f"{RESULTS}/data/standardised/{{dataset}}.counts.json",
-            dataset=plan.datasets,
-        ),
+        plan.counts_files(),
     output:
         report(
             f"{RESULTS}/data_report.csv",

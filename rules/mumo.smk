@@ -1,6 +1,6 @@
 rule pretrain_corpus:
     input:
-        expand(f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets),
+        list(plan.tables().values()),
     output:
         corpus=f"{RESULTS}/pretrain/corpus.csv",
         rejected=f"{RESULTS}/pretrain/corpus.rejected.csv",
@@ -22,9 +22,7 @@ rule pretrain_corpus:
 rule vocab:
     input:
         corpus=f"{RESULTS}/pretrain/corpus.csv",
-        tables=expand(
-            f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets
-        ),
+        tables=list(plan.tables().values()),
     output:
         f"{RESULTS}/pretrain/vocab.json",
     log:
@@ -33,6 +31,8 @@ rule vocab:
         f"{RESULTS}/benchmarks/vocab.tsv"
     conda:
         "../envs/chem.yaml"
+    params:
+        raw_tables=plan.raw_smiles_tables(),
     script:
         "../workflow/scripts/vocab.py"
 
@@ -60,7 +60,7 @@ rule pretrain:
 
 rule finetune:
     input:
-        table=f"{RESULTS}/data/standardised/{{dataset}}.csv",
+        table=lambda wc: plan.split_table(wc.dataset, wc.split),
         split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
         vocab=f"{RESULTS}/pretrain/vocab.json",
         shards=plan.structure_shards(),

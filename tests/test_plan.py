@@ -205,3 +205,50 @@ def test_own_data_under_a_registry_name_is_refused_unless_marked_as_custom():
     assert (
         plan.datasets["bbbp"].resolved.source == "custom" and plan.datasets["bbbp"].spec.benchmark == "custom"
     )
+
+
+def _authors_config(**overrides):
+    mirror = str(REPO / "tests" / "data" / "hub")
+    return _config(splits=["authors"], download={"offline_only": True, "hub_mirror": mirror}, **overrides)
+
+
+def test_authors_split_reads_its_own_table_and_features():
+    plan = Plan.from_config(_authors_config(datasets={"bbbp": {"splits": ["authors", "random"]}, "esol": {}}))
+    assert plan.split_table("bbbp", "authors") == "results/data/standardised/bbbp.authors.csv"
+    assert plan.split_table("bbbp", "random") == "results/data/standardised/bbbp.csv"
+    assert plan.ecfp_features("bbbp", "authors") == "results/features/ecfp/bbbp.authors.npy"
+    assert plan.tables() == {
+        "bbbp.authors": "results/data/standardised/bbbp.authors.csv",
+        "bbbp": "results/data/standardised/bbbp.csv",
+        "esol.authors": "results/data/standardised/esol.authors.csv",
+    }
+    assert "results/data/standardised/esol.authors.counts.json" in plan.counts_files()
+    assert set(plan.tables().values()) <= set(plan.structure_inputs())
+
+
+def test_authors_split_only_where_the_authors_published_files():
+    with pytest.raises(
+        ConfigError, match=r"datasets.tdc_half_life_obach: split 'authors' needs the authors' files"
+    ):
+        Plan.from_config(_authors_config(datasets={"tdc_half_life_obach": {"splits": ["authors"]}}))
+    custom = {"path": "x.csv", "label_columns": ["y"], "task_type": "regression"}
+    with pytest.raises(
+        ConfigError, match=r"datasets.mine: split 'authors' needs the authors' files, which exist"
+    ):
+        Plan.from_config(_authors_config(datasets={"mine": custom}))
+    with pytest.raises(ConfigError, match=r"set download.offline_only: false, or download.hub_mirror"):
+        Plan.from_config(_config(splits=["authors"]))
+
+
+def test_a_dataset_on_the_authors_files_alone_needs_no_source_of_its_own():
+    plan = Plan.from_config(_authors_config(datasets={"tox21": {}}))  # tox21 is download-only
+    assert plan.tables() == {"tox21.authors": "results/data/standardised/tox21.authors.csv"}
+
+
+def test_raw_smiles_tables_follow_the_models_quirk():
+    config = _authors_config(datasets={"bbbp": {}}, models=["ecfp_rf", "mumo"])
+    assert Plan.from_config(config).raw_smiles_tables() == []
+    paper = Plan.from_config({**config, "models": ["mumo", "mumo_paper"]})
+    assert paper.raw_smiles_tables() == ["results/data/standardised/bbbp.authors.csv"]
+    config["mumo"]["finetune"] = {**config["mumo"]["finetune"], "model": {"tokens_from_raw_smiles": True}}
+    assert Plan.from_config(config).raw_smiles_tables() == ["results/data/standardised/bbbp.authors.csv"]

@@ -35,7 +35,7 @@ import os
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -335,8 +335,13 @@ def build_shard(
     config: ConformerConfig | None = None,
     workers: int = 1,
     cache_dir: str | os.PathLike | None = None,
+    verbatim: Collection[str] = frozenset(),
 ) -> pd.DataFrame:
     """Featurise `smiles` into the shard file `out_path`, reusing and extending the cache under `cache_dir`.
+
+    A SMILES in `verbatim` is keyed by itself, not by its canonical form, and its record is built from that
+    very string (all fragments, atoms in its order): the record a model reading the string as given needs.
+    Where the string is already canonical the two records are the same.
 
     Returns the report: one row per input SMILES, in input order, with columns row, smiles,
     canonical_smiles, outcome, reason, cached (record taken from the cache), computed (featurised in this
@@ -346,6 +351,10 @@ def build_shard(
     cache_root = Path(cache_dir) / config.digest() if cache_dir is not None else None
     known_keys = _read_keys(cache_root) if cache_root is not None else {}
     parsed = [_Key(known_keys[s]) if s in known_keys else parse_smiles(s) for s in smiles]
+    parsed = [
+        _Key(s) if s in verbatim and p.canonical is not None else p
+        for s, p in zip(smiles, parsed, strict=True)
+    ]
     keys = list(dict.fromkeys(p.canonical for p in parsed if p.canonical is not None))
 
     cache = (
@@ -368,7 +377,8 @@ def build_shard(
         name = hashlib.sha1("\n".join(r["smiles"] for r in new).encode()).hexdigest()[:20]
         write_shard(new, cache_root / f"{name}.npz")
     if cache_root is not None:
-        _add_keys(cache_root, known_keys, {s: p.canonical for s, p in zip(smiles, parsed, strict=True)})
+        spellings = {s: p.canonical for s, p in zip(smiles, parsed, strict=True) if s not in verbatim}
+        _add_keys(cache_root, known_keys, spellings)
 
     rows, seen = [], set()
     for row, (raw, p) in enumerate(zip(smiles, parsed, strict=True)):

@@ -42,13 +42,14 @@ def sha256sum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _recorded(dest_dir: Path) -> dict[str, str]:
+def recorded_checksums(dest_dir: Path) -> dict[str, str]:
+    """The SHA-256 recorded per file name in `dest_dir/checksums.json` (empty if none yet)."""
     path = dest_dir / CHECKSUMS
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _record(dest_dir: Path, filename: str, digest: str) -> None:
-    known = _recorded(dest_dir)
+def record_checksum(dest_dir: Path, filename: str, digest: str) -> None:
+    known = recorded_checksums(dest_dir)
     known[filename] = digest
     write_text_atomic(dest_dir / CHECKSUMS, json.dumps(known, indent=2, sort_keys=True) + "\n")
 
@@ -88,7 +89,7 @@ def _trust(target: Path, source: str, columns: Sequence[str]) -> None:
             f"{target.name}: downloaded from {source} but {problem}; it was removed and its hash not recorded "
             f"in {target.parent / CHECKSUMS}. Try again later, or check the URL"
         )
-    _record(target.parent, target.name, sha256sum(target))
+    record_checksum(target.parent, target.name, sha256sum(target))
 
 
 def _mismatch_help(filename: str, dest_dir: Path, expected: str, pinned: bool) -> str:
@@ -99,6 +100,20 @@ def _mismatch_help(filename: str, dest_dir: Path, expected: str, pinned: bool) -
         f"upstream file changed on purpose (or that first download was bad), remove the entry {filename!r} "
         "from that file and run again to trust the new content"
     )
+
+
+def verify_checksum(path: Path, key: str, dest_dir: Path) -> str:
+    """Trust on first sight: record `path`'s SHA-256 under `key` in `dest_dir/checksums.json`, or check it
+    against the recorded one. A mismatch raises DownloadError naming the file and both hashes."""
+    actual = sha256sum(path)
+    expected = recorded_checksums(dest_dir).get(key)
+    if expected is None:
+        record_checksum(dest_dir, key, actual)
+    elif actual != expected:
+        raise DownloadError(
+            f"{path}: SHA-256 {actual} does not match {expected} recorded for {key!r} in {dest_dir / CHECKSUMS}"
+        )
+    return actual
 
 
 def mirrored(url: str, mirror: str | None) -> str:
@@ -129,7 +144,7 @@ def fetch(
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    expected = sha256 or _recorded(dest_dir).get(filename)
+    expected = sha256 or recorded_checksums(dest_dir).get(filename)
     target = dest_dir / filename
     source = mirrored(url, mirror)
     if target.exists():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 CLASSIFICATION = "classification"
@@ -24,6 +24,13 @@ CHEMBL_URL = (
     "https://ftp.ebi.ac.uk/pub/databases/chembl/ChEMBLdb/releases/"
     f"chembl_{CHEMBL_RELEASE}/chembl_{CHEMBL_RELEASE}_chemreps.txt.gz"
 )
+
+# The authors' own train/validation/test files: a Hugging Face hub dataset with one configuration per task
+# (mumo.data.hub reads it; split `authors`). Their README names it "zihaojing/MuMo-Finetuning", their TDC scripts
+# pass "zihaojing/MuMo-Finetune"; the first is our default, `download.hub_repo` overrides it. The commit is not
+# known offline: None = resolve the branch's commit once and keep using the recorded one.
+AUTHORS_HUB_REPO = "zihaojing/MuMo-Finetuning"
+AUTHORS_HUB_REVISION: str | None = None
 
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "f1")
 MOLNET_REGRESSION_METRICS = ("rmse", "mae", "r2", "pearson")
@@ -68,6 +75,24 @@ class Offline:
 
 
 @dataclass(frozen=True)
+class HubConfig:
+    """A dataset's configuration in the authors' hub dataset and its label columns (theirs -> our task).
+
+    Read from the authors' scripts (TASK_NAME, --label_column_name), not checked against the hub: a wrong
+    guess fails on first use, naming the configurations or columns the hub really has.
+    """
+
+    config: str
+    labels: tuple[tuple[str, str], ...]  # (their column, our task)
+
+    def column_of(self, task: str) -> str:
+        for theirs, ours in self.labels:
+            if ours == task:
+                return theirs
+        raise KeyError(f"hub configuration {self.config!r} has no label column for task {task!r}")
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     benchmark: str  # MoleculeNet | TDC | other | pretraining
@@ -80,6 +105,7 @@ class DatasetSpec:
     description: str = ""
     tdc_key: str | None = None
     extra: dict = field(default_factory=dict)
+    hub: HubConfig | None = None  # the authors' split files (split `authors`), where they published them
 
     @property
     def headline_metric(self) -> str:
@@ -339,8 +365,53 @@ _OTHER: list[DatasetSpec] = [
     ),
 ]
 
+# Our dataset -> (their hub configuration, their label column per our task in our task order; None: the same
+# names as our tasks).
+_HUB_CONFIGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "bbbp": ("bbbp", None),
+    "bace": ("bace", None),
+    "clintox": ("clintox", None),
+    "tox21": ("tox21", None),
+    "sider": ("sider", None),
+    "hiv": ("hiv", ("label",)),
+    "esol": ("delaney", ("logSolubility",)),
+    "freesolv": ("freesolv", ("freesolv",)),
+    "lipophilicity": ("lipo", ("lipo",)),
+    "tdc_ames": ("AMES", None),
+    "tdc_bbb_martins": ("BBB_Martins", None),
+    "tdc_bioavailability_ma": ("Bioavailability_Ma", None),
+    "tdc_caco2_wang": ("Caco2_Wang", None),
+    "tdc_dili": ("DILI", None),
+    "tdc_hia_hou": ("HIA_Hou", None),
+    "tdc_ld50_zhu": ("LD50_Zhu", None),
+    "tdc_ppbr_az": ("PPBR_AZ", None),
+    "tdc_pgp_broccatelli": ("Pgp_Broccatelli", None),
+    "tdc_solubility_aqsoldb": ("Solubility_AqSolDB", None),
+    "tdc_vdss_lombardo": ("VDss_Lombardo", None),
+    "tdc_herg": ("hERG", None),
+    "tdc_cyp2c9_veith": ("CYP2C9_Veith", None),
+    "tdc_cyp2d6_veith": ("CYP2D6_Veith", None),
+    "tdc_cyp3a4_veith": ("CYP3A4_Veith", None),
+    "tdc_cyp2c9_substrate_carbonmangels": ("CYP2C9_Substrate_CarbonMangels", None),
+    "tdc_cyp2d6_substrate_carbonmangels": ("CYP2D6_Substrate_CarbonMangels", None),
+    "tdc_cyp3a4_substrate_carbonmangels": ("CYP3A4_Substrate_CarbonMangels", None),
+    # Their lipo_tdc.sh passes TASK_NAME=Bioavailability_Ma (a slip in their script); we ask for the task's own
+    # configuration name, TDC's.
+    "tdc_lipophilicity_astrazeneca": ("Lipophilicity_AstraZeneca", None),
+}
+# Not published there (no configuration in their scripts): TDC half-life and the two clearance tasks.
+
+
+def _with_hub(spec: DatasetSpec) -> DatasetSpec:
+    if spec.name not in _HUB_CONFIGS:
+        return spec
+    config, columns = _HUB_CONFIGS[spec.name]
+    theirs = spec.tasks if columns is None else columns
+    return replace(spec, hub=HubConfig(config, tuple(zip(theirs, spec.tasks, strict=True))))
+
+
 REGISTRY: dict[str, DatasetSpec] = {
-    spec.name: spec for spec in [*_MOLNET, *(_tdc_spec(*t) for t in _TDC_TASKS), *_OTHER]
+    spec.name: _with_hub(spec) for spec in [*_MOLNET, *(_tdc_spec(*t) for t in _TDC_TASKS), *_OTHER]
 }
 
 
@@ -355,7 +426,7 @@ def get_dataset(name: str) -> DatasetSpec:
 
 def format_registry(only_offline: bool = False) -> str:
     """A plain-text table of the registry with what this machine can load without network."""
-    rows = [("name", "benchmark", "type", "tasks", "metric", "offline source")]
+    rows = [("name", "benchmark", "type", "tasks", "metric", "authors split", "offline source")]
     for spec in REGISTRY.values():
         offline = spec.offline.locate() if spec.offline else None
         if only_offline and offline is None:
@@ -374,6 +445,7 @@ def format_registry(only_offline: bool = False) -> str:
                 spec.task_type if spec.tasks else "corpus",
                 str(len(spec.tasks)),
                 spec.headline_metric if spec.metrics else "-",
+                spec.hub.config if spec.hub else "-",
                 where,
             )
         )

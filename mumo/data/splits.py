@@ -109,20 +109,29 @@ def tdc_split(table: pd.DataFrame, seed: int) -> Split:
     }
 
 
+def authors_split(table: pd.DataFrame) -> Split:
+    """The authors' own folds, as their hub files give them (the table's `authors_set` column)."""
+    if "authors_set" not in table.columns:
+        raise ValueError("the 'authors' split needs the authors' table (no 'authors_set' column)")
+    sets = table["authors_set"].to_numpy()
+    return {fold: np.flatnonzero(sets == fold).tolist() for fold in FOLDS}
+
+
 SPLITTERS: dict[str, Callable[[Sequence[str], int, Sequence[float]], Split]] = {
     "random": random_split,
     "scaffold": scaffold_split,
     "balanced_scaffold": balanced_scaffold_split,
 }
-SPLIT_NAMES = (*SPLITTERS, "tdc")
+FIXED_SPLITS = {"tdc": tdc_split, "authors": lambda table, seed: authors_split(table)}
+SPLIT_NAMES = (*SPLITTERS, *FIXED_SPLITS)
 
 
 def make_split(
     table: pd.DataFrame, name: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)
 ) -> Split:
     """Row indices per fold for a standardised table; each fold sorted so files are stable and readable."""
-    if name == "tdc":
-        split = tdc_split(table, seed)
+    if name in FIXED_SPLITS:
+        split = FIXED_SPLITS[name](table, seed)
     elif name in SPLITTERS:
         if abs(sum(fractions) - 1) > 1e-6 or any(f < 0 for f in fractions):
             raise ValueError(f"split fractions must be >= 0 and sum to 1, got {list(fractions)}")

@@ -13,6 +13,8 @@ Policy, in order:
    Per task, regression values are averaged; classification labels must agree, and a disagreement makes that
    task's label missing for the molecule. A molecule left with no label is rejected as "conflicting labels".
    Every merged row is listed in `rejected.csv` as a duplicate of the row it was merged into.
+   The authors' split files (`merge_duplicates=False`) keep their rows exactly: duplicates are only counted,
+   within a fold and across folds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mumo.data.registry import CLASSIFICATION
 
 FRAGMENT_POLICIES = ("largest", "keep")
 REJECTED_COLUMNS = ["row", "smiles", "reason"]
+FOLD_COLUMNS = ("tdc_set", "authors_set")  # given folds, kept as they are (and part of the duplicate key)
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,25 @@ def _label_problem(frame: pd.DataFrame, tasks: list[str], task_type: str) -> pd.
     return problems
 
 
+def _fold_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in FOLD_COLUMNS if c in table.columns]
+
+
+def _duplicate_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Duplicates left in place: rows repeating an earlier row's molecule in their fold, and rows whose
+    molecule is also in another fold."""
+    within = int(table.duplicated(["canonical_smiles", *_fold_columns(table)]).sum())
+    counts = {"duplicates kept": within}
+    for column in _fold_columns(table):
+        folds = table.groupby("canonical_smiles")[column].transform("nunique")
+        counts["in several folds"] = int((folds > 1).sum())
+    return counts
+
+
 def _merge_duplicates(
     table: pd.DataFrame, tasks: list[str], task_type: str
 ) -> tuple[pd.DataFrame, list[dict]]:
-    keys = ["canonical_smiles"] + (["tdc_set"] if "tdc_set" in table.columns else [])
+    keys = ["canonical_smiles", *_fold_columns(table)]
     rejected: list[dict] = []
     first_rows = table.groupby(keys, sort=False)["row"].transform("first")
     duplicated = table["row"] != first_rows
@@ -113,9 +131,14 @@ def _merge_duplicates(
 
 
 def standardise(
-    raw: pd.DataFrame, tasks: list[str], task_type: str, dataset: str, fragments: str = "largest"
+    raw: pd.DataFrame,
+    tasks: list[str],
+    task_type: str,
+    dataset: str,
+    fragments: str = "largest",
+    merge_duplicates: bool = True,
 ) -> Standardised:
-    """Apply the module's policy to a normalised raw table (`smiles` + task columns [+ `tdc_set`])."""
+    """Apply the module's policy to a normalised raw table (`smiles` + task columns [+ a fold column])."""
     frame = raw.copy()
     frame.insert(0, "row", np.arange(len(frame)))
     with rdBase.BlockLogs():  # the reasons go to rejected.csv, not to stderr
@@ -131,17 +154,20 @@ def standardise(
         {"row": r, "smiles": s, "reason": why}
         for r, s, why in zip(frame.loc[bad, "row"], frame.loc[bad, "smiles"], reasons[bad], strict=True)
     ]
-    kept, duplicates = _merge_duplicates(frame.loc[~bad].reset_index(drop=True), tasks, task_type)
-    rejected += duplicates
+    if merge_duplicates:
+        kept, duplicates = _merge_duplicates(frame.loc[~bad].reset_index(drop=True), tasks, task_type)
+        rejected += duplicates
+    else:
+        kept = frame.loc[~bad].reset_index(drop=True)
     kept.insert(0, "mol_id", [f"{dataset}:{r}" for r in kept["row"]])
-    columns = ["mol_id", "row", "smiles", "canonical_smiles", *tasks] + (
-        ["tdc_set"] if "tdc_set" in kept.columns else []
-    )
+    columns = ["mol_id", "row", "smiles", "canonical_smiles", *tasks, *_fold_columns(kept)]
     rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS).sort_values("row", ignore_index=True)
     reasons_count = (
         rejected_frame["reason"].str.replace(r" \(.*|: .*| of row \d+.*", "", regex=True).value_counts()
     )
     counts = {"raw": len(raw), "kept": len(kept), "rejected": len(rejected_frame)}
     counts |= {f"rejected: {k}": int(v) for k, v in reasons_count.items()}
+    if not merge_duplicates:
+        counts |= _duplicate_counts(kept)
     assert counts["kept"] + counts["rejected"] == counts["raw"], "standardisation lost rows"
     return Standardised(kept[columns], rejected_frame, counts)

@@ -21,6 +21,7 @@ QUIRKS = (
     "random_batch_order",
     "eval_in_dataset_order",
     "skip_edgeless_graph_steps",
+    "tokens_from_raw_smiles",
 )
 
 
@@ -70,6 +71,9 @@ class MuMoConfig:
     # atom) or without angles is encoded differently alone than beside other molecules (the reference's
     # GeoGraphLayer does this); off: every step runs, with no messages for such a molecule
     skip_edgeless_graph_steps: bool = True
+    # finetuning tokenises and featurises the dataset's SMILES as given (all fragments, its spelling), not
+    # the standardised canonical largest fragment (read by mumo.train.recipes.run_finetune, not the model)
+    tokens_from_raw_smiles: bool = True
 
     # head (§2.6, §2.7)
     head: str = "pretrain"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.download import fetch
+from mumo.data.hub import HubSource, read_authors
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
 from mumo.data.splits import FOLDS, make_split
@@ -17,6 +19,8 @@ from mumo.data.standardise import standardise
 from mumo.io import write_csv, write_json
 
 log = logging.getLogger(__name__)
+
+HUB_REPORT_COLUMNS = ("hub_repo", "hub_config", "hub_revision")  # text columns of the authors' tables
 
 
 class EmptyDataError(ValueError):
@@ -42,21 +46,47 @@ def fetch_raw(dataset: ResolvedDataset, out_csv: str, download_dir: str, mirror:
     write_csv(frame, out_csv)
 
 
-def standardise_file(
-    raw_csv: str, dataset: ResolvedDataset, fragments: str, out_csv: str, rejected_csv: str, counts_json: str
+def fetch_authors(
+    dataset: ResolvedDataset, hub: HubSource, download_dir: str, out_csv: str, out_json: str
 ) -> None:
+    """The authors' rows of a dataset (split `authors`) and, beside them, where they came from."""
+    frame, provenance = read_authors(dataset.spec, list(dataset.tasks), hub, download_dir)
+    log.info("%s: %d rows of the authors' files %s", dataset.spec.name, len(frame), provenance["rows"])
+    write_csv(frame, out_csv)
+    write_json(provenance, out_json)
+
+
+def standardise_file(
+    raw_csv: str,
+    dataset: ResolvedDataset,
+    fragments: str,
+    out_csv: str,
+    rejected_csv: str,
+    counts_json: str,
+    provenance_json: str | None = None,
+) -> None:
+    """Standardise a raw table. With `provenance_json` (the authors' files) rows are kept as given, duplicates
+    only counted, and the counts name the hub revision the rows came from."""
     raw = pd.read_csv(raw_csv, dtype={"smiles": "string"}, keep_default_na=False, na_values=[""])
-    result = standardise(raw, list(dataset.tasks), dataset.spec.task_type, dataset.spec.name, fragments)
-    log.info("%s: %s", dataset.spec.name, result.counts)
+    authors = provenance_json is not None
+    name = f"{dataset.spec.name}.authors" if authors else dataset.spec.name
+    result = standardise(
+        raw, list(dataset.tasks), dataset.spec.task_type, name, fragments, merge_duplicates=not authors
+    )
+    log.info("%s: %s", name, result.counts)
     write_csv(result.table, out_csv)
     write_csv(result.rejected, rejected_csv)
-    write_json({"dataset": dataset.spec.name, "source": dataset.source, **result.counts}, counts_json)
+    source = {"source": dataset.source}
+    if authors:
+        provenance = json.loads(Path(provenance_json).read_text())
+        source = {"source": "authors"} | {k: provenance[k] for k in HUB_REPORT_COLUMNS}
+    write_json({"dataset": dataset.spec.name, **source, **result.counts}, counts_json)
     if result.table.empty:
         for row in result.rejected.itertuples(index=False):  # the job's log survives a failed job's outputs
             log.error("row %s %r rejected: %s", row.row, row.smiles, row.reason)
         why = ", ".join(f"{n} {k.removeprefix('rejected: ')}" for k, n in result.counts.items() if ": " in k)
         raise EmptyDataError(
-            f"dataset {dataset.spec.name!r}: no usable rows after standardisation "
+            f"dataset {name!r}: no usable rows after standardisation "
             f"({result.counts['raw']} raw rows rejected: {why}); each row and its reason is in this step's log"
         )
 
@@ -82,9 +112,9 @@ def split_file(
 
 def data_report(count_files: list[str], out_csv: str) -> None:
     rows = [json.loads(Path(p).read_text()) for p in count_files]
-    frame = pd.DataFrame(rows).fillna(0)
-    count_columns = [c for c in frame.columns if c not in ("dataset", "source")]
-    frame[count_columns] = frame[count_columns].astype(int)
+    frame = pd.DataFrame(rows)
+    count_columns = [c for c in frame.columns if c not in ("dataset", "source", *HUB_REPORT_COLUMNS)]
+    frame[count_columns] = frame[count_columns].fillna(0).astype(int)
     write_csv(frame, out_csv)
 
 
@@ -127,10 +157,14 @@ def pretrain_corpus(
     write_csv(rejected, rejected_csv)
 
 
-def build_vocab(tables: list[str], out_json: str) -> None:
-    """The SMILES vocabulary over the corpus and every dataset (label-free, so no leakage of targets)."""
+def build_vocab(tables: list[str], out_json: str, raw_tables: Sequence[str] = ()) -> None:
+    """The SMILES vocabulary over the corpus and every dataset (label-free, so no leakage of targets), and the
+    `smiles` as given of `raw_tables` (the tables a model with `tokens_from_raw_smiles` reads)."""
+    columns = [(path, "canonical_smiles") for path in tables] + [(path, "smiles") for path in raw_tables]
     smiles = [
-        s for path in tables for s in pd.read_csv(path, usecols=["canonical_smiles"])["canonical_smiles"]
+        s
+        for path, column in columns
+        for s in pd.read_csv(path, usecols=[column], dtype={column: "string"}, keep_default_na=False)[column]
     ]
     tokenizer = SmilesTokenizer.build(smiles)
     log.info(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from mumo.chem.conformer import ConformerConfig
@@ -18,15 +20,26 @@ def structure_shard(
     out_npz: str,
     out_report: str,
     cache_dir: str,
+    raw_csvs: Sequence[str] = (),
 ) -> None:
-    """Featurise this shard's share of every molecule of every dataset, each molecule once."""
+    """Featurise this shard's share of every molecule of every dataset, each molecule once; and of the
+    `smiles` as given of `raw_csvs` (for models with `tokens_from_raw_smiles`), each keyed by its own string."""
     molecules = dict.fromkeys(
         smiles
         for path in standardised_csvs
         for smiles in pd.read_csv(path, usecols=["canonical_smiles"])["canonical_smiles"]
         if shard_index(smiles, n_shards) == shard
     )
-    report = build_shard(list(molecules), out_npz, ConformerConfig(**conformer), workers, cache_dir)
+    verbatim = {
+        smiles
+        for path in raw_csvs
+        for smiles in pd.read_csv(path, usecols=["smiles"], dtype={"smiles": "string"})["smiles"].dropna()
+        if shard_index(smiles, n_shards) == shard
+    }
+    molecules |= dict.fromkeys(sorted(verbatim - molecules.keys()))
+    report = build_shard(
+        list(molecules), out_npz, ConformerConfig(**conformer), workers, cache_dir, verbatim=verbatim
+    )
     write_csv(report, out_report)
 
 

@@ -26,7 +26,7 @@ POOL_BATCHES = 50
 
 
 class MoleculeDataset(Dataset):
-    """Molecules by canonical SMILES with optional labels [n, T] (NaN where missing).
+    """Molecules by SMILES (canonical, or as the dataset gives them) with optional labels [n, T] (NaN: missing).
 
     Token ids are computed up front (lengths drive the batching); records are read from the store on access,
     so the dataset stays small even for a large corpus. A record built from another spelling of the SMILES

@@ -242,6 +242,9 @@ def run_finetune(
     predictions de-normalised. A molecule without a structure record cannot be embedded (the model has no
     graph-free path: a molecule without atoms gets an all-masked cross-attention); it is left out of training
     and selection and written with y_pred NaN, and counted in the log and `summary.json`.
+    The model reads `canonical_smiles`, or with the quirk `tokens_from_raw_smiles` the table's `smiles` as given
+    (tokens and graph; the store must hold records keyed by those strings); predictions are keyed by
+    `canonical_smiles` either way.
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
     and test folds) and in `out_dir`: `model/`, `metrics.csv`, `learning_curve.png`, `checkpoints/`,
@@ -254,8 +257,13 @@ def run_finetune(
     torch.set_num_threads(threads)
     out = Path(out_dir)
     started = time.perf_counter()
+    # the model input: the standardised molecule, or under the paper's quirk the table's string as given
+    raw = s.tokens_from_raw_smiles
+    column = "smiles" if raw else "canonical_smiles"
     table = read_csv_checked(
-        standardised_csv, ["mol_id", "canonical_smiles", *tasks], dtype={"canonical_smiles": "string"}
+        standardised_csv,
+        ["mol_id", "canonical_smiles", column, *tasks],
+        dtype={"canonical_smiles": "string", column: "string"},
     )
     split = json.loads(Path(split_json).read_text())
     labels = table[tasks].to_numpy(dtype=np.float64)
@@ -265,7 +273,7 @@ def run_finetune(
     with distributed() as dist:
         seed_everything(s.seed)
         tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(store_dir)
-        smiles = table["canonical_smiles"].to_numpy()
+        smiles = table[column].to_numpy()
         datasets, missing = {}, {}
         for fold, fold_rows in rows.items():
             present, absent = split_by_store(smiles[fold_rows], store)
@@ -279,7 +287,7 @@ def run_finetune(
             )
         if any(missing.values()):
             logger.warning("molecules without a structure record (y_pred NaN, not trained on): %s", missing)
-        model = build_model(s, tokenizer, head, pretrained_dir)
+        model = build_model(s, tokenizer, head | {"tokens_from_raw_smiles": raw}, pretrained_dir)
         if model.target_scaler is not None:
             model.target_scaler.fit(datasets["train"][1].labels)
         evaluate = partial(

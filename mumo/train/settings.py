@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mumo.model.config import MuMoConfig
+from mumo.model.config import MuMoConfig, get_preset
 
 SCHEDULES = ("linear", "cosine", "constant")
 SELECTIONS = ("last", "best_valid")
@@ -161,6 +161,11 @@ class TrainSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def tokens_from_raw_smiles(self) -> bool:
+        """Whether finetuning reads the table's SMILES as given: the quirk as the preset and `model` set it."""
+        return get_preset(self.preset, **self.model).tokens_from_raw_smiles
 
     def fingerprint(self) -> str:
         """The settings that determine the result (not EXECUTION_KEYS), as canonical JSON."""

@@ -292,3 +292,24 @@ def test_corrupt_store_shard_is_an_error_naming_the_file(tmp_path: Path, fast_co
     shard.write_bytes(shard.read_bytes()[:-40])
     with pytest.raises(ValueError, match=rf"{shard}: corrupt structure store file .*delete it and rerun"):
         DRUGS[0] in StructureStore(tmp_path / "store")  # noqa: B015
+
+
+def test_verbatim_strings_get_records_built_from_themselves(tmp_path: Path, fast_config):
+    salt, ethanol = "[Cl].CC(C)NCC(O)COc1cccc2ccccc12", "OCC"
+    cache = tmp_path / "cache"
+    inputs = ["CC(C)NCC(O)COc1cccc2ccccc12", "CCO", salt, ethanol]
+    report = build_shard(inputs, tmp_path / "a.npz", fast_config, cache_dir=cache, verbatim={salt, ethanol})
+    assert report["canonical_smiles"].tolist() == ["CC(C)NCC(O)COc1cccc2ccccc12", "CCO", salt, ethanol]
+    store = StructureStore(tmp_path / "a.npz")
+    assert store[salt]["smiles"] == salt and store[ethanol]["smiles"] == ethanol
+    assert len(store[salt]["x"]) == len(store["CC(C)NCC(O)COc1cccc2ccccc12"]["x"]) + 1  # the chloride too
+    # atoms in the string's own order: O first in OCC, last in CCO (atomic number is feature 0, index = Z - 1)
+    assert store[ethanol]["x"][:, 0].tolist() == [7, 5, 5] and store["CCO"]["x"][:, 0].tolist() == [5, 5, 7]
+
+    # without `verbatim` a spelling is keyed by its canonical form, as before; the cache keeps both records
+    again = build_shard([ethanol, salt], tmp_path / "b.npz", fast_config, cache_dir=cache)
+    assert again["canonical_smiles"].tolist() == ["CCO", "CC(C)NCC(O)COc1cccc2ccccc12.[Cl]"]
+    assert again["cached"].tolist() == [True, False]
+    cached = build_shard([ethanol], tmp_path / "c.npz", fast_config, cache_dir=cache, verbatim={ethanol})
+    assert cached["cached"].all()
+    _assert_same_record(StructureStore(tmp_path / "c.npz")[ethanol], store[ethanol])

@@ -46,3 +46,19 @@ def test_offline_sources_are_installed_and_listed():
     assert "clintox" in listing and "CT_TOX only" in listing
     assert "tox21" not in listing
     assert "download only" in format_registry()
+
+
+def test_the_authors_hub_configurations_and_label_columns():
+    hub = {name: spec.hub for name, spec in REGISTRY.items() if spec.hub is not None}
+    assert len(hub) == 9 + 19  # every MoleculeNet task; TDC but half-life and the clearances
+    assert not {"tdc_half_life_obach", "tdc_clearance_microsome_az", "aqsoldb", "moses"} & hub.keys()
+    assert (hub["esol"].config, hub["esol"].column_of("logS")) == ("delaney", "logSolubility")
+    assert (hub["hiv"].config, hub["hiv"].column_of("HIV_active")) == ("hiv", "label")
+    assert (hub["lipophilicity"].config, hub["lipophilicity"].column_of("exp")) == ("lipo", "lipo")
+    assert hub["tdc_lipophilicity_astrazeneca"].config == "Lipophilicity_AstraZeneca"
+    assert hub["tox21"].labels[0] == ("NR-AR", "NR-AR") and len(hub["sider"].labels) == 27
+    for name, config in hub.items():  # every task of each dataset has its column
+        assert [ours for _, ours in config.labels] == list(REGISTRY[name].tasks), name
+    rows = {line.split()[0]: line.split() for line in format_registry().splitlines()}
+    assert rows["name"][5:7] == ["authors", "split"]
+    assert rows["esol"][5] == "delaney" and rows["tdc_half_life_obach"][5] == "-"

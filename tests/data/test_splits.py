@@ -83,3 +83,15 @@ def test_unknown_split_and_bad_fractions():
         make_split(table, "random", 0, (0.8, 0.3, 0.1))
     with pytest.raises(ValueError, match="needs a TDC benchmark-group dataset"):
         make_split(table, "tdc", 0)
+
+
+def test_authors_split_is_their_folds_row_for_row():
+    table = pd.DataFrame(
+        {
+            "canonical_smiles": ["C", "CC", "CCC", "CCCC", "CCO"],
+            "authors_set": ["test", "train", "valid", "train", "test"],
+        }
+    )
+    assert make_split(table, "authors", seed=3) == {"train": [1, 3], "valid": [2], "test": [0, 4]}
+    with pytest.raises(ValueError, match="'authors' split needs the authors' table"):
+        make_split(table.drop(columns="authors_set"), "authors", seed=0)

@@ -98,3 +98,24 @@ def test_whitespace_inside_a_smiles_rejects_the_row_instead_of_keeping_a_fragmen
     assert result.table["canonical_smiles"].tolist() == ["CCO"]
     assert result.rejected["row"].tolist() == [0, 1]
     assert result.counts["rejected: whitespace inside the SMILES"] == 2
+
+
+def test_authors_rows_are_kept_as_given_and_their_duplicates_counted():
+    raw = pd.DataFrame(
+        {
+            "smiles": ["OCC", "CCO", "[Na+].CC(=O)[O-]", "C1CC", "CCO", "CC(=O)[O-]"],
+            "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "authors_set": ["train", "train", "train", "valid", "test", "test"],
+        }
+    )
+    result = standardise(raw, ["y"], "regression", "t.authors", merge_duplicates=False)
+    table = result.table
+    assert table["smiles"].tolist() == ["OCC", "CCO", "[Na+].CC(=O)[O-]", "CCO", "CC(=O)[O-]"]
+    assert table["y"].tolist() == [1.0, 2.0, 3.0, 5.0, 6.0]  # no mean over duplicates
+    assert table["authors_set"].tolist() == ["train", "train", "train", "test", "test"]
+    assert table["mol_id"].iloc[0] == "t.authors:0"
+    assert result.rejected["row"].tolist() == [3]
+    # OCC = CCO twice in train; the salt's largest fragment = CC(=O)[O-] in train and test
+    assert result.counts["duplicates kept"] == 1
+    assert result.counts["in several folds"] == 5
+    assert result.counts["kept"] + result.counts["rejected"] == result.counts["raw"] == 6

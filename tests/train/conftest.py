@@ -140,6 +140,11 @@ def lengths_only() -> type[LengthsOnly]:
 
 
 @pytest.fixture(scope="session")
+def fast_conformers() -> ConformerConfig:
+    return FAST_CONFORMERS
+
+
+@pytest.fixture(scope="session")
 def extensions_dir() -> Path:
     return EXTENSIONS_DIR
 

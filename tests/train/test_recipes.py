@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from mumo.chem.store import build_shard
 from mumo.eval.evaluate import evaluate_file
 from mumo.model import get_preset
 from mumo.model.checkpoint import load_config
@@ -187,3 +188,36 @@ def test_predictions_come_back_in_dataset_order_whatever_the_batches(
     np.testing.assert_array_equal(out[:, 0], np.arange(len(lengths)))
     expected = [[0, 1, 2], [3, 4, 5], [6]] if in_dataset_order else [[1, 3, 6], [5, 2, 0], [4]]
     assert batches == expected
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_raw_smiles_switch_chooses_the_model_input(
+    tiny_data, tiny, fast_conformers, tmp_path, monkeypatch, raw
+):
+    """Off: the canonical largest fragment; on (the paper's quirk): the table's string as given, tokens and
+    graph both, from records keyed by those strings. Predictions keep canonical_smiles as the molecule id."""
+    table = pd.read_csv(tiny_data.datasets["bbbp"].table)
+    assert (table["smiles"] != table["canonical_smiles"]).any()  # salts and other spellings in the cut
+    store = tmp_path / "store"
+    verbatim = set(table["smiles"])
+    build_shard([*table["canonical_smiles"], *verbatim], store / "s.npz", fast_conformers, verbatim=verbatim)
+    given = []
+
+    class Recording(recipes.MoleculeDataset):
+        def __getitem__(self, index):
+            ids, record, labels = super().__getitem__(index)
+            given.append((self.smiles[index], record["smiles"], self.tokenizer.decode(ids)))
+            return ids, record, labels
+
+    monkeypatch.setattr(recipes, "MoleculeDataset", Recording)
+    args = tiny_data.finetune_args("bbbp", tmp_path / "run") | {"store_dir": str(store)}
+    run_finetune(**args, settings=tiny | {"epochs": 1, "model": {"tokens_from_raw_smiles": raw}})
+
+    column = "smiles" if raw else "canonical_smiles"
+    assert {s for s, _, _ in given} == set(table[column])
+    assert all(record == s for s, record, _ in given)  # the graph was built from the string fed
+    assert all(text == s.strip() for s, _, text in given if "[UNK]" not in text)
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert set(predictions["canonical_smiles"]) <= set(table["canonical_smiles"])
+    assert predictions["y_pred"].notna().all()
+    assert load_config(tmp_path / "run" / "model").tokens_from_raw_smiles is raw

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from helpers import REPO
 
+from mumo.chem.store import StructureStore
 from mumo.eval.aggregate import TABLE_COLUMNS
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
@@ -154,3 +155,66 @@ def test_bad_config_fails_before_running_with_the_key_named(tmp_path, overrides,
     done = snakemake(tmp_path, tiny_config(tmp_path, **overrides), "-n", check=False)
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_authors_split_end_to_end_from_a_hub_mirror(tmp_path):
+    """bbbp and esol on the authors' files (tests/data/hub), ECFP+RF and a tiny MuMo that reads the SMILES as
+    given: their folds exactly, the bad row rejected and counted, the hub revision in the data report."""
+    config = tiny_config(
+        tmp_path,
+        datasets={"bbbp": {}, "esol": {}},
+        splits=["authors"],
+        seeds=[0],
+        models=["ecfp_rf", "mumo"],
+        download={"hub_mirror": str(REPO / "tests" / "data" / "hub")},
+    )
+    settings = yaml.safe_load(config.read_text())
+    settings["mumo"]["finetune"]["model"] = {"tokens_from_raw_smiles": True}
+    config.write_text(yaml.safe_dump(settings))
+    snakemake(tmp_path, config)
+    results = tmp_path / "results"
+
+    table = pd.read_csv(results / "table.csv")
+    assert set(table["split"]) == {"authors"}
+    assert set(zip(table["dataset"], table["model"], strict=True)) == {
+        (d, m) for d in ("bbbp", "esol") for m in ("ecfp_rf", "mumo")
+    }
+    sizes = table.drop_duplicates("dataset").set_index("dataset")[["n_train", "n_valid", "n_test"]]
+    assert sizes.loc["bbbp"].tolist() == [37, 6, 6]  # their 7 test rows less the unparseable one
+    assert sizes.loc["esol"].tolist() == [30, 5, 5]
+
+    report = pd.read_csv(results / "data_report.csv").set_index("dataset")
+    assert report.loc["bbbp", ["source", "hub_config", "hub_revision"]].tolist() == [
+        "authors",
+        "bbbp",
+        "mirror",
+    ]
+    assert report.loc["bbbp", ["raw", "kept", "rejected", "duplicates kept"]].tolist() == [50, 49, 1, 1]
+    assert report.loc["esol", "hub_config"] == "delaney"
+
+    standardised = pd.read_csv(results / "data/standardised/bbbp.authors.csv", keep_default_na=False)
+    theirs = pd.read_parquet(REPO / "tests/data/hub/bbbp/train-00000-of-00001.parquet")
+    train = standardised[standardised["authors_set"] == "train"]
+    assert train["smiles"].tolist() == theirs["smiles"].tolist()  # strings as given, duplicate kept
+    assert train["p_np"].tolist() == theirs["p_np"].tolist()
+
+    store = StructureStore(results / "structure")
+    salt = theirs["smiles"].iloc[0]
+    assert "." in salt and store[salt]["smiles"] == salt  # a record built from the string as given
+    predictions = pd.read_csv(results / "runs/mumo/bbbp/authors/seed0/predictions.csv")
+    assert set(predictions["canonical_smiles"]) <= set(standardised["canonical_smiles"])
+    assert predictions["y_pred"].notna().all()
+
+
+def test_paper_config_with_the_authors_split_plans_their_finetunes(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    config["splits"] = [*config["splits"], "authors"]
+    path = tmp_path / "paper_authors.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, path, "-n", "--quiet", "rules")
+    jobs = _job_counts(done.stdout)
+    runs = 9 * 3 * 3 + 22 * 5  # MoleculeNet now also on the authors' split
+    assert jobs["fetch_authors"] == jobs["standardise_authors"] == 9
+    assert jobs["finetune"] == runs * 7 and jobs["train_ecfp_rf"] == runs
+    assert jobs["ecfp"] == 31 + 9  # one fingerprint file per table

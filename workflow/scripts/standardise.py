@@ -4,10 +4,11 @@ from mumo.steps.data import standardise_file
 log_to_file(snakemake.log[0])
 out = snakemake.output
 standardise_file(
-    snakemake.input[0],
+    snakemake.input.table,
     snakemake.params.dataset,
     snakemake.params.fragments,
     out.table,
     out.rejected,
     out.counts,
+    snakemake.input.get("provenance"),
 )

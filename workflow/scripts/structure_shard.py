@@ -12,4 +12,5 @@ structure_shard(
     snakemake.output.npz,
     snakemake.output.report,
     params.cache_dir,
+    list(params.raw_tables),
 )

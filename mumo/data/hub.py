@@ -1,0 +1,181 @@
+"""The authors' own train/validation/test files, read from their Hugging Face hub dataset (split `authors`).
+
+The hub dataset holds one configuration per task, as `datasets.DatasetDict.push_to_hub(repo, config_name=...)`
+writes it: parquet files `<config>/<split>-NNNNN-of-NNNNN.parquet` and a dataset card `README.md` whose YAML
+front matter lists each configuration's data files per split. Only the card and the parquet files of the
+configurations asked for are fetched, with `huggingface_hub.hf_hub_download`, into
+`<downloads>/hub/<owner>+<name>/<revision>/`; every file's SHA-256 is recorded on first sight in
+`<downloads>/hub/checksums.json` and checked ever after.
+
+Revision: a pinned one (registry or `download.hub_revision`), else the branch's commit is resolved once,
+recorded in `<downloads>/hub_revisions.json` and used from then on. With `download.hub_mirror: DIR` (a folder
+in the same layout, for machines without internet and for the tests) no network call is made; its revision
+is the pinned one, or "mirror" when none is pinned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mumo.data.download import verify_checksum
+from mumo.data.registry import AUTHORS_HUB_REPO, AUTHORS_HUB_REVISION, DatasetSpec
+from mumo.io import write_text_atomic
+
+CARD = "README.md"
+REVISIONS = "hub_revisions.json"
+MIRROR_REVISION = "mirror"
+FOLD_OF_SPLIT = {"train": "train", "validation": "valid", "test": "test"}  # hub split -> our fold
+FOLD_COLUMN = "authors_set"
+
+
+class HubError(ValueError):
+    """The hub dataset does not hold what the registry expects; the message names file, config or column."""
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Which hub dataset, at which revision, and an optional offline mirror folder."""
+
+    repo: str = AUTHORS_HUB_REPO
+    revision: str | None = AUTHORS_HUB_REVISION
+    mirror: str | None = None
+
+    @classmethod
+    def from_config(cls, download: dict) -> HubSource:
+        """From the config's `download` section (`hub_repo`, `hub_revision`, `hub_mirror`)."""
+        return cls(
+            download.get("hub_repo") or AUTHORS_HUB_REPO,
+            download.get("hub_revision") or AUTHORS_HUB_REVISION,
+            download.get("hub_mirror"),
+        )
+
+
+def parse_card(text: str, where: str) -> dict[str, dict[str, list[str]]]:
+    """configuration -> hub split -> data-file patterns, from a dataset card's YAML front matter."""
+    parts = text.split("---\n")
+    if not text.startswith("---\n") or len(parts) < 3:
+        raise HubError(f"{where}: no YAML front matter (a dataset card starts with a '---' block)")
+    meta = yaml.safe_load(parts[1]) or {}
+    configs = {}
+    for entry in meta.get("configs") or []:
+        files = entry.get("data_files") or []
+        if isinstance(files, str | dict):  # a single pattern, or one {split, path}
+            files = [files if isinstance(files, dict) else {"split": "train", "path": files}]
+        splits: dict[str, list[str]] = {}
+        for item in files:
+            paths = item["path"]
+            splits.setdefault(item.get("split", "train"), []).extend(
+                [paths] if isinstance(paths, str) else paths
+            )
+        configs[entry["config_name"]] = splits
+    if not configs:
+        raise HubError(f"{where}: the dataset card lists no configurations ('configs:' is empty or missing)")
+    return configs
+
+
+def resolve_revision(source: HubSource, downloads_dir: Path) -> str:
+    """The pinned revision; else the commit recorded on first use (resolved from the hub then)."""
+    if source.revision:
+        return source.revision
+    if source.mirror:
+        return MIRROR_REVISION
+    path = downloads_dir / REVISIONS
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if source.repo not in known:
+        from huggingface_hub import HfApi
+
+        known[source.repo] = HfApi().dataset_info(source.repo, revision="main").sha
+        write_text_atomic(path, json.dumps(known, indent=2, sort_keys=True) + "\n")
+    return known[source.repo]
+
+
+def _hub_file(source: HubSource, revision: str, name: str, downloads_dir: Path) -> tuple[Path, str]:
+    """A file of the hub dataset (mirror or download) with its SHA-256, checked against the recorded one."""
+    if source.mirror:
+        local = Path(source.mirror) / name
+        if not local.is_file():
+            raise HubError(f"{local}: not found in the hub mirror {source.mirror}")
+    else:
+        from huggingface_hub import hf_hub_download
+
+        folder = downloads_dir / "hub" / source.repo.replace("/", "+") / revision
+        local = Path(
+            hf_hub_download(source.repo, name, repo_type="dataset", revision=revision, local_dir=folder)
+        )
+    return local, verify_checksum(local, f"{source.repo}@{revision}/{name}", downloads_dir / "hub")
+
+
+def _repo_files(source: HubSource, revision: str) -> list[str]:
+    if source.mirror:
+        root = Path(source.mirror)
+        return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    from huggingface_hub import HfApi
+
+    return HfApi().list_repo_files(source.repo, repo_type="dataset", revision=revision)
+
+
+def fetch_config(
+    source: HubSource, config: str, downloads_dir: str | Path
+) -> tuple[str, dict[str, list[tuple[str, Path, str]]]]:
+    """(revision, hub split -> [(file name in the repo, local file, SHA-256)]) of one configuration."""
+    downloads_dir = Path(downloads_dir)
+    revision = resolve_revision(source, downloads_dir)
+    where = f"{source.mirror or source.repo}@{revision}"
+    card_path, _ = _hub_file(source, revision, CARD, downloads_dir)
+    card = parse_card(card_path.read_text(), f"{where}/{CARD}")
+    if config not in card:
+        raise HubError(
+            f"{where}: no configuration {config!r}; the dataset card lists: {', '.join(sorted(card))}"
+        )
+    missing = [split for split in FOLD_OF_SPLIT if split not in card[config]]
+    if missing:
+        raise HubError(
+            f"{where}: configuration {config!r} has no split(s) {missing}; splits: {sorted(card[config])}"
+        )
+    files, in_repo = {}, _repo_files(source, revision)
+    for split in FOLD_OF_SPLIT:
+        names = sorted(n for n in in_repo if any(fnmatch(n, pattern) for pattern in card[config][split]))
+        if not names:
+            raise HubError(f"{where}: no file matches {card[config][split]} ({config!r}, split {split!r})")
+        files[split] = [(name, *_hub_file(source, revision, name, downloads_dir)) for name in names]
+    return revision, files
+
+
+def read_authors(
+    spec: DatasetSpec, tasks: list[str], source: HubSource, downloads_dir: str | Path
+) -> tuple[pd.DataFrame, dict]:
+    """The authors' rows exactly, in their order (train, validation, test): `smiles` as given, our task
+    columns from theirs, and `authors_set` (train | valid | test); plus a provenance record."""
+    if spec.hub is None:
+        raise HubError(f"dataset {spec.name!r} has no configuration in the authors' hub dataset")
+    columns = {spec.hub.column_of(task): task for task in tasks}
+    parts, checksums = [], {}
+    revision, files = fetch_config(source, spec.hub.config, downloads_dir)
+    for split, fold in FOLD_OF_SPLIT.items():
+        for name, path, digest in files[split]:
+            frame = pd.read_parquet(path)
+            missing = [c for c in ["smiles", *columns] if c not in frame.columns]
+            if missing:
+                raise HubError(
+                    f"{path}: no column(s) {missing} for {spec.name!r} (configuration {spec.hub.config!r}); "
+                    f"columns present: {list(frame.columns)}"
+                )
+            part = frame[["smiles", *columns]].rename(columns=columns)
+            parts.append(part.astype({"smiles": "string"}).assign(**{FOLD_COLUMN: fold}))
+            checksums[name] = digest
+    table = pd.concat(parts, ignore_index=True)
+    provenance = {
+        "hub_repo": source.repo,
+        "hub_config": spec.hub.config,
+        "hub_revision": revision,
+        "hub_mirror": source.mirror,
+        "files": checksums,
+        "rows": {fold: int((table[FOLD_COLUMN] == fold).sum()) for fold in FOLD_OF_SPLIT.values()},
+    }
+    return table, provenance
