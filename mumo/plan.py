@@ -14,6 +14,8 @@ from mumo.data.splits import SPLIT_NAMES
 from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
+#: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.
+IMPORTED_MODEL = "mumo_paper"
 AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
@@ -58,6 +60,11 @@ class Plan:
         models = tuple(dict.fromkeys([*config["models"], *(ABLATIONS if config.get("ablations") else ())]))
         if any(get_model(m).kind == "mumo" for m in models):
             _check_train_settings(config)
+        if config.get("mumo", {}).get("pretrained") and IMPORTED_MODEL not in models:
+            raise ConfigError(
+                f"mumo.pretrained: the authors' weights start {IMPORTED_MODEL}, which `models` does not list "
+                f"({', '.join(models)}); add it, or remove mumo.pretrained"
+            )
         _check_seeds("seeds", config["seeds"])
         if "split_fractions" in config:
             _check_fractions(config["split_fractions"])
@@ -94,7 +101,16 @@ class Plan:
         return [get_model(m) for m in self.models if get_model(m).kind == "mumo"]
 
     def pretrained_models(self) -> list[str]:
-        return [m.name for m in self.mumo_models() if m.pretrained]
+        """The MuMo models that need a pretraining job (not those started from imported weights)."""
+        return [m.name for m in self.mumo_models() if m.pretrained and not self.imports_weights(m.name)]
+
+    @property
+    def imported_source(self) -> str | None:
+        """`mumo.pretrained`: the authors' checkpoint (a folder or owner/name@revision), or None."""
+        return self.config.get("mumo", {}).get("pretrained") or None
+
+    def imports_weights(self, model: str) -> bool:
+        return model == IMPORTED_MODEL and self.imported_source is not None
 
     def model_settings(self, model: str, stage: str, dataset: str | None = None) -> dict:
         """TrainSettings dict for `stage` (pretrain | finetune) of a MuMo model: the config's, the dataset's
@@ -173,15 +189,31 @@ class Plan:
             raise ConfigError(f"mumo.corpus.dataset: {err.args[0]}") from None
 
     def structure_inputs(self) -> list[str]:
-        """Every table whose molecules need a structure record: the datasets, and the corpus if MuMo trains."""
+        """Every table whose molecules need a structure record: the datasets, and the corpus if a MuMo model
+        is pretrained here."""
         tables = list(self.tables().values())
-        return tables + ([self.corpus_csv] if self.mumo_models() else [])
+        return tables + ([self.corpus_csv] if self.pretrained_models() else [])
 
     def structure_shards(self) -> list[str]:
         return [f"{self.results}/structure/shard{k}.npz" for k in range(self.config["structure"]["n_shards"])]
 
+    @property
+    def imported_dir(self) -> str:
+        """Where `mumo.pretrained` is converted to a mumo model directory (weights, vocabulary, import.json)."""
+        return f"{self.results}/pretrain/imported/model"
+
     def pretrained_weights(self, model: str) -> list[str]:
+        if self.imports_weights(model):
+            return [f"{self.imported_dir}/model.safetensors"]
         return [f"{self.pretrain_dir(model)}/model/model.safetensors"] if get_model(model).pretrained else []
+
+    def vocab(self, model: str) -> str:
+        """The vocabulary a model finetunes with: the imported checkpoint's own, or the one built here."""
+        return f"{self.imported_dir}/vocab.json" if self.imports_weights(model) else self.vocab_json
+
+    @property
+    def vocab_json(self) -> str:
+        return f"{self.results}/pretrain/vocab.json"
 
     @property
     def corpus_csv(self) -> str:

@@ -62,7 +62,7 @@ rule finetune:
     input:
         table=lambda wc: plan.split_table(wc.dataset, wc.split),
         split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
-        vocab=f"{RESULTS}/pretrain/vocab.json",
+        vocab=lambda wc: plan.vocab(wc.model),
         shards=plan.structure_shards(),
         pretrained=lambda wc: plan.pretrained_weights(wc.model),
     output:
@@ -85,3 +85,22 @@ rule finetune:
         conformer=config["structure"]["conformer"],
     script:
         "../workflow/scripts/finetune.py"
+
+
+# `mumo.pretrained`: the authors' checkpoint, converted once; mumo_paper's finetunes start from it.
+rule import_checkpoint:
+    output:
+        weights=f"{RESULTS}/pretrain/imported/model/model.safetensors",
+        vocab=f"{RESULTS}/pretrain/imported/model/vocab.json",
+        record=f"{RESULTS}/pretrain/imported/model/import.json",
+    log:
+        f"{RESULTS}/logs/import_checkpoint.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/import_checkpoint.tsv"
+    conda:
+        "../envs/train.yaml"
+    params:
+        source=plan.imported_source,
+        cache_dir=f"{RESULTS}/data/downloads/hub",
+    script:
+        "../workflow/scripts/import_checkpoint.py"

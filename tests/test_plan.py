@@ -139,15 +139,38 @@ def test_paper_config_runs_every_task_split_and_seed():
     molnet = [d for d in plan.datasets.values() if d.spec.benchmark == "MoleculeNet"]
     tdc = [d for d in plan.datasets.values() if d.spec.benchmark == "TDC"]
     assert len(molnet) == 9 and len(tdc) == 22
-    assert all(d.splits == ("random", "balanced_scaffold") and d.seeds == (0, 1, 2) for d in molnet)
-    assert all(d.splits == ("tdc",) and d.seeds == (1, 2, 3, 4, 5) for d in tdc)
+    assert all(
+        d.splits == ("authors", "random", "balanced_scaffold") and d.seeds == (0, 1, 2) for d in molnet
+    )
+    not_in_authors_files = {
+        "tdc_half_life_obach",
+        "tdc_clearance_microsome_az",
+        "tdc_clearance_hepatocyte_az",
+    }
+    assert all(d.splits == ("tdc", "authors") for d in tdc if d.name not in not_in_authors_files)
+    assert all(d.splits == ("tdc",) for d in tdc if d.name in not_in_authors_files)
+    assert all(d.seeds == (1, 2, 3, 4, 5) for d in tdc)
     assert [d.spec.headline_metric for d in tdc].count("spearman") == 4
     assert [d.spec.headline_metric for d in tdc].count("pr_auc") == 5
     assert set(plan.models) == {"ecfp_rf", "mumo_paper", "mumo_fixed", *ABLATIONS}
     finetune = Counter((d, s, k) for m, d, s, k in plan.runs() if m != "ecfp_rf")
-    assert len(finetune) == 9 * 2 * 3 + 22 * 5
+    assert len(finetune) == 9 * 3 * 3 + 19 * 2 * 5 + 3 * 5
     assert set(finetune.values()) == {2 + len(ABLATIONS)}  # one finetune per MuMo model, each combination
-    assert len(plan.pretrained_models()) == 1 + len(ABLATIONS)  # mumo_no_pretrain has none
+    # mumo_paper starts from the authors' weights; mumo_no_pretrain has none
+    assert plan.imported_source == "zihaojing/MuMo-Pretrained@main"
+    assert set(plan.pretrained_models()) == {"mumo_fixed", *ABLATIONS} - {"mumo_no_pretrain"}
+    assert plan.pretrained_weights("mumo_paper") == [
+        "results/paper/pretrain/imported/model/model.safetensors"
+    ]
+    assert plan.vocab("mumo_paper") == "results/paper/pretrain/imported/model/vocab.json"
+    assert plan.vocab("mumo_fixed") == "results/paper/pretrain/vocab.json"
+
+
+def test_imported_weights_need_the_model_they_start():
+    with pytest.raises(ConfigError, match="mumo.pretrained: the authors' weights start mumo_paper"):
+        Plan.from_config(
+            _config(models=["ecfp_rf", "mumo"], mumo={**_config()["mumo"], "pretrained": "x/y@1"})
+        )
 
 
 def test_paper_config_per_task_recipes_and_the_models_own_overrides_win():

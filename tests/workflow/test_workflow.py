@@ -112,12 +112,27 @@ def test_one_figure_rebuilds_alone(finished_run):
 def test_paper_config_dry_run_lists_every_task_split_and_seed(tmp_path):
     done = snakemake(tmp_path, REPO / "config" / "paper.yaml", "-n", "--quiet", "rules")
     jobs = _job_counts(done.stdout)
-    runs = 9 * 2 * 3 + 22 * 5  # MoleculeNet: 2 splits × seeds 0-2; TDC: split tdc × seeds 1-5
-    assert jobs["train_ecfp_rf"] == runs
+    # MoleculeNet: authors, random and balanced_scaffold × seeds 0-2; TDC: tdc (and authors, where the
+    # authors' files hold the task: all but half-life and the two clearances) × seeds 1-5
+    runs = 9 * 3 * 3 + 19 * 2 * 5 + 3 * 5
+    assert jobs["train_ecfp_rf"] == jobs["split"] == runs
     assert jobs["finetune"] == runs * 7  # mumo_paper, mumo_fixed and the five ablations
     assert jobs["evaluate"] == runs * 8
-    assert jobs["pretrain"] == 6  # every MuMo model except mumo_no_pretrain
-    assert jobs["split"] == 9 * 2 * 3 + 22 * 5
+    assert jobs["fetch_authors"] == jobs["standardise_authors"] == 9 + 19
+    assert jobs["ecfp"] == 31 + 28  # one fingerprint file per table
+    # mumo_paper starts from the authors' checkpoint (mumo.pretrained): imported once, never pretrained here
+    assert jobs["import_checkpoint"] == 1
+    assert jobs["pretrain"] == 5  # mumo_fixed and the ablations except mumo_no_pretrain
+
+
+def test_paper_authors_rung_needs_no_pretraining(tmp_path):
+    """Rung (a): a finetune of mumo_paper on the authors' split runs after the import alone."""
+    target = "results/paper/runs/mumo_paper/tdc_herg/authors/seed1/metrics.json"
+    jobs = _job_counts(
+        snakemake(tmp_path, REPO / "config" / "paper.yaml", target, "-n", "--quiet", "rules").stdout
+    )
+    assert jobs["import_checkpoint"] == jobs["finetune"] == 1
+    assert "pretrain" not in jobs and "vocab" not in jobs  # (the corpus is read only for the shared shards)
 
 
 def _job_counts(dry_run_output: str) -> dict[str, int]:
@@ -159,18 +174,22 @@ def test_bad_config_fails_before_running_with_the_key_named(tmp_path, overrides,
 
 @pytest.mark.slow
 def test_authors_split_end_to_end_from_a_hub_mirror(tmp_path):
-    """bbbp and esol on the authors' files (tests/data/hub), ECFP+RF and a tiny MuMo that reads the SMILES as
-    given: their folds exactly, the bad row rejected and counted, the hub revision in the data report."""
+    """bbbp and esol on the authors' files (tests/data/hub): ECFP+RF, a tiny MuMo that reads the SMILES as
+    given, and mumo_paper started from an authors'-format checkpoint (`mumo.pretrained`, the reference fixture)
+    without a pretraining job. Their folds exactly, the bad row rejected and counted, the hub revision in the
+    data report."""
+    checkpoint = REPO / "tests" / "fixtures" / "reference_checkpoint" / "pretrain"
     config = tiny_config(
         tmp_path,
         datasets={"bbbp": {}, "esol": {}},
         splits=["authors"],
         seeds=[0],
-        models=["ecfp_rf", "mumo"],
+        models=["ecfp_rf", "mumo", "mumo_paper"],
         download={"hub_mirror": str(REPO / "tests" / "data" / "hub")},
     )
     settings = yaml.safe_load(config.read_text())
     settings["mumo"]["finetune"]["model"] = {"tokens_from_raw_smiles": True}
+    settings["mumo"]["pretrained"] = str(checkpoint)
     config.write_text(yaml.safe_dump(settings))
     snakemake(tmp_path, config)
     results = tmp_path / "results"
@@ -178,8 +197,15 @@ def test_authors_split_end_to_end_from_a_hub_mirror(tmp_path):
     table = pd.read_csv(results / "table.csv")
     assert set(table["split"]) == {"authors"}
     assert set(zip(table["dataset"], table["model"], strict=True)) == {
-        (d, m) for d in ("bbbp", "esol") for m in ("ecfp_rf", "mumo")
+        (d, m) for d in ("bbbp", "esol") for m in ("ecfp_rf", "mumo", "mumo_paper")
     }
+    assert not (results / "pretrain" / "mumo_paper").exists() and (results / "pretrain" / "mumo").exists()
+    record = json.loads((results / "pretrain/imported/model/import.json").read_text())
+    assert record["source"] == str(checkpoint) and record["never_used"]
+    paper = pd.read_csv(results / "runs/mumo_paper/bbbp/authors/seed0/predictions.csv")
+    assert paper["y_pred"].notna().all()
+    tdc_like = table[(table["dataset"] == "bbbp") & (table["metric"] == "roc_auc")]
+    assert tdc_like["published_mumo"].notna().all()  # the authors' split is compared with MuMo's own numbers
     sizes = table.drop_duplicates("dataset").set_index("dataset")[["n_train", "n_valid", "n_test"]]
     assert sizes.loc["bbbp"].tolist() == [37, 6, 6]  # their 7 test rows less the unparseable one
     assert sizes.loc["esol"].tolist() == [30, 5, 5]
@@ -205,16 +231,3 @@ def test_authors_split_end_to_end_from_a_hub_mirror(tmp_path):
     predictions = pd.read_csv(results / "runs/mumo/bbbp/authors/seed0/predictions.csv")
     assert set(predictions["canonical_smiles"]) <= set(standardised["canonical_smiles"])
     assert predictions["y_pred"].notna().all()
-
-
-def test_paper_config_with_the_authors_split_plans_their_finetunes(tmp_path):
-    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-    config["splits"] = [*config["splits"], "authors"]
-    path = tmp_path / "paper_authors.yaml"
-    path.write_text(yaml.safe_dump(config))
-    done = snakemake(tmp_path, path, "-n", "--quiet", "rules")
-    jobs = _job_counts(done.stdout)
-    runs = 9 * 3 * 3 + 22 * 5  # MoleculeNet now also on the authors' split
-    assert jobs["fetch_authors"] == jobs["standardise_authors"] == 9
-    assert jobs["finetune"] == runs * 7 and jobs["train_ecfp_rf"] == runs
-    assert jobs["ecfp"] == 31 + 9  # one fingerprint file per table
