@@ -529,6 +529,8 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
     record = {
         "source": source,
         "revision": revision,
+        # huggingface_hub keeps a snapshot under its commit: a branch given as the revision is resolved here
+        "commit": folder.name if revision and re.fullmatch(r"[0-9a-f]{40}", folder.name) else None,
         "kind": result.kind,
         "architecture": {"pretrain": "MuMoPretrain", "finetune": "MuMoFinetune"}[result.kind],
         "files": {p.name: sha256sum(p) for p in inputs},

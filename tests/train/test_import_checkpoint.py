@@ -336,6 +336,19 @@ def test_hub_source_downloads_only_the_needed_files_at_the_revision(tmp_path, mo
     ]
     record = json.loads((out / "import.json").read_text())
     assert (record["source"], record["revision"]) == ("zihaojing/MuMo-Pretrained@abc123", "abc123")
+    assert record["commit"] is None  # the fake's folder is not a hub snapshot named by its commit
+
+
+def test_hub_branch_is_recorded_with_the_commit_it_resolved_to(tmp_path, monkeypatch):
+    """huggingface_hub returns `.../snapshots/<commit>`: a branch name as revision still records the commit."""
+    import huggingface_hub
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = reference_folder(tmp_path / "snapshots", "pretrain").rename(tmp_path / "snapshots" / commit)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(snapshot))
+    out = import_checkpoint("zihaojing/MuMo-Pretrained@main", tmp_path / "out")
+    record = json.loads((out / "import.json").read_text())
+    assert (record["revision"], record["commit"]) == ("main", commit)
 
 
 # --------------------------------------------------------------------------------------------------
