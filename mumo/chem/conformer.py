@@ -1,4 +1,4 @@
-"""One seeded 3D conformer per molecule, with a recorded fallback chain (model.md §1.3, environment.md §3).
+"""One seeded 3D conformer per molecule, with a recorded fallback chain (docs/model.md §1.3).
 
 Chain: ETKDGv3 (retried with random coordinates, then with ignoreSmoothingFailures) → MMFF94 → UFF where
 MMFF has no parameters → the unoptimised ETKDG geometry where neither has → 2D depiction coordinates when

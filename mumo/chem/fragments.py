@@ -1,4 +1,4 @@
-"""BRICS fragment view (model.md §1.4): which bonds BRICS would cut, and the fragment each atom falls in."""
+"""BRICS fragment view (docs/model.md §1.4): which bonds BRICS would cut, and the fragment each atom falls in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Atom-bond graph, bond-angle graph and BRICS fragment view of one molecule (model.md §1.2-1.5).
+"""Atom-bond graph, bond-angle graph and BRICS fragment view of one molecule (docs/model.md §1.2-1.5).
 
 `build_record` derives everything the model needs from one molecule and its conformer in a single pass.
 Record (agreed with the model code; keys and dtypes are a contract):

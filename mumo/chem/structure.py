@@ -1,4 +1,4 @@
-"""One molecule through the structure stage: parse, canonicalise, conformer, graphs (model.md §1)."""
+"""One molecule through the structure stage: parse, canonicalise, conformer, graphs (docs/model.md §1)."""
 
 from __future__ import annotations
 

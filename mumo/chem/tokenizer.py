@@ -1,4 +1,4 @@
-"""SMILES tokenizer: the paper's atom-level regex and a word-level vocabulary (model.md §1.1).
+"""SMILES tokenizer: the paper's atom-level regex and a word-level vocabulary (docs/model.md §1.1).
 
 The vocabulary is a JSON list of tokens whose position is the id. The four leading specials and the three
 trailing ones are fixed by the paper; the tokens between are ordered by corpus frequency (ties by token), so

@@ -1,4 +1,4 @@
-"""BERT-style multi-head attention (model.md §2.2), one module form for self- and cross-attention."""
+"""BERT-style multi-head attention (docs/model.md §2.2), one module form for self- and cross-attention."""
 
 from __future__ import annotations
 

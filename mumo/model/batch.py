@@ -1,6 +1,6 @@
 """The model's input: padded SMILES tokens plus the molecules' graphs concatenated with index offsets.
 
-A structure record (one molecule, from `mumo.chem`) is a dict of numpy arrays (model.md §1.5)::
+A structure record (one molecule, from `mumo.chem`) is a dict of numpy arrays (docs/model.md §1.5)::
 
     x                  int64   [n, 9]   atom feature indices (ATOM_FEATURE_DIMS)
     edge_index         int64   [2, e]   directed bonds, each bond i→j then j→i
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-#: Cardinalities of the 9 atom features (model.md §1.2; each has a last "misc/unknown" slot where listed):
+#: Cardinalities of the 9 atom features (docs/model.md §1.2; each has a last "misc/unknown" slot where listed):
 #: atomic number 1–118 → Z−1 + misc; chirality (unspecified, CW, CCW, other, misc); total degree 0–10 + misc;
 #: formal charge −5…+5 + misc; total H 0–8 + misc; radical electrons 0–4 + misc;
 #: hybridisation (SP, SP2, SP3, SP3D, SP3D2, misc); aromatic; in ring.

@@ -1,7 +1,7 @@
-"""Model configuration and the registry of named presets (model.md §2, §3.1).
+"""Model configuration and the registry of named presets (docs/model.md §2, §3.1).
 
 `MuMoConfig()` is the paper's configuration. The defaults of the ablation switches give the full model; every
-[quirk] of model.md is a boolean that is on in `paper` and off in `fixed`.
+[quirk] of docs/model.md is a boolean that is on in `paper` and off in `fixed`.
 """
 
 from __future__ import annotations

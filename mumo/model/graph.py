@@ -1,4 +1,4 @@
-"""Graph side of the Structured Fusion Pipeline (model.md §2.4): atoms, directed bonds and bond angles.
+"""Graph side of the Structured Fusion Pipeline (docs/model.md §2.4): atoms, directed bonds and bond angles.
 
 Message passing uses `Tensor.index_add` (sum over incoming edges) rather than torch_geometric: it is the one op
 needed, it is differentiable, runs on the meta device for parameter counts, and is deterministic on CUDA under
@@ -73,7 +73,7 @@ class GraphLayer(nn.Module):
     """One step of the pipeline: 3D bond update, 2D atom update, the same on the fragment view, fusion gate.
 
     Every step runs on every batch: a molecule without bonds or angles gets no messages, and its update sees
-    zeros. With the quirk `skip_edgeless_graph_steps` (the paper, model.md §2.4), a step whose edges are absent
+    zeros. With the quirk `skip_edgeless_graph_steps` (the paper, docs/model.md §2.4), a step whose edges are absent
     from the whole batch is skipped instead, so such a molecule's encoding depends on its batch.
     """
 

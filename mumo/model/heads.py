@@ -1,4 +1,4 @@
-"""Pretraining head and masked-token objective (model.md §2.6); poolers, task heads and losses (§2.7)."""
+"""Pretraining head and masked-token objective (docs/model.md §2.6); poolers, task heads and losses (§2.7)."""
 
 from __future__ import annotations
 

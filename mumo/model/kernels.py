@@ -1,7 +1,7 @@
 """Optional CUDA kernels (mamba-ssm, causal-conv1d) and the choice between them and pure PyTorch.
 
 Both packages install without their compiled extensions on CPU machines and then fail at import time
-(`import mamba_ssm` dies on `import selective_scan_cuda`, see shared/notes/environment.md §5), so every
+(`import mamba_ssm` dies on `import selective_scan_cuda`), so every
 import is guarded with `except Exception`: importing mumo must never fail because of them.
 """
 

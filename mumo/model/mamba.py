@@ -1,4 +1,4 @@
-"""Mamba-1 block (model.md §2.2): `h + Mixer(RMSNorm(h))`, after mamba_ssm's modules/mamba_simple.py.
+"""Mamba-1 block (docs/model.md §2.2): `h + Mixer(RMSNorm(h))`, after mamba_ssm's modules/mamba_simple.py.
 
 The mixer has one set of weights and picks its kernels per call (`mumo.model.kernels`): mamba-ssm and
 causal-conv1d on CUDA when they import, pure PyTorch otherwise.

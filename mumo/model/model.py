@@ -1,4 +1,4 @@
-"""MuMo (model.md §2.1-2.5): a SMILES Mamba backbone into which the molecular graph is injected progressively.
+"""MuMo (docs/model.md §2.1-2.5): a SMILES Mamba backbone into which the molecular graph is injected progressively.
 
     ids ─ Embedding ─ MambaBlock ─ RMSNorm ─ n_seq × SequenceBlock ─ n_fusion × FusionBlock(graph) ─ RMSNorm
 

@@ -41,7 +41,7 @@ from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
-PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # model.md §1.1
+PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # docs/model.md §1.1
 MODEL_DIR, VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = (
     "model",
     "vocab.json",
@@ -58,7 +58,7 @@ PREDICTED_FOLDS = ("valid", "test")
 def masked_token_loss(
     model: MuMo, batch: MolBatch, generator: torch.Generator, mask_prob: float
 ) -> torch.Tensor:
-    """model.md §2.6: BERT masking of the tokens (the graph stays unmasked), cross-entropy on the selected."""
+    """docs/model.md §2.6: BERT masking of the tokens (the graph stays unmasked), cross-entropy on the selected."""
     inputs, labels = mask_tokens(batch.tokens, model.config.vocab_size, generator, mask_prob)
     return model.loss(model(dataclasses.replace(batch, tokens=inputs)), labels)
 
@@ -169,7 +169,7 @@ def _read_smiles(csv_path: str, column: str = "canonical_smiles") -> list[str]:
 def run_pretrain(
     corpus_csv: str, store_dir: str, vocab_json: str, out_dir: str, settings: dict, threads: int = 1
 ) -> None:
-    """Masked-token pretraining (model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
+    """Masked-token pretraining (docs/model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
 
     A `valid_fraction` slice of the corpus (seeded) is held out for the validation loss. Molecules without a
     structure record are left out and counted. Writes `out_dir/model/`, `metrics.csv`, `learning_curve.png`,

@@ -77,7 +77,7 @@ class TrainSettings:
     patience: int | None = 5  # best_valid: stop after this many evaluations without improvement (None: never)
     eval_every: int | None = None  # steps between validations; None: once per epoch
     valid_fraction: float = 0.05  # pretraining: held-out slice of the corpus for the validation loss
-    mask_prob: float = 0.15  # pretraining: masked-token selection probability (model.md §2.6)
+    mask_prob: float = 0.15  # pretraining: masked-token selection probability (docs/model.md §2.6)
     # execution and logging
     num_workers: int = 1  # DataLoader worker processes
     log_every: int = 1

@@ -8,7 +8,7 @@ from mumo.model.config import QUIRKS
 
 #: Parameters of the paper-size encoder (no head): 17 Mamba blocks (7.64 M each), 32 attention modules
 #: (2.36 M), 17 graph layers (13.0 M: the embedding layer + 2 per FusionBlock), 8 injections, embedding.
-#: model.md §2.1 says "about 438 M used parameters".
+#: docs/model.md §2.1 says "about 438 M used parameters".
 PAPER_ENCODER_PARAMS = 437_561_856
 PAPER_MLM_HEAD_PARAMS = 768 * 2364 + 2364
 
