@@ -11,7 +11,26 @@ FIXTURES = REPO / "tests" / "fixtures"
 MOLECULENET = FIXTURES / "moleculenet"
 
 
-class LoopbackServer:
+class LoopbackHTTP:
+    """An HTTP server on 127.0.0.1 (a free port) in a daemon thread, for `with`: started on entry, stopped and
+    its socket closed on exit. Subclasses build their handler class and call `super().__init__(handler)`."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+class LoopbackServer(LoopbackHTTP):
     """Serves files from `root` on 127.0.0.1; `truncate` maps a file name to the byte count actually sent
     (while Content-Length announces the full size), to simulate a connection dropped mid-download;
     `truncate_times` optionally limits how many requests are cut before the file is served whole."""
@@ -45,15 +64,4 @@ class LoopbackServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(Handler)

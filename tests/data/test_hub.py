@@ -14,12 +14,11 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import REPO
+from helpers import REPO, LoopbackHTTP
 
 from mumo.data import hub as hub_module
 from mumo.data.download import DownloadError, sha256sum
@@ -97,7 +96,7 @@ def test_card_front_matter():
         parse_card("---\ndataset_info: {}\n---\n", "card")
 
 
-class _LoopbackHub:
+class _LoopbackHub(LoopbackHTTP):
     """The few hub endpoints huggingface_hub calls, serving `root` as repo `zihaojing/MuMo-Finetuning` on
     127.0.0.1 with branch `main` at commit `sha`; records the requests."""
 
@@ -152,17 +151,7 @@ class _LoopbackHub:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> _LoopbackHub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(Handler)
 
     def read_bbbp(self, downloads: Path, home: Path) -> dict:
         """read_authors in a fresh process whose HF_ENDPOINT is this server (huggingface_hub reads it on import)."""
@@ -174,7 +163,7 @@ class _LoopbackHub:
             "print(json.dumps(provenance | {'n': len(table)}))\n"
         )
         env = os.environ | {
-            "HF_ENDPOINT": f"http://127.0.0.1:{self.httpd.server_port}",
+            "HF_ENDPOINT": self.url,
             "HF_HOME": str(home),
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "PYTHONPATH": str(REPO),
