@@ -138,3 +138,40 @@ def test_user_folds_from_a_column_or_a_splits_file(tmp_path):
         _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
     with pytest.raises(ValueError, match="unknown split 'kmeans'"):
         _fixed_split(tmp_path / "d.csv", "kmeans", None, 3)
+
+
+@pytest.mark.slow
+def test_train_from_a_pretrained_model_with_a_shared_store(ensemble, tmp_path):
+    """--from: the given model's vocabulary and weights; --store: molecules already there are not recomputed."""
+    store = ensemble / "ens" / "structures"
+    before = sorted(p.name for p in (store / "cache").rglob("*.npz"))
+    data = pd.read_csv(ensemble / "my data.csv")
+    data["split"] = np.resize(["train", "train", "valid", "test"], len(data))
+    data.to_csv(tmp_path / "my data.csv", index=False)
+    args = [
+        "train",
+        str(tmp_path / "my data.csv"),
+        "--target-columns",
+        "p_np",
+        "--task-type",
+        "classification",
+    ]
+    args += [
+        "--output",
+        str(tmp_path / "ft"),
+        "--seeds",
+        "5",
+        "--split",
+        "column:split",
+        "--conformer",
+        *FAST,
+    ]
+    from_dir = ensemble / "ens" / "seed0"
+    assert main([*args, "--from", str(from_dir), "--store", str(store), *TINY]) == 0
+    assert "finetuned from" in (tmp_path / "ft" / "report.md").read_text()
+    assert (tmp_path / "ft" / "vocab.json").read_text() == (from_dir / "model" / "vocab.json").read_text()
+    assert sorted(p.name for p in (store / "cache").rglob("*.npz")) == before
+    assert not (tmp_path / "ft" / "structures").exists()
+    split = json.loads((tmp_path / "ft" / "splits" / "seed5.json").read_text())
+    assert split["split"] == "column:split" and len(split["test"]) == 10
+    assert json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"] == str(store.resolve())
