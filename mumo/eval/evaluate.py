@@ -59,6 +59,13 @@ def from_predict(frame: pd.DataFrame, path: str) -> pd.DataFrame:
             f"{path}: predictions {[PRED + t for t in missing]} without their label column(s) {missing}; "
             "add the labels under the model's task names to score them"
         )
+    for task in tasks:
+        text = frame[task].notna() & pd.to_numeric(frame[task], errors="coerce").isna()
+        if text.any():
+            row = int(text.idxmax())
+            raise DataSourceError(
+                f"{path}: label column {task!r} row {row} is not a number: {frame[task][row]!r}"
+            )
     unpredicted = frame[[PRED + t for t in tasks]].isna().all(axis=1)
     if unpredicted.any():
         statuses = frame.loc[unpredicted, "status"] if "status" in frame.columns else pd.Series(["?"])
@@ -76,7 +83,7 @@ def from_predict(frame: pd.DataFrame, path: str) -> pd.DataFrame:
                     "mol_id": frame.index.astype(str),
                     "fold": PREDICT_FOLD,
                     "task": task,
-                    "y_true": pd.to_numeric(frame[task], errors="raise"),
+                    "y_true": pd.to_numeric(frame[task]),
                     "y_pred": frame[PRED + task].astype(float),
                 }
             ).loc[~unpredicted]

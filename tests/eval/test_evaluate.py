@@ -30,3 +30,9 @@ def test_predict_output_without_its_labels_is_refused_naming_the_columns(tmp_pat
     pd.DataFrame({"smiles": ["C"], "pred_a": [0.5]}).to_csv(tmp_path / "p.csv", index=False)
     with pytest.raises(DataSourceError, match=r"p.csv: predictions \['pred_a'\] without their label"):
         evaluate_file(str(tmp_path / "p.csv"), ["roc_auc"])
+
+
+def test_a_label_that_is_not_a_number_is_named_with_its_row(tmp_path):
+    pd.DataFrame({"a": ["1", "active"], "pred_a": [0.5, 0.2]}).to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(DataSourceError, match=r"p.csv: label column 'a' row 1 is not a number: 'active'"):
+        evaluate_file(str(tmp_path / "p.csv"), ["roc_auc"])
