@@ -267,8 +267,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         metavar="JSON",
         help='folds as input row numbers (0-based): {"train": [...], "valid": [...], "test": [...]}',
     )
-    p.add_argument("--split-fractions", nargs=3, type=float, default=[0.8, 0.1, 0.1], help="train valid test")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="one model per seed")
+    p.add_argument(
+        "--split-fractions",
+        nargs=3,
+        type=float,
+        default=[0.8, 0.1, 0.1],
+        metavar=("TRAIN", "VALID", "TEST"),
+        help="fold fractions of a seeded split",
+    )
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED", help="one model per seed"
+    )
     p.add_argument(
         "--from",
         dest="pretrained",

@@ -11,13 +11,15 @@ ensemble `mumo predict --model DIR` reads:
     DIR/seed{s}/model/, predictions.csv, metrics.csv, ...      one finetuned model per seed
     DIR/report.csv, report.md                                  test (and valid) scores per seed, mean ± std
     DIR/ensemble.json                                          what was run, and where its structure store is
+    DIR/train.log                                              what every step said (a failure's traceback too)
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,26 @@ def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, ro
     return None
 
 
+@contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    """Every step's log lines (and the traceback of a failure) into `path`, for the duration of a run."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO))
+    try:
+        yield
+    except Exception:
+        logger.exception("mumo train failed")
+        raise
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
 def train_csv(
     input_csv: str | Path,
     output_dir: str | Path,
@@ -90,99 +112,104 @@ def train_csv(
     """
     input_csv, out = Path(input_csv), Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    name = input_csv.stem
-    read_smiles_table(input_csv, smiles_column)  # the empty file or missing column named before any work
-    dataset = resolve(
-        name,
-        {
-            "path": str(input_csv),
-            "smiles_column": smiles_column,
-            "label_columns": list(target_columns),
-            "task_type": task_type,
-        },
-    )
-    table, rejected = out / "standardised.csv", out / "rejected.csv"
-    fetch_raw(dataset, str(out / "raw.csv"), str(out))
-    standardise_file(
-        str(out / "raw.csv"), dataset, fragments, str(table), str(rejected), str(out / "counts.json")
-    )
-    counts = json.loads((out / "counts.json").read_text())
-
-    sets = _fixed_split(input_csv, split, splits_file, counts["raw"])
-    split_name = "splits_file" if splits_file else split
-    given = (
-        None if sets is None else fold_column_split(pd.read_csv(table), sets, splits_file or str(input_csv))
-    )
-    splits = {}
-    for seed in seeds:
-        path = out / "splits" / f"seed{seed}.json"
-        path.parent.mkdir(exist_ok=True)
-        if given is None:
-            split_file(str(table), split, seed, list(fractions), str(path), dataset=name)
-        else:  # the user's folds, the same for every seed
-            write_json({"split": split_name, "seed": seed, **given}, path)
-        splits[seed] = path
-
-    s = TrainSettings.from_dict(settings)
-    featurized = featurization(fragments, conformer)
-    store_dir = Path(store) if store is not None else out / STRUCTURES_DIR
-    store_dir.mkdir(parents=True, exist_ok=True)
-    shard = store_dir / f"{name}-{sha256sum(table)[:12]}.npz"
-    structure_shard(
-        [str(table)],
-        0,
-        1,
-        featurized["conformer"],
-        workers,
-        str(shard),
-        str(out / "structures.csv"),
-        str(store_dir / "cache"),
-        raw_csvs=[str(table)] if s.tokens_from_raw_smiles else (),
-    )
-
-    pretrained_dir = model_directory(pretrained) if pretrained is not None else None
-    vocab = out / VOCAB_NAME
-    if pretrained_dir is not None:
-        vocab.write_bytes((pretrained_dir / VOCAB_NAME).read_bytes())
-    else:
-        build_vocab([str(table)], str(vocab))
-    metrics = list(dataset.spec.metrics)
-    scores = []
-    for seed in seeds:
-        run = out / f"seed{seed}"
-        run_finetune(
-            str(table),
-            str(splits[seed]),
-            str(store_dir),
-            str(vocab),
-            list(target_columns),
-            task_type,
-            seed,
-            s.to_dict(),
-            str(run / "predictions.csv"),
-            str(run),
-            pretrained_dir=None if pretrained_dir is None else str(pretrained_dir),
-            threads=threads,
-            fragments=fragments,
-            conformer=featurized["conformer"],
+    with _log_to(out / "train.log"):
+        name = input_csv.stem
+        read_smiles_table(input_csv, smiles_column)  # the empty file or missing column named before any work
+        dataset = resolve(
+            name,
+            {
+                "path": str(input_csv),
+                "smiles_column": smiles_column,
+                "label_columns": list(target_columns),
+                "task_type": task_type,
+            },
         )
-        scores.append(score_predictions(pd.read_csv(run / "predictions.csv"), metrics).assign(seed=seed))
-    report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
-    write_csv(report, out / "report.csv")
-    write_text_atomic(out / "report.md", _report_md(input_csv, report, counts, pretrained_dir, split_name))
-    record = {
-        "input": str(input_csv),
-        "tasks": list(target_columns),
-        "task_type": task_type,
-        "seeds": list(seeds),
-        "split": split_name,
-        "from": None if pretrained_dir is None else str(pretrained_dir),
-        "store": str(store_dir.resolve()) if store is not None else STRUCTURES_DIR,
-        "settings": s.to_dict(),
-        **featurized,
-    }
-    write_json(record, out / ENSEMBLE_NAME)
-    return report
+        table, rejected = out / "standardised.csv", out / "rejected.csv"
+        fetch_raw(dataset, str(out / "raw.csv"), str(out))
+        standardise_file(
+            str(out / "raw.csv"), dataset, fragments, str(table), str(rejected), str(out / "counts.json")
+        )
+        counts = json.loads((out / "counts.json").read_text())
+
+        sets = _fixed_split(input_csv, split, splits_file, counts["raw"])
+        split_name = "splits_file" if splits_file else split
+        given = (
+            None
+            if sets is None
+            else fold_column_split(pd.read_csv(table), sets, splits_file or str(input_csv))
+        )
+        splits = {}
+        for seed in seeds:
+            path = out / "splits" / f"seed{seed}.json"
+            path.parent.mkdir(exist_ok=True)
+            if given is None:
+                split_file(str(table), split, seed, list(fractions), str(path), dataset=name)
+            else:  # the user's folds, the same for every seed
+                write_json({"split": split_name, "seed": seed, **given}, path)
+            splits[seed] = path
+
+        s = TrainSettings.from_dict(settings)
+        featurized = featurization(fragments, conformer)
+        store_dir = Path(store) if store is not None else out / STRUCTURES_DIR
+        store_dir.mkdir(parents=True, exist_ok=True)
+        shard = store_dir / f"{name}-{sha256sum(table)[:12]}.npz"
+        structure_shard(
+            [str(table)],
+            0,
+            1,
+            featurized["conformer"],
+            workers,
+            str(shard),
+            str(out / "structures.csv"),
+            str(store_dir / "cache"),
+            raw_csvs=[str(table)] if s.tokens_from_raw_smiles else (),
+        )
+
+        pretrained_dir = model_directory(pretrained) if pretrained is not None else None
+        vocab = out / VOCAB_NAME
+        if pretrained_dir is not None:
+            vocab.write_bytes((pretrained_dir / VOCAB_NAME).read_bytes())
+        else:
+            build_vocab([str(table)], str(vocab))
+        metrics = list(dataset.spec.metrics)
+        scores = []
+        for seed in seeds:
+            run = out / f"seed{seed}"
+            run_finetune(
+                str(table),
+                str(splits[seed]),
+                str(store_dir),
+                str(vocab),
+                list(target_columns),
+                task_type,
+                seed,
+                s.to_dict(),
+                str(run / "predictions.csv"),
+                str(run),
+                pretrained_dir=None if pretrained_dir is None else str(pretrained_dir),
+                threads=threads,
+                fragments=fragments,
+                conformer=featurized["conformer"],
+            )
+            scores.append(score_predictions(pd.read_csv(run / "predictions.csv"), metrics).assign(seed=seed))
+        report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
+        write_csv(report, out / "report.csv")
+        write_text_atomic(
+            out / "report.md", _report_md(input_csv, report, counts, pretrained_dir, split_name)
+        )
+        record = {
+            "input": str(input_csv),
+            "tasks": list(target_columns),
+            "task_type": task_type,
+            "seeds": list(seeds),
+            "split": split_name,
+            "from": None if pretrained_dir is None else str(pretrained_dir),
+            "store": str(store_dir.resolve()) if store is not None else STRUCTURES_DIR,
+            "settings": s.to_dict(),
+            **featurized,
+        }
+        write_json(record, out / ENSEMBLE_NAME)
+        return report
 
 
 def summarise(report: pd.DataFrame) -> pd.DataFrame:

@@ -42,6 +42,7 @@ def test_train_writes_an_ensemble_folder_with_its_report(ensemble):
     splits = [json.loads((out / "splits" / f"seed{s}.json").read_text()) for s in (0, 1)]
     assert splits[0]["train"] != splits[1]["train"]  # a random split per seed
     assert json.loads((out / "ensemble.json").read_text())["seeds"] == [0, 1]
+    assert "'kept': 40" in (out / "train.log").read_text()  # what the steps said
 
 
 @pytest.mark.slow
@@ -123,6 +124,7 @@ def test_train_stops_on_bad_input_with_one_line(tmp_path, capsys, text, message)
     assert main([*args, "--output", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and err.startswith("mumo train: error:")
+    assert "Traceback" in (tmp_path / "o" / "train.log").read_text()  # the user's line; the log has the rest
 
 
 def test_user_folds_from_a_column_or_a_splits_file(tmp_path):
