@@ -110,6 +110,8 @@ def train_csv(
     """Standardise, split, featurise and finetune one model per seed; write the ensemble folder and return
     the report (one row per seed, fold, task and metric). Without `pretrained` the models start from scratch.
     """
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
     input_csv, out = Path(input_csv), Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _log_to(out / "train.log"):

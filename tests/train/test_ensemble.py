@@ -9,7 +9,7 @@ from helpers import MOLECULENET
 
 from mumo.cli import main
 from mumo.train import predict
-from mumo.train.ensemble import _fixed_split
+from mumo.train.ensemble import _fixed_split, train_csv
 
 FAST = ["timeout_s=2", "max_iters=50", "add_hs_below_heavy_atoms=0"]
 TINY = ["--preset=tiny", "--epochs=1", "--set", "progress=false", "num_workers=0", "batch_size=8"]
@@ -138,6 +138,8 @@ def test_user_folds_from_a_column_or_a_splits_file(tmp_path):
     with pytest.raises(ValueError, match=r"test row 7 is not a row of .*d.csv \(0..2\)"):
         (tmp_path / "s.json").write_text(json.dumps({"test": [7]}))
         _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
+    with pytest.raises(ValueError, match=r"seeds must be distinct and at least one, got \[0, 0\]"):
+        train_csv(tmp_path / "d.csv", tmp_path / "o", "smiles", ["y"], "regression", seeds=[0, 0])
     with pytest.raises(ValueError, match="unknown split 'kmeans'"):
         _fixed_split(tmp_path / "d.csv", "kmeans", None, 3)
 
