@@ -72,10 +72,11 @@ def run(args: argparse.Namespace, processes: int, threads: int, workers: int, ou
         f"--split={args.split}",
         f"--store={args.store}",
         f"--vocab={args.vocab}",
-        f"--tasks={args.tasks}",
+        "--target-columns",
+        *args.tasks.split(","),
         f"--task-type={args.task_type}",
         f"--predictions={out / 'predictions.csv'}",
-        f"--out={out}",
+        f"--output={out}",
         f"--settings={out / 'settings.json'}",
         f"--threads={threads}",
     ]

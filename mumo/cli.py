@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
+
+from mumo import __version__
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
@@ -28,16 +31,20 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    """A settings file (YAML/JSON), then `--set key=value` overrides (values read as YAML; dotted keys nest)."""
-    import yaml
-
+    """A settings file (YAML/JSON), then `--set key=value` overrides."""
     from mumo.train.settings import read_settings_file
 
-    settings = read_settings_file(args.settings) if args.settings else {}
-    for item in args.set:
+    return _key_values(read_settings_file(args.settings) if args.settings else {}, args.set, "--set")
+
+
+def _key_values(settings: dict, items: list[str], option: str) -> dict:
+    """`settings` with KEY=VALUE items set in it (values read as YAML; dotted keys nest)."""
+    import yaml
+
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+            raise SystemExit(f"{option} expects KEY=VALUE, got {item!r}")
         *parents, leaf = key.split(".")
         target = settings
         for parent in parents:
@@ -49,7 +56,7 @@ def _settings(args: argparse.Namespace) -> dict:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from mumo.train.recipes import run_pretrain
 
-    run_pretrain(args.corpus, args.store, args.vocab, args.out, _settings(args), threads=args.threads)
+    run_pretrain(args.corpus, args.store, args.vocab, args.output, _settings(args), threads=args.threads)
     return 0
 
 
@@ -61,36 +68,69 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         args.split,
         args.store,
         args.vocab,
-        args.tasks.split(","),
+        args.target_columns,
         args.task_type,
         args.seed,
         _settings(args),
         args.predictions,
-        args.out,
+        args.output,
         pretrained_dir=args.pretrained,
         threads=args.threads,
     )
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mumo.train.ensemble import summarise, train_csv
+
+    settings = {"preset": args.preset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+    conformer = _key_values({}, args.conformer, "--conformer")
+    report = train_csv(
+        args.input,
+        args.output,
+        args.smiles_column,
+        args.target_columns,
+        args.task_type,
+        seeds=args.seeds,
+        split=args.split,
+        splits_file=args.splits_file,
+        fractions=args.split_fractions,
+        pretrained=args.pretrained,
+        settings=settings | _settings(args),
+        fragments=args.fragments,
+        conformer=conformer,
+        store=args.store,
+        workers=args.workers,
+        threads=args.threads,
+    )
+    summary = summarise(report.loc[report["fold"] == "test"])
+    print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"ensemble of {len(args.seeds)} models -> {args.output} (report.md, report.csv)")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from mumo.train.predict import predict_csv
 
-    predict_csv(
-        args.checkpoint,
+    out = predict_csv(
+        args.model,
         args.input,
         args.output,
         smiles_column=args.smiles_column,
         batch_size=args.batch_size,
         workers=args.workers,
+        stores=args.store,
     )
+    counts = out["status"].value_counts().to_dict()
+    print(f"{len(out)} rows, {int(out['n_models'].max())} models, statuses {counts} -> {args.output}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from mumo.eval.evaluate import evaluate_file
 
-    scores = evaluate_file(args.predictions, args.metrics.split(","))
+    metrics = [name for item in args.metrics for name in item.split(",") if name]
+    scores = evaluate_file(args.input, metrics)
     if args.output:
         from mumo.io import write_csv
 
@@ -132,71 +172,202 @@ SOURCE is either a local folder, or a Hugging Face hub id pinned to a revision, 
 zihaojing/MuMo-Pretrained@<commit>); an id without a revision is refused, as an import must be reproducible.
 
 DIR receives model.safetensors + config.json (the `paper` preset with the checkpoint's sizes, usable by
-`mumo finetune --pretrained DIR` and `mumo predict`), vocab.json (the authors' vocabulary, their ids
+`mumo finetune --from DIR`, `mumo train --from DIR` and `mumo predict`), vocab.json (the authors' vocabulary, their ids
 unchanged), task.json, and import.json: the source, its revision, the SHA-256 of every input file and the
 tensors the reference allocates but never uses (per-block copies of the first graph layer, the angle
 projection of later graph layers), which are listed with their parameter counts and not imported.
 """
 
 
+#: old spellings, still accepted after an option's own name, not listed in the help
+HIDDEN_ALIASES = frozenset({"--checkpoint", "--predictions"})
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each help text; descriptions kept as written; old spellings not listed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default in (None, [], False):  # nothing worth showing
+            return action.help
+        return super()._get_help_string(action)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        shown = action.option_strings[:1] + [s for s in action.option_strings[1:] if s not in HIDDEN_ALIASES]
+        if shown != action.option_strings:
+            action = copy.copy(action)
+            action.option_strings = shown
+        return super()._format_action_invocation(action)
+
+
+_TRAIN_HELP = """\
+Standardise DATA.csv, split it, compute its structures, and finetune one model per seed, all through the
+pipeline's own steps. Without --from the models are trained from scratch (pretraining is `mumo pretrain`, or
+use the authors' weights via `mumo import-checkpoint`).
+
+DIR receives standardised.csv, rejected.csv (every dropped row with its reason), splits/seed{s}.json,
+seed{s}/model/ (one model per seed), report.md and report.csv (scores per seed, mean ± std), and
+ensemble.json; `mumo predict --model DIR` predicts with the whole ensemble.
+"""
+
+_PREDICT_HELP = """\
+Every input row comes out, in order, with canonical_smiles, status (ok, truncated, unknown_tokens,
+invalid_smiles, no_structure, failed) and reason; per task pred_<task> (the models' mean: P(class 1) or the
+value in training units), std_<task> (their standard deviation, ddof 0; 0 for one model) and n_models.
+"""
+
+_EVALUATE_HELP = """\
+Scores a predictions file: the long format of the pipeline and `mumo finetune` (mol_id, fold, task, y_true,
+y_pred), or the output of `mumo predict` when it still has the label columns, named as the model's tasks
+(pred_<task> scored against <task>, as one fold "all"; rows without a prediction are counted, not scored).
+"""
+
+
 def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", help="YAML or JSON file of training settings (mumo.train.settings)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    p.add_argument(
+        "--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="override settings"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mumo", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_datasets(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("datasets", help="list the dataset registry and what is available offline")
     p.add_argument("--offline", action="store_true", help="only datasets available without network")
     p.set_defaults(func=_cmd_datasets)
 
+
+def _add_featurize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("featurize", help="RDKit structure stage on a CSV of SMILES")
-    p.add_argument("input")
+    p.add_argument("input", help="CSV with a SMILES column")
     p.add_argument("--output", required=True, help="output directory (store + report.csv)")
-    p.add_argument("--smiles-column", default="smiles")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--smiles-column", default="smiles", help="column holding the SMILES")
+    p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
     p.set_defaults(func=_cmd_featurize)
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="from a CSV to an ensemble of finetuned models (one per seed) with a report of test scores",
+        description=_TRAIN_HELP,
+    )
+    p.add_argument("input", metavar="DATA.csv", help="CSV with a SMILES column and the target columns")
+    p.add_argument("--output", required=True, metavar="DIR", help="ensemble folder to write")
+    p.add_argument("--smiles-column", default="smiles", help="column holding the SMILES")
+    p.add_argument("--target-columns", nargs="+", required=True, metavar="COLUMN", help="label columns")
+    p.add_argument("--task-type", required=True, choices=["classification", "regression"], help="task type")
+    p.add_argument(
+        "--split",
+        default="balanced_scaffold",
+        help="random, scaffold, balanced_scaffold (seeded by each seed), or column:NAME (a column holding "
+        "train/valid/test per row)",
+    )
+    p.add_argument(
+        "--splits-file",
+        metavar="JSON",
+        help='folds as input row numbers (0-based): {"train": [...], "valid": [...], "test": [...]}',
+    )
+    p.add_argument(
+        "--split-fractions",
+        nargs=3,
+        type=float,
+        default=[0.8, 0.1, 0.1],
+        metavar=("TRAIN", "VALID", "TEST"),
+        help="fold fractions of a seeded split",
+    )
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED", help="one model per seed"
+    )
+    p.add_argument(
+        "--from",
+        dest="pretrained",
+        metavar="DIR",
+        help="pretrained mumo model (a `mumo pretrain` run or model folder) or a `mumo import-checkpoint` "
+        "folder; default: from scratch",
+    )
+    p.add_argument(
+        "--preset", default="small", help="model size when training from scratch (tiny, small, ...)"
+    )
+    p.add_argument("--epochs", type=int, default=10, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=32, help="molecules per batch")
+    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
+    p.add_argument("--fragments", default="largest", choices=["largest", "keep"], help="salts and mixtures")
+    p.add_argument(
+        "--conformer",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="conformer settings (mumo.chem.conformer.ConformerConfig: timeout_s, max_iters, num_conformers, "
+        "...); default: its defaults, as the pipeline's",
+    )
+    p.add_argument(
+        "--store", metavar="DIR", help="structure store to share between runs (default: DIR/structures)"
+    )
+    p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
+    _training_options(p)
+    p.set_defaults(func=_cmd_train)
+
+
+def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="masked-token pretraining on a corpus (runs under torchrun too)")
     p.add_argument("--corpus", required=True, help="CSV with a canonical_smiles column")
     p.add_argument("--store", required=True, help="structure store directory")
     p.add_argument("--vocab", required=True, help="vocabulary JSON")
-    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--output", required=True, help="run directory")
     _training_options(p)
     p.set_defaults(func=_cmd_pretrain)
 
+
+def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="finetune on one split, predict its valid and test folds")
     p.add_argument("--table", required=True, help="standardised CSV")
     p.add_argument("--split", required=True, help="split JSON")
     p.add_argument("--store", required=True, help="structure store directory")
     p.add_argument("--vocab", required=True, help="vocabulary JSON")
-    p.add_argument("--tasks", required=True, help="comma-separated label columns")
-    p.add_argument("--task-type", required=True, choices=["classification", "regression"])
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--target-columns", nargs="+", required=True, metavar="COLUMN", help="label columns")
+    p.add_argument("--task-type", required=True, choices=["classification", "regression"], help="task type")
+    p.add_argument("--seed", type=int, default=42, help="training seed")
     p.add_argument("--predictions", required=True, help="output predictions CSV (long format)")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--pretrained", help="pretrained model directory (default: train from scratch)")
+    p.add_argument("--output", required=True, help="run directory")
+    p.add_argument("--from", dest="pretrained", metavar="DIR", help="pretrained model directory")
     _training_options(p)
     p.set_defaults(func=_cmd_finetune)
 
-    p = sub.add_parser("predict", help="predict a CSV of SMILES with a finetuned model")
-    p.add_argument("--checkpoint", required=True, help="model directory (or a run directory with model/)")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--smiles-column", default="smiles")
-    p.add_argument("--batch-size", type=int, default=64)
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict a CSV of SMILES with a model or an ensemble (mean, std and count across models)",
+        description=_PREDICT_HELP,
+    )
+    p.add_argument(
+        "--model",
+        "--checkpoint",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="model folders, run folders, or folders of seeds (a `mumo train` output, a pipeline run folder)",
+    )
+    p.add_argument("--input", required=True, help="CSV with a SMILES column")
+    p.add_argument("--output", required=True, help="predictions CSV to write")
+    p.add_argument("--smiles-column", default="smiles", help="column holding the SMILES")
+    p.add_argument("--batch-size", type=int, default=64, help="molecules per batch")
     p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
+    p.add_argument(
+        "--store",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="structure stores to read molecules from (built with the models' conformer settings)",
+    )
     p.set_defaults(func=_cmd_predict)
 
+
+def _add_import_checkpoint(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import-checkpoint",
         help="convert an authors' MuMo checkpoint (folder or hub id@revision) into a mumo model directory",
         description=_IMPORT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "source", metavar="SOURCE", help="local folder, or owner/name@revision on the Hugging Face hub"
@@ -205,12 +376,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="download cache for hub sources (default: huggingface_hub's)")
     p.set_defaults(func=_cmd_import_checkpoint)
 
-    p = sub.add_parser("evaluate", help="score a predictions file")
-    p.add_argument("--predictions", required=True)
-    p.add_argument("--metrics", required=True, help="comma-separated, e.g. roc_auc,pr_auc")
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a predictions file", description=_EVALUATE_HELP)
+    p.add_argument("--input", "--predictions", required=True, help="predictions CSV (either format)")
+    p.add_argument("--metrics", nargs="+", required=True, help="e.g. roc_auc pr_auc")
     p.add_argument("--output", help="also write the scores as CSV")
     p.set_defaults(func=_cmd_evaluate)
+
+
+#: one function per subcommand; a new subcommand is a `_add_<name>(sub)` function added here
+SUBCOMMANDS = (
+    _add_datasets,
+    _add_featurize,
+    _add_train,
+    _add_predict,
+    _add_evaluate,
+    _add_pretrain,
+    _add_finetune,
+    _add_import_checkpoint,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mumo", description=__doc__, formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     for command in sub.choices.values():  # `--debug` also after the command; SUPPRESS keeps a leading one
+        command.formatter_class = _HelpFormatter
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )

@@ -1,9 +1,11 @@
+import argparse
 import re
 import subprocess
 import sys
 
 import pytest
 
+from mumo import __version__
 from mumo.cli import main
 from mumo.data.sources import DataSourceError
 from mumo.eval.predictions import PREDICTION_COLUMNS
@@ -80,3 +82,70 @@ def test_console_script_error_exits_non_zero_with_one_line(tmp_path):
         text=True,
     )
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "file not found" in done.stderr
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"mumo {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("datasets", ["--offline"]),
+        ("featurize", ["--smiles-column SMILES_COLUMN", "(default: smiles)", "--workers"]),
+        (
+            "train",
+            [
+                "--target-columns COLUMN [COLUMN ...]",
+                "(default: balanced_scaffold)",
+                "--from DIR",
+                "(default: [0, 1, 2])",
+                "(default: small)",
+                "--split-fractions",
+                "from scratch",
+            ],
+        ),
+        ("predict", ["--model DIR [DIR ...]", "--store DIR [DIR ...]", "std_<task>", "(default: 64)"]),
+        ("evaluate", ["--input INPUT", "--metrics METRICS [METRICS ...]", "mumo predict"]),
+        ("pretrain", ["--output OUTPUT", "--set KEY=VALUE [KEY=VALUE ...]", "(default: 1)"]),
+        ("finetune", ["--target-columns COLUMN [COLUMN ...]", "--from DIR", "(default: 42)"]),
+        ("import-checkpoint", ["--output DIR", "--cache-dir"]),
+    ],
+)
+def test_every_subcommand_has_help_with_defaults_and_no_old_spellings(capsys, command, shown):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert done.value.code == 0
+    for text in shown:
+        assert " ".join(text.split()) in out
+    assert not re.search(r"--checkpoint|--out\b|default: None", out)
+    assert command != "evaluate" or "--predictions" not in out
+
+
+def test_every_subcommand_is_tested_above():
+    from mumo.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    tested = {
+        "datasets",
+        "featurize",
+        "train",
+        "predict",
+        "evaluate",
+        "pretrain",
+        "finetune",
+        "import-checkpoint",
+    }
+    assert set(commands) == tested
+
+
+def test_old_spellings_still_parse():
+    from mumo.cli import build_parser
+
+    args = build_parser().parse_args(["predict", "--checkpoint", "m", "--input", "i", "--output", "o"])
+    assert args.model == ["m"]
+    args = build_parser().parse_args(["evaluate", "--predictions", "p", "--metrics", "mae"])
+    assert args.input == "p"

@@ -139,3 +139,16 @@ def make_split(
     else:
         raise KeyError(f"unknown split {name!r}; valid splits: {', '.join(SPLIT_NAMES)}")
     return {fold: sorted(int(i) for i in split[fold]) for fold in FOLDS}
+
+
+def fold_column_split(table: pd.DataFrame, sets: Sequence[str], where: str) -> Split:
+    """Folds given per input row (`sets[r]` is train, valid or test for input row r, e.g. a CSV column):
+    the standardised table's rows follow their input `row`. Another value stops, naming `where` and the row."""
+    bad = [(r, s) for r, s in enumerate(sets) if s not in FOLDS]
+    if bad:
+        raise ValueError(
+            f"{where}: row {bad[0][0]} has {bad[0][1]!r}; every row needs one of {', '.join(FOLDS)} "
+            f"({len(bad)} rows do not)"
+        )
+    given = np.asarray(sets, dtype=object)[table["row"].to_numpy()]
+    return {fold: np.flatnonzero(given == fold).tolist() for fold in FOLDS}

@@ -69,7 +69,7 @@ def launch_pretrain(
         f"--corpus={corpus_csv}",
         f"--store={store_dir}",
         f"--vocab={vocab_json}",
-        f"--out={out_dir}",
+        f"--output={out_dir}",
         f"--settings={settings_file}",
         f"--threads={max(1, threads // processes)}",
     ]

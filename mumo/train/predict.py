@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,7 @@ from mumo.train.recipes import (
 
 logger = logging.getLogger(__name__)
 
+STRUCTURES_DIR, ENSEMBLE_NAME = "structures", "ensemble.json"  # beside the seeds of a `mumo train` ensemble
 STATUSES = ("ok", "truncated", "unknown_tokens", "invalid_smiles", "no_structure", "failed")
 
 
@@ -91,23 +95,77 @@ def token_problem(tokenizer: SmilesTokenizer, smiles: str, max_length: int) -> t
     return (problems[0][0], "; ".join(why for _, why in problems)) if problems else ("", "")
 
 
+def ensemble_members(paths: Sequence[str | Path]) -> list[Path]:
+    """The model directories of an ensemble: each path is a model (or run) directory, or a folder of seeds
+    (`seed0/`, `seed1/`, ... as `mumo train` and the pipeline's run folders hold), in seed order."""
+    members: list[Path] = []
+    for path in map(Path, paths):
+        seeds = sorted(
+            (p for p in path.glob("seed*") if re.fullmatch(r"seed\d+", p.name)),
+            key=lambda p: int(p.name[4:]),
+        )
+        try:
+            found = [model_directory(path)]
+        except FileNotFoundError:
+            if not seeds:
+                raise
+            found = [model_directory(seed) for seed in seeds]
+        members += [m for m in found if m not in members]
+    return members
+
+
+class _Stores:
+    """Several structure stores read as one (the first holding a molecule wins)."""
+
+    def __init__(self, stores: Sequence[StructureStore]) -> None:
+        self.stores = list(stores)
+
+    def __contains__(self, smiles: str) -> bool:
+        return any(smiles in store for store in self.stores)
+
+    def __getitem__(self, smiles: str) -> dict:
+        for store in self.stores:
+            if smiles in store:
+                return store[smiles]
+        raise KeyError(smiles)
+
+
+def _same_for_all(members: list[Path], name: str, values: list) -> None:
+    if any(value != values[0] for value in values[1:]):
+        raise ValueError(
+            f"the ensemble's models differ in their {name}: {members[0]} has {values[0]!r}, "
+            f"{members[[v == values[0] for v in values].index(False)]} another; predict them separately"
+        )
+
+
 def predict_csv(
-    checkpoint: str | Path,
+    models: str | Path | Sequence[str | Path],
     input_csv: str | Path,
     output_csv: str | Path,
     smiles_column: str = "smiles",
     batch_size: int = 64,
     workers: int = 1,
+    stores: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
-    """Write the input rows with canonical_smiles, status, reason and pred_<task> columns; return that table."""
-    directory = model_directory(checkpoint)
-    task = json.loads((directory / TASK_NAME).read_text())
-    if task["task_type"] == "pretrain":
-        raise ValueError(f"{directory} is a pretrained encoder without a property head; finetune it first")
-    fragments, conformer = load_featurization(directory)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_pretrained(directory, device=device).eval()
-    tokenizer = SmilesTokenizer.load(directory / VOCAB_NAME)
+    """Write the input rows with canonical_smiles, status, reason and, per task, pred_<task> (the mean over
+    the ensemble's models), std_<task> (their population standard deviation, 0 for one model) and n_models
+    (how many models predicted the row); return that table.
+
+    `models`: model directories, run directories or folders of seeds (`ensemble_members`). Structures are
+    read from `stores` (and from `structures/` beside a `mumo train` ensemble) where they hold the molecule,
+    and the others computed once for all models, with the models' conformer settings.
+    """
+    members = ensemble_members([models] if isinstance(models, str | Path) else models)
+    tasks = [json.loads((m / TASK_NAME).read_text()) for m in members]
+    for m, task in zip(members, tasks, strict=True):
+        if task["task_type"] == "pretrain":
+            raise ValueError(f"{m} is a pretrained encoder without a property head; finetune it first")
+    _same_for_all(members, "tasks", [(t["task_type"], t["tasks"]) for t in tasks])
+    featurized = [load_featurization(m) for m in members]
+    _same_for_all(members, "featurization (fragments, conformer settings)", featurized)
+    fragments, conformer = featurized[0]
+    names = tasks[0]["tasks"]
+    store_dirs = list(dict.fromkeys([*map(Path, stores), *_own_stores(models, members)]))
     table = read_smiles_table(input_csv, smiles_column)
 
     with rdBase.BlockLogs():  # the reasons go to the output, not to stderr
@@ -117,40 +175,85 @@ def predict_csv(
     reason = np.array([why for _, why in standardised], dtype=object)
     reason[table.eq("").all(axis=1).to_numpy()] = "blank line"
     valid = np.flatnonzero(~pd.isna(keys))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     with tempfile.TemporaryDirectory(prefix="mumo-predict-") as tmp:
-        report = build_shard(keys[valid].tolist(), Path(tmp) / "structures.npz", conformer, workers)
-        store = StructureStore(Path(tmp) / "structures.npz")
-        embedded = np.flatnonzero((report["outcome"] != "rejected").to_numpy())
-        smiles = report["canonical_smiles"].to_numpy()[embedded]
-        dataset = MoleculeDataset(smiles, store, tokenizer, task["max_length"])
-        values, failures = _predict_all(model, dataset, batch_size, device, len(task["tasks"]))
-        batch_dependent = {i for i, s in enumerate(smiles) if _skipped_steps(model.config, store[s])}
-
-    reason[valid] = report["reason"].fillna("").astype(str).to_numpy(dtype=object)
-    rows = valid[embedded]
-    for i, (row, outcome, smi) in enumerate(
-        zip(rows, report["outcome"].to_numpy()[embedded], smiles, strict=True)
-    ):
-        conformer_note = (
-            f"{outcome}: {reason[row]}" if reason[row] else ("" if outcome == "mmff" else outcome)
+        given = _Stores([StructureStore(d) for d in store_dirs])
+        missing = list(dict.fromkeys(k for k in keys[valid] if k not in given))
+        store = given
+        if missing:  # computed once here, for every model of the ensemble
+            computed = build_shard(missing, Path(tmp) / "structures.npz", conformer, workers)
+            store = _Stores([*given.stores, StructureStore(Path(tmp) / "structures.npz")])
+            by_key = computed.set_index("smiles")
+        outcome, notes, smiles = {}, {}, {}
+        for key in dict.fromkeys(keys[valid]):
+            if key in given:
+                record = given[key]
+                outcome[key], notes[key], smiles[key] = record["conformer_source"], record["reason"], key
+            else:
+                row = by_key.loc[key]
+                outcome[key], notes[key], smiles[key] = row["outcome"], row["reason"], row["canonical_smiles"]
+        logger.info(
+            "%d molecules featurised, %d read from %s", len(missing), len(outcome) - len(missing), store_dirs
         )
-        problem, why = token_problem(tokenizer, smi, task["max_length"])
-        status[row] = problem or "ok"
+        rows = np.array([r for r in valid if outcome[keys[r]] != "rejected"], dtype=np.int64)
+        molecules = [smiles[keys[r]] for r in rows]
+        values = np.full((len(members), len(table), len(names)), np.nan)
+        problems: list[list[tuple[str, str]]] = [[] for _ in rows]
+        failures: dict[int, list[str]] = {}
+        for m, (member, task) in enumerate(zip(members, tasks, strict=True)):
+            model = load_pretrained(member, device=device).eval()
+            tokenizer = SmilesTokenizer.load(member / VOCAB_NAME)
+            dataset = MoleculeDataset(molecules, store, tokenizer, task["max_length"])
+            values[m, rows], failed = _predict_all(model, dataset, batch_size, device, len(names))
+            for i, why in failed.items():
+                failures.setdefault(i, []).append(f"{member}: {why}")
+            for i, smi in enumerate(molecules):
+                problems[i].append(token_problem(tokenizer, smi, task["max_length"]))
+        batch_dependent = {i for i, s in enumerate(molecules) if _skipped_steps(model.config, store[s])}
+
+    for i, row in enumerate(rows):
+        key = keys[row]
+        conformer_note = (
+            f"{outcome[key]}: {notes[key]}"
+            if notes[key]
+            else ("" if outcome[key] == "mmff" else outcome[key])
+        )
+        found = [p for p in dict.fromkeys(problems[i]) if p[0]]
         quirk_note = "depends on its batch (model with the paper quirk skip_edgeless_graph_steps)"
-        notes = (why, conformer_note, quirk_note if i in batch_dependent else "")
-        reason[row] = "; ".join(part for part in notes if part)
+        parts = (*(why for _, why in found), conformer_note, quirk_note if i in batch_dependent else "")
+        status[row] = found[0][0] if found else "ok"
         if i in failures:
-            status[row], reason[row] = "failed", failures[i]
-    predictions = np.full((len(table), len(task["tasks"])), np.nan)
-    predictions[rows] = values
+            parts = (*parts, *failures[i])
+            if len(failures[i]) == len(members):
+                status[row] = "failed"
+        reason[row] = "; ".join(part for part in parts if part)
+    for row in valid:
+        if outcome[keys[row]] == "rejected":
+            reason[row] = notes[keys[row]]
     out = table.assign(canonical_smiles=keys, status=status, reason=reason)
-    for t, name in enumerate(task["tasks"]):
-        out[f"pred_{name}"] = predictions[:, t]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows no model predicted: NaN, as their status says
+        mean, spread = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+    for t, name in enumerate(names):
+        out[f"pred_{name}"], out[f"std_{name}"] = mean[:, t], spread[:, t]
+    out["n_models"] = np.isfinite(values).all(axis=2).sum(axis=0)
     write_csv(out, output_csv)
     counts = pd.Series(status).value_counts().to_dict()
-    logger.info("%s: %d rows predicted, statuses %s", output_csv, len(out), counts)
+    logger.info("%s: %d rows predicted by %d models, statuses %s", output_csv, len(out), len(members), counts)
     return out
+
+
+def _own_stores(models: str | Path | Sequence[str | Path], members: list[Path]) -> list[Path]:
+    """The stores `mumo train` recorded for the ensembles among `models` (its `ensemble.json`)."""
+    found = []
+    for folder in {Path(p) for p in ([models] if isinstance(models, str | Path) else models)} | {
+        m.parent.parent for m in members
+    }:
+        if (folder / ENSEMBLE_NAME).exists():
+            store = Path(json.loads((folder / ENSEMBLE_NAME).read_text())["store"])
+            found.append(store if store.is_absolute() else folder / store)
+    return sorted(p for p in found if p.is_dir())
 
 
 def _skipped_steps(config: MuMoConfig, record: dict) -> bool:

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from helpers import MOLECULENET
 
-from mumo.data.splits import FOLDS, make_split, scaffold_key
+from mumo.data.splits import FOLDS, fold_column_split, make_split, scaffold_key
 from mumo.data.standardise import standardise
 
 
@@ -95,3 +95,13 @@ def test_authors_split_is_their_folds_row_for_row():
     assert make_split(table, "authors", seed=3) == {"train": [1, 3], "valid": [2], "test": [0, 4]}
     with pytest.raises(ValueError, match="'authors' split needs the authors' table"):
         make_split(table.drop(columns="authors_set"), "authors", seed=0)
+
+
+def test_fold_column_split_follows_the_input_rows_of_the_kept_molecules():
+    table = pd.DataFrame({"row": [0, 2, 3]})  # input row 1 was rejected by standardisation
+    folds = fold_column_split(table, ["train", "test", "valid", "train"], "d.csv")
+    assert folds == {"train": [0, 2], "valid": [1], "test": []}
+    with pytest.raises(
+        ValueError, match=r"d.csv: row 1 has 'dev'; every row needs one of train, valid, test"
+    ):
+        fold_column_split(table, ["train", "dev", "test", "dev"], "d.csv")

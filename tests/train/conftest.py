@@ -77,11 +77,12 @@ class TinyData:
             f"--split={d.split}",
             f"--store={self.store}",
             f"--vocab={self.vocab}",
-            f"--tasks={','.join(d.tasks)}",
+            "--target-columns",
+            *d.tasks,
             f"--task-type={d.task_type}",
             f"--seed={seed}",
             f"--predictions={out / 'predictions.csv'}",
-            f"--out={out}",
+            f"--output={out}",
             f"--settings={out / 'settings.json'}",
         ]
 

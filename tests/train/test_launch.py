@@ -10,7 +10,13 @@ from mumo.train.launch import cli_command, gpu_count, launch_pretrain
 
 
 def test_one_process_needs_no_launcher():
-    assert cli_command(["pretrain", "--out=x"]) == [sys.executable, "-m", "mumo.cli", "pretrain", "--out=x"]
+    assert cli_command(["pretrain", "--output=x"]) == [
+        sys.executable,
+        "-m",
+        "mumo.cli",
+        "pretrain",
+        "--output=x",
+    ]
     torchrun = cli_command(["pretrain"], processes=4)
     assert torchrun[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
     assert torchrun[-3:] == ["-m", "mumo.cli", "pretrain"]

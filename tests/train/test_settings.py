@@ -61,7 +61,14 @@ def test_cli_settings_file_then_dotted_overrides(tmp_path):
 
     (tmp_path / "s.yaml").write_text("epochs: 3\nmodel: {pooler: bipooler}\n")
     args = build_parser().parse_args(
-        ["pretrain", "--corpus=c", "--store=s", "--vocab=v", "--out=o", f"--settings={tmp_path / 's.yaml'}"]
+        [
+            "pretrain",
+            "--corpus=c",
+            "--store=s",
+            "--vocab=v",
+            "--output=o",
+            f"--settings={tmp_path / 's.yaml'}",
+        ]
         + ["--set", "model.hidden_size=64", "--set", "lr=1e-3", "--set", "eval_every=null"]
     )
     settings = _settings(args)

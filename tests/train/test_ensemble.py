@@ -1,0 +1,181 @@
+"""`mumo train` on a CSV → `mumo predict` with the ensemble → `mumo evaluate` on predict's output."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import MOLECULENET
+
+from mumo.cli import main
+from mumo.train import predict
+from mumo.train.ensemble import _fixed_split, train_csv
+
+FAST = ["timeout_s=2", "max_iters=50", "add_hs_below_heavy_atoms=0"]
+TINY = ["--preset=tiny", "--epochs=1", "--set", "progress=false", "num_workers=0", "batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory):
+    """A 2-seed tiny ensemble trained on 40 BBBP rows plus one invalid SMILES."""
+    root = tmp_path_factory.mktemp("train")
+    data = pd.read_csv(MOLECULENET / "bbbp.csv").head(40)
+    data = pd.concat([data, pd.DataFrame({"smiles": ["C1CC"], "p_np": [1]})], ignore_index=True)
+    data.to_csv(root / "my data.csv", index=False)
+    args = ["train", str(root / "my data.csv"), "--target-columns", "p_np", "--task-type", "classification"]
+    args += ["--output", str(root / "ens"), "--seeds", "0", "1", "--split", "random", "--conformer", *FAST]
+    assert main([*args, *TINY]) == 0
+    return root
+
+
+@pytest.mark.slow
+def test_train_writes_an_ensemble_folder_with_its_report(ensemble):
+    out = ensemble / "ens"
+    assert (out / "seed0" / "model" / "model.safetensors").exists() and (out / "seed1" / "model").is_dir()
+    rejected = pd.read_csv(out / "rejected.csv")
+    assert rejected["smiles"].tolist() == ["C1CC"] and rejected["reason"].str.len().gt(0).all()
+    report = pd.read_csv(out / "report.csv")
+    assert set(report["seed"]) == {0, 1} and set(report["fold"]) == {"valid", "test"}
+    text = (out / "report.md").read_text()
+    assert "41 rows, 40 kept, 1 rejected" in text and "trained from scratch" in text
+    assert "| test | p_np | accuracy |" in text
+    splits = [json.loads((out / "splits" / f"seed{s}.json").read_text()) for s in (0, 1)]
+    assert splits[0]["train"] != splits[1]["train"]  # a random split per seed
+    assert json.loads((out / "ensemble.json").read_text())["seeds"] == [0, 1]
+    assert "'kept': 40" in (out / "train.log").read_text()  # what the steps said
+
+
+@pytest.mark.slow
+def test_predict_with_the_ensemble_then_evaluate(ensemble, tmp_path, monkeypatch, capsys):
+    featurised = []
+    build_shard = predict.build_shard
+
+    def recording(smiles, *args):
+        featurised.extend(smiles)
+        return build_shard(smiles, *args)
+
+    monkeypatch.setattr(predict, "build_shard", recording)
+    train = pd.read_csv(ensemble / "my data.csv").head(6)
+    new = pd.DataFrame({"smiles": ["CCO", "not a smiles"], "p_np": [1, 0]})
+    pd.concat([train, new], ignore_index=True).to_csv(tmp_path / "in.csv", index=False)
+    common = ["--input", str(tmp_path / "in.csv")]
+    assert (
+        main(["predict", "--model", str(ensemble / "ens"), *common, "--output", str(tmp_path / "p.csv")]) == 0
+    )
+    assert featurised == ["CCO"]  # the training molecules come from the ensemble's store
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert out["status"].tolist() == ["ok"] * 7 + ["invalid_smiles"]
+    assert out["n_models"].tolist() == [2] * 7 + [0]
+
+    members = []
+    for seed in (0, 1):
+        model = ensemble / "ens" / f"seed{seed}"
+        assert (
+            main(["predict", "--model", str(model), *common, "--output", str(tmp_path / f"{seed}.csv")]) == 0
+        )
+        members.append(pd.read_csv(tmp_path / f"{seed}.csv")["pred_p_np"].to_numpy())
+    np.testing.assert_allclose(out["pred_p_np"], np.mean(members, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(out["std_p_np"], np.std(members, axis=0), rtol=1e-5, atol=1e-7)
+    assert out["std_p_np"].iloc[:7].gt(0).any()
+
+    capsys.readouterr()
+    assert main(["evaluate", "--input", str(tmp_path / "p.csv"), "--metrics", "roc_auc", "accuracy"]) == 0
+    printed = capsys.readouterr().out
+    assert "roc_auc" in printed and " all " in printed
+    assert (
+        main(
+            [
+                "evaluate",
+                "--input",
+                str(tmp_path / "p.csv"),
+                "--metrics",
+                "accuracy",
+                "--output",
+                str(tmp_path / "s.csv"),
+            ]
+        )
+        == 0
+    )
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores["n"].tolist() == [7]  # the invalid row has no prediction: counted out, not scored
+
+
+@pytest.mark.slow
+def test_the_seed_folder_of_an_ensemble_and_two_model_folders_are_ensembles_too(ensemble):
+    out = ensemble / "ens"
+    assert predict.ensemble_members([out]) == [out / "seed0" / "model", out / "seed1" / "model"]
+    assert predict.ensemble_members([out / "seed1", out / "seed0" / "model"]) == [
+        out / "seed1" / "model",
+        out / "seed0" / "model",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("smiles,y\n", "no rows"),
+        ("smiles,other\nCCO,1\n", "missing column"),
+        ("smiles,y\nnot_a_smiles,1\nC1CC,0\n", "no usable rows after standardisation"),
+    ],
+)
+def test_train_stops_on_bad_input_with_one_line(tmp_path, capsys, text, message):
+    (tmp_path / "d.csv").write_text(text)
+    args = ["train", str(tmp_path / "d.csv"), "--target-columns", "y", "--task-type", "regression"]
+    assert main([*args, "--output", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and err.startswith("mumo train: error:")
+    assert "Traceback" in (tmp_path / "o" / "train.log").read_text()  # the user's line; the log has the rest
+
+
+def test_user_folds_from_a_column_or_a_splits_file(tmp_path):
+    (tmp_path / "d.csv").write_text("smiles,y,set\nC,1,train\nCC,2,Valid\nCCC,3,test\n")
+    assert _fixed_split(tmp_path / "d.csv", "column:set", None, 3) == ["train", "valid", "test"]
+    (tmp_path / "s.json").write_text(json.dumps({"train": [2, 0], "valid": [], "test": [1]}))
+    assert _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3) == ["train", "test", "train"]
+    assert _fixed_split(tmp_path / "d.csv", "scaffold", None, 3) is None  # seeded by each seed
+    with pytest.raises(ValueError, match="no split column 'fold'; columns: smiles, y, set"):
+        _fixed_split(tmp_path / "d.csv", "column:fold", None, 3)
+    with pytest.raises(ValueError, match=r"test row 7 is not a row of .*d.csv \(0..2\)"):
+        (tmp_path / "s.json").write_text(json.dumps({"test": [7]}))
+        _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
+    with pytest.raises(ValueError, match=r"seeds must be distinct and at least one, got \[0, 0\]"):
+        train_csv(tmp_path / "d.csv", tmp_path / "o", "smiles", ["y"], "regression", seeds=[0, 0])
+    with pytest.raises(ValueError, match="unknown split 'kmeans'"):
+        _fixed_split(tmp_path / "d.csv", "kmeans", None, 3)
+
+
+@pytest.mark.slow
+def test_train_from_a_pretrained_model_with_a_shared_store(ensemble, tmp_path):
+    """--from: the given model's vocabulary and weights; --store: molecules already there are not recomputed."""
+    store = ensemble / "ens" / "structures"
+    before = sorted(p.name for p in (store / "cache").rglob("*.npz"))
+    data = pd.read_csv(ensemble / "my data.csv")
+    data["split"] = np.resize(["train", "train", "valid", "test"], len(data))
+    data.to_csv(tmp_path / "my data.csv", index=False)
+    args = [
+        "train",
+        str(tmp_path / "my data.csv"),
+        "--target-columns",
+        "p_np",
+        "--task-type",
+        "classification",
+    ]
+    args += [
+        "--output",
+        str(tmp_path / "ft"),
+        "--seeds",
+        "5",
+        "--split",
+        "column:split",
+        "--conformer",
+        *FAST,
+    ]
+    from_dir = ensemble / "ens" / "seed0"
+    assert main([*args, "--from", str(from_dir), "--store", str(store), *TINY]) == 0
+    assert "finetuned from" in (tmp_path / "ft" / "report.md").read_text()
+    assert (tmp_path / "ft" / "vocab.json").read_text() == (from_dir / "model" / "vocab.json").read_text()
+    assert sorted(p.name for p in (store / "cache").rglob("*.npz")) == before
+    assert not (tmp_path / "ft" / "structures").exists()
+    split = json.loads((tmp_path / "ft" / "splits" / "seed5.json").read_text())
+    assert split["split"] == "column:split" and len(split["test"]) == 10
+    assert json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"] == str(store.resolve())
