@@ -34,7 +34,7 @@ from mumo.chem.tokenizer import SmilesTokenizer, split_smiles
 from mumo.data.standardise import canonicalise
 from mumo.io import write_csv
 from mumo.model import load_pretrained
-from mumo.model.checkpoint import CONFIG_NAME
+from mumo.model.checkpoint import CONFIG_NAME, load_config
 from mumo.model.config import MuMoConfig
 from mumo.train.data import MoleculeDataset, eval_batches
 from mumo.train.recipes import (
@@ -164,6 +164,9 @@ def predict_csv(
     featurized = [load_featurization(m) for m in members]
     _same_for_all(members, "featurization (fragments, conformer settings)", featurized)
     fragments, conformer = featurized[0]
+    # models with the paper quirk read the SMILES as written (all fragments, its spelling), as they trained
+    as_written = [load_config(m).tokens_from_raw_smiles for m in members]
+    _same_for_all(members, "model input (quirk tokens_from_raw_smiles)", as_written)
     names = tasks[0]["tasks"]
     store_dirs = list(dict.fromkeys([*map(Path, stores), *_own_stores(models, members)]))
     table = read_smiles_table(input_csv, smiles_column)
@@ -171,6 +174,8 @@ def predict_csv(
     with rdBase.BlockLogs():  # the reasons go to the output, not to stderr
         standardised = [canonicalise(smiles, fragments) for smiles in table[smiles_column]]
     keys = np.array([key for key, _ in standardised], dtype=object)
+    # what the models read: the canonical key, or the string as written where the quirk is on
+    inputs = np.where(pd.isna(keys), None, table[smiles_column].str.strip()) if as_written[0] else keys
     status = np.where(pd.isna(keys), "invalid_smiles", "no_structure").astype(object)
     reason = np.array([why for _, why in standardised], dtype=object)
     reason[table.eq("").all(axis=1).to_numpy()] = "blank line"
@@ -179,14 +184,17 @@ def predict_csv(
 
     with tempfile.TemporaryDirectory(prefix="mumo-predict-") as tmp:
         given = _Stores([StructureStore(d) for d in store_dirs])
-        missing = list(dict.fromkeys(k for k in keys[valid] if k not in given))
+        missing = list(dict.fromkeys(k for k in inputs[valid] if k not in given))
         store = given
         if missing:  # computed once here, for every model of the ensemble
-            computed = build_shard(missing, Path(tmp) / "structures.npz", conformer, workers)
+            verbatim = frozenset(missing) if as_written[0] else frozenset()
+            computed = build_shard(
+                missing, Path(tmp) / "structures.npz", conformer, workers, verbatim=verbatim
+            )
             store = _Stores([*given.stores, StructureStore(Path(tmp) / "structures.npz")])
             by_key = computed.set_index("smiles")
         outcome, notes, smiles = {}, {}, {}
-        for key in dict.fromkeys(keys[valid]):
+        for key in dict.fromkeys(inputs[valid]):
             if key in given:
                 record = given[key]
                 outcome[key], notes[key], smiles[key] = record["conformer_source"], record["reason"], key
@@ -196,8 +204,8 @@ def predict_csv(
         logger.info(
             "%d molecules featurised, %d read from %s", len(missing), len(outcome) - len(missing), store_dirs
         )
-        rows = np.array([r for r in valid if outcome[keys[r]] != "rejected"], dtype=np.int64)
-        molecules = [smiles[keys[r]] for r in rows]
+        rows = np.array([r for r in valid if outcome[inputs[r]] != "rejected"], dtype=np.int64)
+        molecules = [smiles[inputs[r]] for r in rows]
         values = np.full((len(members), len(table), len(names)), np.nan)
         problems: list[list[tuple[str, str]]] = [[] for _ in rows]
         failures: dict[int, list[str]] = {}
@@ -213,7 +221,7 @@ def predict_csv(
         batch_dependent = {i for i, s in enumerate(molecules) if _skipped_steps(model.config, store[s])}
 
     for i, row in enumerate(rows):
-        key = keys[row]
+        key = inputs[row]
         conformer_note = (
             f"{outcome[key]}: {notes[key]}"
             if notes[key]
@@ -229,8 +237,8 @@ def predict_csv(
                 status[row] = "failed"
         reason[row] = "; ".join(part for part in parts if part)
     for row in valid:
-        if outcome[keys[row]] == "rejected":
-            reason[row] = notes[keys[row]]
+        if outcome[inputs[row]] == "rejected":
+            reason[row] = notes[inputs[row]]
     out = table.assign(canonical_smiles=keys, status=status, reason=reason)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows no model predicted: NaN, as their status says

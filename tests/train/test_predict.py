@@ -142,9 +142,9 @@ def test_predict_standardises_and_featurises_as_training_did(trained, tmp_path, 
     assert recorded == {"fragments": "largest", "conformer": dataclasses.asdict(FAST_CONFORMERS)}
     configs = []
 
-    def recording_build_shard(smiles, out_path, config, workers):
+    def recording_build_shard(smiles, out_path, config, workers, **options):
         configs.append(config)
-        return build_shard(smiles, out_path, config, workers)
+        return build_shard(smiles, out_path, config, workers, **options)
 
     build_shard = predict.build_shard
     monkeypatch.setattr(predict, "build_shard", recording_build_shard)
@@ -152,6 +152,26 @@ def test_predict_standardises_and_featurises_as_training_did(trained, tmp_path, 
     assert configs == [FAST_CONFORMERS]
     assert out["canonical_smiles"].tolist() == [PROPRANOLOL, PROPRANOLOL]  # the salt's HCl dropped
     assert out["pred_p_np"].iloc[0] == out["pred_p_np"].iloc[1] and out["status"].eq("ok").all()
+
+
+def test_a_model_trained_on_smiles_as_written_predicts_from_them(trained, tmp_path, monkeypatch):
+    """Quirk tokens_from_raw_smiles: the salt is read whole, as in training; the id stays the canonical key."""
+    model = _copy_model(trained, tmp_path)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"tokens_from_raw_smiles": True}))
+    fed = []
+    dataset = predict.MoleculeDataset
+
+    def recording_dataset(smiles, *args, **kwargs):
+        fed.append(list(smiles))
+        return dataset(smiles, *args, **kwargs)
+
+    monkeypatch.setattr(predict, "MoleculeDataset", recording_dataset)
+    salt = f" {PROPRANOLOL}.Cl"
+    out = _predict(model, tmp_path, [PROPRANOLOL, salt])
+    assert fed == [[PROPRANOLOL, salt.strip()]]
+    assert out["canonical_smiles"].tolist() == [PROPRANOLOL, PROPRANOLOL]
+    assert out["pred_p_np"].notna().all() and out["pred_p_np"].iloc[0] != out["pred_p_np"].iloc[1]
 
 
 def test_model_without_featurization_record_predicts_with_defaults_and_a_warning(trained, tmp_path, caplog):
