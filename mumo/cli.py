@@ -123,6 +123,16 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cost(args: argparse.Namespace) -> int:
+    import json
+
+    from mumo.cost import estimate, format_bill
+
+    bill = estimate(args.configfile, args.device, args.gpus, args.throughput)
+    print(json.dumps(bill.summary(), indent=1) if args.json else format_bill(bill))
+    return 0
+
+
 _IMPORT_HELP = """\
 Convert one of the authors' MuMo checkpoints (selmiss/MuMo, transformers layout: config.json, the weights
 as model.safetensors or pytorch_model.bin or their shards with an index JSON, and tokenizer.json or
@@ -204,6 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="DIR", help="mumo model directory to write")
     p.add_argument("--cache-dir", help="download cache for hub sources (default: huggingface_hub's)")
     p.set_defaults(func=_cmd_import_checkpoint)
+
+    p = sub.add_parser("cost", help="GPU-hours and wall time of a config's training jobs (an estimate)")
+    p.add_argument("--configfile", default="config/config.yaml", help="workflow config (as for snakemake)")
+    p.add_argument("--gpus", type=int, default=4, help="devices of one node")
+    p.add_argument(
+        "--device", default="a100", help="device kind of the throughput table (a100, h100, cpu...)"
+    )
+    p.add_argument(
+        "--throughput",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="more measured rows (benchmarks/gpu.py output), replacing the table's for the same key",
+    )
+    p.add_argument("--json", action="store_true", help="print the bill as JSON")
+    p.set_defaults(func=_cmd_cost)
 
     p = sub.add_parser("evaluate", help="score a predictions file")
     p.add_argument("--predictions", required=True)
