@@ -80,7 +80,7 @@ def machine(device: torch.device) -> dict:
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
-        info["driver_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+        info["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
     return info
 
 
@@ -286,7 +286,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args(argv)
-    cuda = torch.cuda.is_available() and not args.smoke
+    cuda = not args.smoke and torch.cuda.is_available()  # --smoke hides the GPUs: CUDA is not touched
     defaults = {
         "preset": "tiny" if args.smoke else "paper",
         "batches": [1, 4] if args.smoke else [1, 4, 32, 128],
