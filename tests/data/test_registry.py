@@ -1,6 +1,7 @@
 import pytest
 
 from mumo.data.registry import REGISTRY, format_registry, get_dataset
+from mumo.data.sources import load_raw, resolve
 from mumo.eval.metrics import METRICS
 
 MOLECULENET = {"bbbp", "bace", "clintox", "tox21", "sider", "hiv", "esol", "freesolv", "lipophilicity"}
@@ -62,3 +63,24 @@ def test_the_authors_hub_configurations_and_label_columns():
     rows = {line.split()[0]: line.split() for line in format_registry().splitlines()}
     assert rows["name"][5:7] == ["authors", "split"]
     assert rows["esol"][5] == "delaney" and rows["tdc_half_life_obach"][5] == "-"
+
+
+@pytest.mark.parametrize("name", ["bbbp", "bace", "esol", "freesolv", "lipophilicity", "aqsoldb"])
+def test_molecule_counts_match_the_offline_copies(name, tmp_path):
+    """`rows` sizes the estimates of `mumo cost`; where a full offline copy is installed, it must agree."""
+    spec = REGISTRY[name]
+    if spec.offline_source_for(spec.tasks) is None:
+        pytest.skip(f"{spec.offline.package} not installed")
+    assert len(load_raw(resolve(name, offline_only=True), tmp_path)) == spec.rows
+
+
+def test_every_dataset_has_a_molecule_count():
+    assert all(spec.rows and spec.rows > 0 for spec in REGISTRY.values())
+    tdc = [spec.rows for spec in REGISTRY.values() if spec.benchmark == "TDC"]
+    # TDC's ADMET group sizes: Caco-2 906 ... CYP2D6 (Veith) 13,130 the largest, DILI 475 the smallest
+    assert len(tdc) == 22 and sum(tdc) == 80_519
+    assert (
+        (REGISTRY["tdc_cyp2d6_veith"].rows, REGISTRY["tdc_dili"].rows)
+        == (max(tdc), min(tdc))
+        == (13_130, 475)
+    )
