@@ -21,8 +21,8 @@ def test_default_plan():
     plan = Plan.from_config(_config())
     assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 5 * 3 * 3  # ecfp_rf, mumo and mumo_seq_only
-    assert plan.run_metrics()[0] == "results/runs/ecfp_rf/bbbp/balanced_scaffold/seed0/metrics.json"
+    assert len(plan.runs()) == 5 * 3 * 4  # mean, ecfp_rf, mumo and mumo_seq_only
+    assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
 def test_tasks_restricts_the_run():
