@@ -100,7 +100,7 @@ PRESET_NAMES = {
     "tiny": "tiny (test)",
     "small": "small (CPU demo, 3.3 M)",
     "paper": "(paper preset, 438 M)",
-    "fixed": "(paper size, quirks fixed)",
+    "fixed": "(fixed preset, 438 M)",
 }
 
 ABLATIONS: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.ablation)
