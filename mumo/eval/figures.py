@@ -112,6 +112,7 @@ def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: st
                 ha="left" if row.mean >= 0 else "right",
                 va="center",
                 fontsize=7,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},  # over the dotted line
             )
         else:
             ax.text(
@@ -122,7 +123,7 @@ def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: st
                 fontsize=7,
                 style="italic",
                 color="dimgray",
-                bbox={"facecolor": "none", "edgecolor": "gray", "linestyle": "--", "hatch": "///"},
+                bbox={"facecolor": "white", "edgecolor": "gray", "linestyle": "--"},
             )
     negative = bars["mean"] < 0
     low = -float(ends[negative].max()) if negative.any() else 0.0
