@@ -171,13 +171,17 @@ def _footnotes(fig: plt.Figure, lines: list[str]) -> None:
     fig.text(0.01, 0.0, "\n".join(lines), fontsize=7, va="top", ha="left")
 
 
-_OURS_NOTE = (
-    "Bars: mean over independent seeds, error bars: sample std (ddof = 1), n: seeds. "
-    "Dotted line: the mean (dummy) baseline."
-)
+_OURS_NOTE = "Bars: mean over independent seeds, error bars: sample std (ddof = 1), n: seeds."
+_MEAN_LINE_NOTE = "Dotted line: the mean (dummy) baseline, which a model must beat to have learnt anything."
 
 
-def _bar_chart(panels: list[tuple[tuple[str, str], pd.DataFrame]], headline: dict[str, str], preset: str):
+def _ours_notes(table: pd.DataFrame) -> list[str]:
+    return [_OURS_NOTE] + ([_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else [])
+
+
+def _bar_chart(
+    panels: list[tuple[tuple[str, str], pd.DataFrame]], headline: dict[str, str], preset: str
+) -> plt.Figure:
     fig, axes = _grid([len(part) for _, part in panels])
     for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
         _bars(ax, _ours(part, preset), headline[dataset], dataset, _title(dataset, split))
@@ -189,7 +193,7 @@ def metric_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> 
     fig = _bar_chart(_panels(headline_rows(table, headline)), headline, preset)
     fig.suptitle("Test-set headline metric per dataset")
     fig.tight_layout()
-    _footnotes(fig, [_OURS_NOTE])
+    _footnotes(fig, _ours_notes(table))
     return fig
 
 
@@ -228,8 +232,8 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
     fig.suptitle("Ours against published numbers")
     fig.tight_layout()
     notes = [
-        _OURS_NOTE,
-        "Published: as printed, with the source's ± where it gives one (n=?: runs not stated).",
+        *_ours_notes(table),
+        "Published: as printed, with the source's ± where given (n=?: runs not stated).",
     ]
     _footnotes(fig, notes + ([PROTOCOL_FOOTNOTE] if starred else []))
     return fig
@@ -243,7 +247,7 @@ def ablation_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -
     )
     fig.suptitle("Ablations of MuMo: headline test metric")
     fig.tight_layout()
-    _footnotes(fig, [_OURS_NOTE.split(" Dotted")[0]])
+    _footnotes(fig, [_OURS_NOTE])
     return fig
 
 

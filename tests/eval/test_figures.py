@@ -88,6 +88,15 @@ def test_metric_chart_draws_the_tables_means_under_display_names_with_units():
     assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"] == [3.9]
 
 
+def test_the_mean_baseline_line_is_explained_only_when_drawn():
+    with_mean = metric_chart(_table(), HEADLINE, "small")
+    assert "Dotted line" in with_mean.texts[-1].get_text()
+    table = _table()
+    without_mean = metric_chart(table[table["model"] != "mean"], HEADLINE, "small")
+    assert "Dotted line" not in without_mean.texts[-1].get_text()
+    assert not any(line.get_linestyle() == ":" for ax in without_mean.axes for line in ax.get_lines())
+
+
 def test_value_labels_sit_beyond_the_error_bars():
     ax = _panel(metric_chart(_table(), HEADLINE, "small"), "freesolv, scaffold split")
     (errors,) = [c for c in ax.collections if isinstance(c, LineCollection)]
