@@ -45,7 +45,7 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
         ({"datasets": {"bbbq": {}}}, r"datasets.bbbq: unknown dataset 'bbbq'; registered datasets:"),
         ({"datasets": {"tox21": {}}}, r"datasets.tox21: .*not available offline"),
         ({"datasets": {"bbbp": {"splits": ["stratified"]}}}, r"unknown split 'stratified'"),
-        ({"models": ["mumo_xl"]}, r"unknown model 'mumo_xl'; valid models: ecfp_rf"),
+        ({"models": ["mumo_xl"]}, r"unknown model 'mumo_xl'; valid models: mean, ecfp_rf"),
         ({"seeds": [0, 0]}, r"seeds: seed\(s\) \[0\] listed twice; each seed is one independent run"),
         ({"datasets": {"bbbp": {"seeds": [1, 2, 1]}}}, r"datasets.bbbp.seeds: seed\(s\) \[1\] listed twice"),
         ({"split_fractions": [0.8, 0.1, 0.2]}, r"split_fractions: .* must sum to 1, got \[0.8, 0.1, 0.2\]"),
@@ -109,6 +109,7 @@ def test_unknown_training_setting_fails_at_start_up():
 def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway():
     plan = Plan.from_config(_config(tasks=["bbbp"], ablations=True))
     assert plan.models == (
+        "mean",
         "ecfp_rf",
         "mumo",
         "mumo_seq_only",
