@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mumo.eval.metrics import get_metric  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
@@ -289,6 +290,7 @@ def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset
         ax.legend(handles, labels, fontsize=6)
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("optimizer step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("loss")
     fig.suptitle(title)
     fig.tight_layout()
