@@ -130,7 +130,7 @@ def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: st
     low = -float(ends[negative].max()) if negative.any() else 0.0
     ax.set_xlim(low * 1.6, reach * 1.6)  # room for the value labels beyond the longest error bars
     ax.set_yticks(y, bars["label"], fontsize=8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(bars) - 0.5, -0.5)  # first row on top; every row inside the axes, boxes included
     ax.set_xlabel(axis_label(metric, dataset), fontsize=8)
     ax.set_title(title, fontsize=10)
     if "model" in bars and (bars["model"] == "mean").any():
