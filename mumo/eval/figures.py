@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -38,6 +39,7 @@ _ERROR_METRICS = {"rmse", "mae"}
 PUBLISHED_MUMO = "MuMo (published)"
 BEST_PUBLISHED = "Best other published"
 NOT_PUBLISHED = "not published"
+NO_SCORE = "no finite score"  # every seed's metric undefined (e.g. one class only in the test fold)
 PROTOCOL_FOOTNOTE = (
     "* published protocol differs from ours (split, runs or tasks): see protocol_note in table.csv"
 )
@@ -87,15 +89,15 @@ def _value_label(mean: float, std: float, n: float) -> str:
 
 
 def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: str) -> None:
-    """Horizontal bars, first row on top, from columns label, mean, std, n and colour; a row whose mean is
-    missing (a published number that does not exist) is drawn as a dashed "not published" box. Value labels
+    """Horizontal bars, first row on top, from columns model, label, mean, std, n, colour and missing; a row
+    without a mean is drawn as a dashed box saying why (`missing`: "not published", "no finite score"). Labels
     sit beyond the end of the error bar, so they never cross it. A dotted line marks the mean baseline."""
     y = list(range(len(bars)))
     known = bars["mean"].notna().to_numpy()
     ends = (bars["mean"].abs() + bars["std"].fillna(0)).where(known)
     reach = float(ends.max()) if known.any() else 1.0
     ax.barh(
-        [y[i] for i in range(len(y)) if known[i]],
+        np.flatnonzero(known),
         bars["mean"][known],
         xerr=bars["std"][known].fillna(0),
         color=bars["colour"][known],
@@ -119,7 +121,7 @@ def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: st
             ax.text(
                 0.02 * reach,
                 i,
-                NOT_PUBLISHED,
+                row.missing,
                 va="center",
                 fontsize=7,
                 style="italic",
@@ -133,7 +135,7 @@ def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: st
     ax.set_ylim(len(bars) - 0.5, -0.5)  # first row on top; every row inside the axes, boxes included
     ax.set_xlabel(axis_label(metric, dataset), fontsize=8)
     ax.set_title(title, fontsize=10)
-    if "model" in bars and (bars["model"] == "mean").any():
+    if (bars["model"] == "mean").any():
         ax.axvline(bars.loc[bars["model"] == "mean", "mean"].iloc[0], color="black", ls=":", lw=0.8)
 
 
@@ -154,6 +156,7 @@ def _ours(part: pd.DataFrame, preset: str) -> pd.DataFrame:
             "std": part["std"].tolist(),
             "n": part["n_seeds"].tolist(),
             "colour": [_colour(m) for m in part["model"]],
+            "missing": NO_SCORE,
         }
     )
 
@@ -225,6 +228,7 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
                     "std": first[f"{column}_std"],
                     "n": first[f"{column}_n"],
                     "colour": colour,
+                    "missing": NOT_PUBLISHED,
                 }
             )
             starred |= bool(star) and present

@@ -5,6 +5,7 @@ from matplotlib.collections import LineCollection
 
 from mumo.eval.figures import (
     BEST_PUBLISHED,
+    NO_SCORE,
     NOT_PUBLISHED,
     PROTOCOL_FOOTNOTE,
     PUBLISHED_MUMO,
@@ -95,6 +96,14 @@ def test_the_mean_baseline_line_is_explained_only_when_drawn():
     without_mean = metric_chart(table[table["model"] != "mean"], HEADLINE, "small")
     assert "Dotted line" not in without_mean.texts[-1].get_text()
     assert not any(line.get_linestyle() == ":" for ax in without_mean.axes for line in ax.get_lines())
+
+
+def test_a_model_without_a_finite_score_says_so_rather_than_vanishing():
+    table = _table()
+    table.loc[table["model"] == "mumo", ["mean", "std"]] = float("nan")
+    ax = _panel(metric_chart(table, HEADLINE, "small"), "freesolv, scaffold split")
+    assert SMALL in _ticks(ax) and [t.get_text() for t in ax.texts].count(NO_SCORE) == 1
+    assert NOT_PUBLISHED not in [t.get_text() for t in ax.texts]
 
 
 def test_value_labels_sit_beyond_the_error_bars():
