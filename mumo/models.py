@@ -1,4 +1,5 @@
-"""The models a run can ask for, by name: the ECFP+RF baseline, MuMo, its paper/fixed presets and ablations.
+"""The models a run can ask for, by name: the mean and ECFP+RF baselines, MuMo, its paper/fixed presets and
+ablations, each with the name a reader of the figures sees.
 
 A MuMo entry is a preset (None: the config's `mumo.preset`) plus MuMoConfig overrides, and says whether it
 starts from its own pretraining run. Ablations change the architecture, so each one is pretrained with that
@@ -14,8 +15,10 @@ from typing import Any
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # "ecfp_rf" | "mumo"
+    kind: str  # "mean" | "ecfp_rf" | "mumo"
     description: str
+    #: the figures' name; "{preset}" stands for the config's `mumo.preset` (see `display_name`)
+    display: str
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     pretrained: bool = True
@@ -25,14 +28,35 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in [
-        ModelSpec("ecfp_rf", "ecfp_rf", "ECFP4 (Morgan r=2, 2,048 bits) + random forest baseline"),
-        ModelSpec("mumo", "mumo", "MuMo at the config's preset, pretrained then finetuned"),
-        ModelSpec("mumo_paper", "mumo", "MuMo, paper sizes with the paper's quirks on", preset="paper"),
-        ModelSpec("mumo_fixed", "mumo", "MuMo, paper sizes with the quirks fixed", preset="fixed"),
+        ModelSpec(
+            "mean",
+            "mean",
+            "dummy baseline: the training fold's mean (regression) or positive rate (classification) per task",
+            "Mean (dummy)",
+        ),
+        ModelSpec(
+            "ecfp_rf", "ecfp_rf", "ECFP4 (Morgan r=2, 2,048 bits) + random forest baseline", "ECFP4 + RF"
+        ),
+        ModelSpec("mumo", "mumo", "MuMo at the config's preset, pretrained then finetuned", "MuMo {preset}"),
+        ModelSpec(
+            "mumo_paper",
+            "mumo",
+            "MuMo, paper sizes with the paper's quirks on",
+            "MuMo (paper, 438 M)",
+            preset="paper",
+        ),
+        ModelSpec(
+            "mumo_fixed",
+            "mumo",
+            "MuMo, paper sizes with the quirks fixed",
+            "MuMo (paper size, quirks fixed)",
+            preset="fixed",
+        ),
         ModelSpec(
             "mumo_seq_only",
             "mumo",
             "ablation: sequence only, no structural prior",
+            "MuMo {preset}: sequence only",
             overrides={"use_graph": False},
             ablation=True,
         ),
@@ -40,6 +64,7 @@ MODELS: dict[str, ModelSpec] = {
             "mumo_no_geometry",
             "mumo",
             "ablation: 2D graph without 3D bond angles",
+            "MuMo {preset}: no 3D angles",
             overrides={"use_geometry": False},
             ablation=True,
         ),
@@ -47,6 +72,7 @@ MODELS: dict[str, ModelSpec] = {
             "mumo_no_fragments",
             "mumo",
             "ablation: fusion without the BRICS view",
+            "MuMo {preset}: no BRICS view",
             overrides={"use_fragments": False},
             ablation=True,
         ),
@@ -54,6 +80,7 @@ MODELS: dict[str, ModelSpec] = {
             "mumo_add_injection",
             "mumo",
             "ablation: prior added, no injection-enhanced attention",
+            "MuMo {preset}: prior added",
             overrides={"injection": "add"},
             ablation=True,
         ),
@@ -61,10 +88,19 @@ MODELS: dict[str, ModelSpec] = {
             "mumo_no_pretrain",
             "mumo",
             "ablation: MuMo finetuned from random weights",
+            "MuMo {preset}: not pretrained",
             pretrained=False,
             ablation=True,
         ),
     ]
+}
+
+#: how the figures name `{preset}`: the CPU demo must never read as the paper's model
+PRESET_NAMES = {
+    "tiny": "tiny (test)",
+    "small": "small (CPU demo, 3.3 M)",
+    "paper": "(paper preset, 438 M)",
+    "fixed": "(fixed preset, 438 M)",
 }
 
 ABLATIONS: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.ablation)
@@ -75,3 +111,8 @@ def get_model(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}") from None
+
+
+def display_name(name: str, preset: str) -> str:
+    """The name a figure shows for model `name` when the config's `mumo.preset` is `preset`."""
+    return get_model(name).display.format(preset=PRESET_NAMES.get(preset, preset))

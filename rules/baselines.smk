@@ -40,3 +40,22 @@ rule train_ecfp_rf:
         },
     script:
         "../workflow/scripts/train_ecfp_rf.py"
+
+
+# the mean (dummy) baseline: each task's training-fold mean (or positive rate) for every molecule
+rule train_mean:
+    input:
+        table=lambda wc: plan.split_table(wc.dataset, wc.split),
+        split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
+    output:
+        f"{RESULTS}/runs/mean/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
+    log:
+        f"{RESULTS}/logs/train_mean/{{dataset}}/{{split}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_mean/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        dataset=resolved,
+    script:
+        "../workflow/scripts/train_mean.py"

@@ -56,6 +56,7 @@ rule figures:
         "../envs/report.yaml"
     params:
         headline=plan.headline_metrics(),
+        preset=config["mumo"]["preset"],
     script:
         "../workflow/scripts/figures.py"
 
@@ -79,5 +80,7 @@ rule learning_curves:
         stage="pretrain|finetune",
     conda:
         "../envs/report.yaml"
+    params:
+        preset=config["mumo"]["preset"],
     script:
         "../workflow/scripts/learning_curves.py"

@@ -21,8 +21,8 @@ def test_default_plan():
     plan = Plan.from_config(_config())
     assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 5 * 3 * 3  # ecfp_rf, mumo and mumo_seq_only
-    assert plan.run_metrics()[0] == "results/runs/ecfp_rf/bbbp/balanced_scaffold/seed0/metrics.json"
+    assert len(plan.runs()) == 5 * 3 * 4  # mean, ecfp_rf, mumo and mumo_seq_only
+    assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
 def test_tasks_restricts_the_run():
@@ -45,7 +45,7 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
         ({"datasets": {"bbbq": {}}}, r"datasets.bbbq: unknown dataset 'bbbq'; registered datasets:"),
         ({"datasets": {"tox21": {}}}, r"datasets.tox21: .*not available offline"),
         ({"datasets": {"bbbp": {"splits": ["stratified"]}}}, r"unknown split 'stratified'"),
-        ({"models": ["mumo_xl"]}, r"unknown model 'mumo_xl'; valid models: ecfp_rf"),
+        ({"models": ["mumo_xl"]}, r"unknown model 'mumo_xl'; valid models: mean, ecfp_rf"),
         ({"seeds": [0, 0]}, r"seeds: seed\(s\) \[0\] listed twice; each seed is one independent run"),
         ({"datasets": {"bbbp": {"seeds": [1, 2, 1]}}}, r"datasets.bbbp.seeds: seed\(s\) \[1\] listed twice"),
         ({"split_fractions": [0.8, 0.1, 0.2]}, r"split_fractions: .* must sum to 1, got \[0.8, 0.1, 0.2\]"),
@@ -109,6 +109,7 @@ def test_unknown_training_setting_fails_at_start_up():
 def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway():
     plan = Plan.from_config(_config(tasks=["bbbp"], ablations=True))
     assert plan.models == (
+        "mean",
         "ecfp_rf",
         "mumo",
         "mumo_seq_only",

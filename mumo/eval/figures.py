@@ -1,4 +1,10 @@
-"""Figures from results/table.csv (matplotlib, Agg backend, PNG and PDF side by side)."""
+"""Figures from results/table.csv and the training logs (matplotlib, Agg backend, PNG and PDF side by side).
+
+Drawn for a reader of the paper who never sees our internal names: models carry their display names
+(`mumo.models.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
+appears only beside a published number whose protocol differs from ours. Each chart returns its Figure so
+that tests can read back what was drawn; `save_figure` writes it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,35 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mumo.eval.metrics import get_metric  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
-from mumo.models import ABLATIONS, get_model  # noqa: E402
+from mumo.models import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
+
+#: the unit of each regression dataset's labels, which error metrics (RMSE, MAE) share
+UNITS: dict[str, str] = {
+    "esol": "log mol/L",
+    "freesolv": "kcal/mol",
+    "lipophilicity": "logD",
+    "tdc_caco2_wang": "log cm/s",
+    "tdc_lipophilicity_astrazeneca": "logD",
+    "tdc_solubility_aqsoldb": "log mol/L",
+    "tdc_ppbr_az": "% bound",
+    "tdc_ld50_zhu": "−log mol/kg",
+}
+_ERROR_METRICS = {"rmse", "mae"}
+PUBLISHED_MUMO = "MuMo (published)"
+BEST_PUBLISHED = "Best other published"
+NOT_PUBLISHED = "not published"
+NO_SCORE = "no finite score"  # every seed's metric undefined (e.g. one class only in the test fold)
+PROTOCOL_FOOTNOTE = (
+    "* published protocol differs from ours (split, runs or tasks): see protocol_note in table.csv"
+)
+_COLOURS = {"mean": "#c7c7c7", "ecfp_rf": "tab:gray", "mumo": "tab:blue", "ablation": "tab:purple"}
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
@@ -28,6 +58,13 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     return paths
 
 
+def axis_label(metric: str, dataset: str) -> str:
+    """The metric, its unit where it has one (an error on a regression dataset we know) and its direction."""
+    spec = get_metric(metric)
+    unit = f" ({UNITS[dataset]})" if metric in _ERROR_METRICS and dataset in UNITS else ""
+    return f"{spec.label}{unit}, {'higher' if spec.higher_is_better else 'lower'} is better"
+
+
 def headline_rows(table: pd.DataFrame, headline: dict[str, str]) -> pd.DataFrame:
     """Per dataset, the rows of its headline metric on its summary task (macro for multi-task data)."""
     rows = table[table["metric"] == table["dataset"].map(headline)]
@@ -35,47 +72,91 @@ def headline_rows(table: pd.DataFrame, headline: dict[str, str]) -> pd.DataFrame
     return rows[~multi | (rows["task"] == "macro")]
 
 
-def _grid(n_panels: int, width: float = 4.2, height: float = 3.2) -> tuple[plt.Figure, list[plt.Axes]]:
-    """Up to three panels per row; panels beyond `n_panels` are switched off."""
-    columns = max(1, min(3, n_panels))
-    rows = max(1, math.ceil(n_panels / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
-    for ax in list(axes.flat)[n_panels:]:
+def _grid(heights: list[int], width: float = 6.0) -> tuple[plt.Figure, list[plt.Axes]]:
+    """Up to two panels per row, each tall enough for its `heights` bars; unused panels are switched off."""
+    columns = max(1, min(2, len(heights)))
+    rows = max(1, math.ceil(len(heights) / columns))
+    row_height = 1.3 + 0.32 * max(heights, default=1)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, row_height * rows), squeeze=False)
+    for ax in list(axes.flat)[len(heights) :]:
         ax.axis("off")
-    return fig, list(axes.flat)[:n_panels]
+    return fig, list(axes.flat)[: len(heights)]
 
 
-def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, title: str) -> None:
-    """Bars with label, mean, std (sample; none where unknown), colour and n, annotated with mean and n."""
-    ax.bar(
-        bars["label"], bars["mean"], yerr=bars["std"].fillna(0), capsize=4, color=bars["color"], alpha=0.85
+def _value_label(mean: float, std: float, n: float) -> str:
+    spread = "" if pd.isna(std) else f" ± {std:.3f}"
+    return f"{mean:.3f}{spread}  n={'?' if pd.isna(n) else int(n)}"
+
+
+def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: str) -> None:
+    """Horizontal bars, first row on top, from columns model, label, mean, std, n, colour and missing; a row
+    without a mean is drawn as a dashed box saying why (`missing`: "not published", "no finite score"). Labels
+    sit beyond the end of the error bar, so they never cross it. A dotted line marks the mean baseline."""
+    y = list(range(len(bars)))
+    known = bars["mean"].notna().to_numpy()
+    ends = (bars["mean"].abs() + bars["std"].fillna(0)).where(known)
+    reach = float(ends.max()) if known.any() else 1.0
+    ax.barh(
+        np.flatnonzero(known),
+        bars["mean"][known],
+        xerr=bars["std"][known].fillna(0),
+        color=bars["colour"][known],
+        capsize=3,
+        error_kw={"elinewidth": 0.8},
     )
-    ax.margins(y=0.2)  # room for the annotations under the title
-    spec = get_metric(metric)
+    for i, row in enumerate(bars.itertuples(index=False)):
+        if known[i]:
+            end = row.mean + math.copysign(0 if pd.isna(row.std) else row.std, row.mean)
+            ax.annotate(
+                _value_label(row.mean, row.std, row.n),
+                (end, i),
+                xytext=(4 if row.mean >= 0 else -4, 0),
+                textcoords="offset points",
+                ha="left" if row.mean >= 0 else "right",
+                va="center",
+                fontsize=7,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},  # over the dotted line
+            )
+        else:
+            ax.text(
+                0.02 * reach,
+                i,
+                row.missing,
+                va="center",
+                fontsize=7,
+                style="italic",
+                color="dimgray",
+                bbox={"facecolor": "white", "edgecolor": "gray", "linestyle": "--"},
+            )
+    negative = bars["mean"] < 0
+    low = -float(ends[negative].max()) if negative.any() else 0.0
+    ax.set_xlim(low * 1.6, reach * 1.6)  # room for the value labels beyond the longest error bars
+    ax.set_yticks(y, bars["label"], fontsize=8)
+    ax.set_ylim(len(bars) - 0.5, -0.5)  # first row on top; every row inside the axes, boxes included
+    ax.set_xlabel(axis_label(metric, dataset), fontsize=8)
     ax.set_title(title, fontsize=10)
-    ax.set_ylabel(f"{spec.label} {'↑' if spec.higher_is_better else '↓'}")
-    ax.tick_params(axis="x", labelsize=7, rotation=90)
-    for x, (mean, n) in enumerate(zip(bars["mean"], bars["n"], strict=True)):
-        n_text = "n=?" if pd.isna(n) else f"n={int(n)}"
-        ax.annotate(
-            f"{mean:.3f}\n{n_text}",
-            (x, mean),
-            ha="center",
-            va="bottom",
-            fontsize=6,
-            xytext=(0, 3),
-            textcoords="offset points",
-        )
+    if (bars["model"] == "mean").any():
+        ax.axvline(bars.loc[bars["model"] == "mean", "mean"].iloc[0], color="black", ls=":", lw=0.8)
 
 
-def _ours(part: pd.DataFrame, color: str) -> pd.DataFrame:
+def _colour(model: str) -> str:
+    if model in ABLATIONS:
+        return _COLOURS["ablation"]
+    return _COLOURS[get_model(model).kind]
+
+
+def _ours(part: pd.DataFrame, preset: str) -> pd.DataFrame:
+    """Our rows as bars in registry order (baselines, full MuMo models, then ablations)."""
+    part = part.sort_values("model", key=lambda models: models.map(list(MODELS).index))
     return pd.DataFrame(
         {
-            "label": part["model"].tolist(),
+            "model": part["model"].tolist(),
+            "label": [display_name(m, preset) for m in part["model"]],
             "mean": part["mean"].tolist(),
             "std": part["std"].tolist(),
             "n": part["n_seeds"].tolist(),
-            "color": color,
+            "colour": [_colour(m) for m in part["model"]],
+            "missing": NO_SCORE,
         }
     )
 
@@ -86,90 +167,135 @@ def _panels(rows: pd.DataFrame) -> list[tuple[tuple[str, str], pd.DataFrame]]:
     return list(rows.groupby(["dataset", "split"], sort=False))
 
 
-def metric_chart(table: pd.DataFrame, headline: dict[str, str], stem: str | Path) -> list[Path]:
-    """One panel per dataset and split: its headline metric, one bar per model, error bar = sample std."""
-    panels = _panels(headline_rows(table, headline))
-    fig, axes = _grid(len(panels))
+def _title(dataset: str, split: str) -> str:
+    return f"{dataset}, {split} split"
+
+
+def _footnotes(fig: plt.Figure, lines: list[str]) -> None:
+    fig.text(0.01, 0.0, "\n".join(lines), fontsize=7, va="top", ha="left")
+
+
+_OURS_NOTE = "Bars: mean over independent seeds, error bars: sample std (ddof = 1), n: seeds."
+_MEAN_LINE_NOTE = "Dotted line: the mean (dummy) baseline, which a model must beat to have learnt anything."
+
+
+def _ours_notes(table: pd.DataFrame) -> list[str]:
+    return [_OURS_NOTE] + ([_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else [])
+
+
+def _bar_chart(
+    panels: list[tuple[tuple[str, str], pd.DataFrame]], headline: dict[str, str], preset: str
+) -> plt.Figure:
+    fig, axes = _grid([len(part) for _, part in panels])
     for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
-        _bars(ax, _ours(part.sort_values("model"), "tab:blue"), headline[dataset], f"{dataset} {split}")
-    fig.suptitle("Test-set headline metric (mean ± sample std over seeds, n = seeds)")
+        _bars(ax, _ours(part, preset), headline[dataset], dataset, _title(dataset, split))
+    return fig
+
+
+def metric_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
+    """One panel per dataset and split: its headline test metric, one bar per model of the table."""
+    fig = _bar_chart(_panels(headline_rows(table, headline)), headline, preset)
+    fig.suptitle("Test-set headline metric per dataset")
     fig.tight_layout()
-    return save_figure(fig, stem)
+    _footnotes(fig, _ours_notes(table))
+    return fig
 
 
-def comparison_chart(table: pd.DataFrame, headline: dict[str, str], stem: str | Path) -> list[Path]:
+def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
     """Per dataset and split: our models (ablations aside), published MuMo and the best other published
-    number. Published bars carry the source's ± where it gives one; `protocol_note` in the table says how
-    each published protocol differs from ours."""
+    number, each drawn as "not published" where the source has none; `*` marks a published number whose
+    protocol (`protocol_note`) differs from ours."""
     rows = headline_rows(table, headline)
     panels = _panels(rows[~rows["model"].isin(ABLATIONS)])
-    fig, axes = _grid(len(panels), width=4.8)
+    fig, axes = _grid([len(part) + 2 for _, part in panels])
+    starred = False
     for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
-        part = part.sort_values("model")
-        ours = _ours(part, [("tab:gray" if m == "ecfp_rf" else "tab:blue") for m in part["model"]])
+        ours = _ours(part, preset)
         first = part.iloc[0]
-        published = [
-            ("published MuMo", "published_mumo", "published_mumo_split", "tab:orange"),
-            ("best published", "best_published", "best_published_model", "tab:green"),
-        ]
-        extra = [
-            {
-                "label": f"{label}\n{first[detail]}",
-                "mean": first[column],
-                "std": first[f"{column}_std"],
-                "n": first[f"{column}_n"],
-                "color": color,
-            }
-            for label, column, detail, color in published
-            if pd.notna(first[column])
-        ]
-        bars = pd.concat([ours, pd.DataFrame(extra, columns=ours.columns)], ignore_index=True)
-        mark = " *" if first["protocol_note"] else ""
-        _bars(ax, bars, headline[dataset], f"{dataset} {split}{mark}")
-    fig.suptitle("Ours vs published (mean ± std; * = published protocol differs, see protocol_note)")
+        star = " *" if isinstance(first["protocol_note"], str) and first["protocol_note"] else ""
+        published = []
+        for label, column, detail, colour in (
+            (PUBLISHED_MUMO, "published_mumo", None, "tab:orange"),
+            (BEST_PUBLISHED, "best_published", "best_published_model", "tab:green"),
+        ):
+            present = pd.notna(first[column])
+            name = f"{label}: {first[detail]}" if present and detail else label
+            published.append(
+                {
+                    "model": "",
+                    "label": name + (star if present else ""),
+                    "mean": first[column],
+                    "std": first[f"{column}_std"],
+                    "n": first[f"{column}_n"],
+                    "colour": colour,
+                    "missing": NOT_PUBLISHED,
+                }
+            )
+            starred |= bool(star) and present
+        bars = pd.concat([ours, pd.DataFrame(published, columns=ours.columns)], ignore_index=True)
+        _bars(ax, bars, headline[dataset], dataset, _title(dataset, split))
+    fig.suptitle("Ours against published numbers")
     fig.tight_layout()
-    return save_figure(fig, stem)
+    notes = [
+        *_ours_notes(table),
+        "Published: as printed, with the source's ± where given (n=?: runs not stated).",
+    ]
+    _footnotes(fig, notes + ([PROTOCOL_FOOTNOTE] if starred else []))
+    return fig
 
 
-def ablation_chart(table: pd.DataFrame, headline: dict[str, str], stem: str | Path) -> list[Path]:
+def ablation_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
     """Per dataset and split: every MuMo model in the table, full models first, then the ablations."""
     rows = headline_rows(table, headline)
-    panels = _panels(rows[rows["model"].map(lambda m: get_model(m).kind == "mumo")])
-    fig, axes = _grid(len(panels))
-    for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
-        part = part.assign(ablation=part["model"].isin(ABLATIONS)).sort_values(["ablation", "model"])
-        colors = ["tab:purple" if a else "tab:blue" for a in part["ablation"]]
-        _bars(ax, _ours(part, colors), headline[dataset], f"{dataset} {split}")
-    fig.suptitle("Ablations: headline test metric (mean ± sample std over seeds)")
+    fig = _bar_chart(
+        _panels(rows[rows["model"].map(lambda m: get_model(m).kind == "mumo")]), headline, preset
+    )
+    fig.suptitle("Ablations of MuMo: headline test metric")
     fig.tight_layout()
-    return save_figure(fig, stem)
+    _footnotes(fig, [_OURS_NOTE])
+    return fig
 
 
 TABLE_FIGURES = {"metrics": metric_chart, "comparison": comparison_chart, "ablations": ablation_chart}
 
 
-def learning_curves(curves: dict[str, dict[str, str | Path]], stem: str | Path, title: str) -> list[Path]:
+def smooth(values: pd.Series) -> pd.Series:
+    """Exponential moving average over about 5 % of a run's steps (at least 5), so the trend shows through
+    per-batch noise."""
+    return values.ewm(span=max(5, len(values) // 20), adjust=False).mean()
+
+
+def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset: str) -> plt.Figure:
     """One panel per key of `curves` ({panel: {"<model> <detail>": metrics.csv}}): training loss against
-    optimizer step (solid) and validation loss where computed (dashed, dots). The runs of one model (its
-    seeds) share a colour and one legend entry."""
-    fig, axes = _grid(len(curves), width=4.6)
+    optimizer step, raw (faint) and smoothed (`smooth`), and validation loss as markers where it was
+    computed. The runs of one model (its seeds) share a colour and one legend entry."""
+    fig, axes = _grid([6] * len(curves), width=5.5)
     models = list(dict.fromkeys(label.split(" ")[0] for lines in curves.values() for label in lines))
-    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
     for ax, (panel, lines) in zip(axes, curves.items(), strict=True):
-        shown = set()
+        shown = []
         for label, path in lines.items():
             frame = pd.read_csv(path)
             model = label.split(" ")[0]
-            legend = model if model not in shown else "_nolegend_"
-            shown.add(model)
-            ax.plot(frame["step"], frame["loss"], lw=0.8, alpha=0.7, color=colors[model], label=legend)
+            colour = colours[model]
+            ax.plot(frame["step"], frame["loss"], lw=0.5, alpha=0.25, color=colour)
+            ax.plot(frame["step"], smooth(frame["loss"]), lw=1.4, color=colour)
             valid = frame.dropna(subset=["valid_loss"])
-            if len(valid):
-                ax.plot(valid["step"], valid["valid_loss"], "o--", ms=2, lw=0.8, color=colors[model])
+            ax.plot(valid["step"], valid["valid_loss"], "o", ms=4, mec="black", mew=0.5, color=colour)
+            shown.append(model)
+        handles = [Line2D([], [], color=colours[m], lw=1.4) for m in dict.fromkeys(shown)]
+        labels = [display_name(m, preset) for m in dict.fromkeys(shown)]
+        handles += [
+            Line2D([], [], color="gray", lw=0.5, alpha=0.4),
+            Line2D([], [], color="gray", lw=1.4),
+            Line2D([], [], color="gray", ls="none", marker="o", ms=4, mec="black", mew=0.5),
+        ]
+        labels += ["train loss, per step", "train loss, smoothed (EMA)", "validation loss"]
+        ax.legend(handles, labels, fontsize=6)
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("optimizer step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("loss")
-        ax.legend(fontsize=6)
-    fig.suptitle(f"{title} (solid: train loss; dashed: validation loss)")
+    fig.suptitle(title)
     fig.tight_layout()
-    return save_figure(fig, stem)
+    return fig

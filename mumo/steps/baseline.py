@@ -1,4 +1,4 @@
-"""ECFP+RF baseline steps: fingerprints once per dataset, a forest per split and seed."""
+"""Baseline steps: ECFP fingerprints once per dataset, then per split and seed a forest or the mean predictor."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mumo.baselines import ecfp_rf
+from mumo.baselines import ecfp_rf, mean
 from mumo.data.sources import ResolvedDataset
 from mumo.eval.predictions import long_predictions
 from mumo.io import atomic_path, write_csv
@@ -58,4 +58,21 @@ def train_ecfp_rf(
     ends = np.cumsum([len(index) for index in rows.values()])[:-1]
     predictions = dict(zip(rows, np.split(stacked, ends), strict=True))
     log.info("ECFP+RF trained and predicted in %.1f s", time.perf_counter() - start)
+    write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)
+
+
+def train_mean(
+    standardised_csv: str, split_json: str, dataset: ResolvedDataset, out_predictions: str
+) -> None:
+    """The mean baseline's predictions of the valid and test folds, in the same file format as every model's."""
+    table = pd.read_csv(standardised_csv)
+    folds = json.loads(Path(split_json).read_text())
+    tasks = list(dataset.tasks)
+    labels = table[tasks].to_numpy(float)
+    train = np.asarray(folds["train"], dtype=int)
+    rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
+    predictions = {fold: mean.fit_predict(labels, train, len(index)) for fold, index in rows.items()}
+    log.info(
+        "mean baseline: %s", dict(zip(tasks, predictions["test"][:1].ravel().round(4).tolist(), strict=True))
+    )
     write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)

@@ -264,7 +264,7 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     predictions = sorted(
         p.relative_to(local_results) for p in local_results.glob("runs/*/*/*/*/predictions.csv")
     )
-    assert len(predictions) == expected["train_ecfp_rf"] + expected["finetune"]
+    assert len(predictions) == expected["train_mean"] + expected["train_ecfp_rf"] + expected["finetune"]
     for relative in predictions:
         rtol = MUMO_RTOL if relative.parts[1].startswith("mumo") else 1e-9
         assert_same_numbers(

@@ -52,7 +52,7 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     assert list(table.columns) == TABLE_COLUMNS
     assert set(table["dataset"]) == {"bbbp_mini", "esol_mini", "tox21_mini"}
     assert (table["n_seeds"] == 2).sum() > 0
-    assert set(table["model"]) == {"ecfp_rf", "mumo", "mumo_seq_only"}
+    assert set(table["model"]) == {"mean", "ecfp_rf", "mumo", "mumo_seq_only"}
     assert table["mean"].notna().all()
     assert "macro" in set(table.loc[table["dataset"] == "tox21_mini", "task"])
     for name in ("metrics", "comparison", "ablations", "finetune_curves", "pretrain_curves"):
