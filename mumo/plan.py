@@ -20,6 +20,7 @@ TDC_SEEDS = (1, 2, 3, 4, 5)
 IMPORTED_MODEL = "mumo_paper"
 AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
 CORPUS_PART = "corpus"  # the structure store's part for the pretraining corpus (tables: `datasets/{table}`)
+_FILTER_KEYS = ("models", "splits", "seeds")  # given with --config, they filter the configured run
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
 
@@ -109,11 +110,15 @@ class Plan:
 
     @property
     def tag(self) -> str:
-        """Names the filter of a filtered run (`tasks`, or `models` given on the command line), '' for a full
-        run: a filtered run's table, reports and figures are its own files, never the full run's."""
+        """Names the filter of a filtered run (`tasks`, or `models`, `splits` or `seeds` given on the command
+        line), '' for a full run: a filtered run's table, reports and figures are files of its own, so it never
+        overwrites the full run's."""
         parts = [f"tasks-{'+'.join(self.config['tasks'])}"] if self.config.get("tasks") else []
-        if "models" in self.overrides:
-            parts.append(f"models-{'+'.join(self.models)}")
+        parts += [
+            f"{key}-{'+'.join(map(str, self.models if key == 'models' else self.config[key]))}"
+            for key in _FILTER_KEYS
+            if key in self.overrides
+        ]
         return ".".join(parts)
 
     def tagged(self, stem: str, ext: str) -> str:

@@ -297,6 +297,10 @@ def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outp
     baseline = Plan.from_config(_config(models=["ecfp_rf"]), overrides={"models"})
     assert baseline.table == "results/table.models-ecfp_rf.csv"
     assert Plan.from_config(_config(models=["ecfp_rf"])).tag == ""
+    rung = Plan.from_config(
+        _config(models=["mumo"], splits=["random"]), overrides={"models", "splits", "ablations"}
+    )
+    assert rung.tag == "models-mumo.splits-random"
 
 
 def test_structures_only_for_mumo_and_per_table():

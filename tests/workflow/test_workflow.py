@@ -150,6 +150,20 @@ def test_a_baseline_only_run_computes_no_structures(tmp_path):
     } & set(jobs)
 
 
+def test_the_chembl_corpus_is_fetched_by_a_download_job(tmp_path):
+    base = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())["mumo"]
+    mumo = base | {"corpus": base["corpus"] | {"dataset": "chembl"}}
+    config = tiny_config(tmp_path, mumo=mumo, download={"offline_only": False})
+    dry = snakemake(tmp_path, config, "-n", "--until", "download").stdout
+    assert "_chemreps.txt.gz" in dry
+    assert _job_counts(
+        snakemake(tmp_path, config, "-n", "--quiet", "rules", "--until", "download").stdout
+    ) == {
+        "download": 1,
+        "total": 1,
+    }
+
+
 def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run):
     """After the full run, `tasks=[bbbp_mini]` runs only its own report jobs, into files of its own."""
     tmp_path, config = finished_run
