@@ -363,7 +363,7 @@ class Plan:
 
     def download_for(self, dataset: str) -> list[str]:
         """The upstream file a dataset needs, or nothing when it is read from an offline package or a path."""
-        return self._download(self.datasets[dataset].resolved)
+        return self._download(self.declared.datasets[dataset].resolved)
 
     def corpus_download(self) -> list[str]:
         """The corpus's upstream file (ChEMBL), fetched by the download rule like every other."""
