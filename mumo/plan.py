@@ -19,7 +19,6 @@ TDC_SEEDS = (1, 2, 3, 4, 5)
 #: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.
 IMPORTED_MODEL = "mumo_paper"
 AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
-CORPUS_PART = "corpus"  # the structure store's part for the pretraining corpus (tables: `datasets/{table}`)
 _FILTER_KEYS = ("models", "splits", "seeds")  # given with --config, they filter the configured run
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
@@ -47,7 +46,7 @@ class Plan:
     datasets: dict[str, DatasetPlan]
     models: tuple[str, ...]
     config: dict = field(repr=False, default_factory=dict)
-    #: config keys given on the command line (`--config`): a `models` given there is a filter of the run
+    #: config keys given on the command line (`--config`): `models`, `splits` or `seeds` there filter the run
     overrides: frozenset[str] = frozenset()
 
     @classmethod
