@@ -21,8 +21,10 @@ validate(config, "workflow/schemas/config.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
-plan = Plan.from_config(config)
+# a `models` given with --config filters the run (its table and figures get a name of their own)
+plan = Plan.from_config(config, overrides=workflow.config_settings.config.keys())
 RESULTS = str(plan.results)
+FIGURES = plan.figures_dir
 
 
 wildcard_constraints:
@@ -43,10 +45,7 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        plan.table,
-        plan.figures,
-        plan.data_report,
-        plan.structure_report,
+        plan.targets(),
 
 
 # `snakemake ablations`: every ablation of MuMo on the configured datasets, splits and

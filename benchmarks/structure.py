@@ -197,7 +197,7 @@ def pipeline_reruns(repeats: int = 3) -> None:
         seconds = time.perf_counter() - start
         jobs = [
             float(pd.read_csv(path, sep="\t")["s"].iloc[0])
-            for path in sorted(Path("results/benchmarks/structure_shard").glob("*.tsv"))
+            for path in sorted(Path("results/benchmarks/structure_shard").rglob("*.tsv"))
         ]
         emit(
             bench="pipeline", run=run, seconds=round(seconds, 2), job_seconds=jobs, command=" ".join(command)

@@ -4,7 +4,9 @@ plan is testable without Snakemake."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from mumo.data.hub import HubSource
@@ -17,6 +19,7 @@ TDC_SEEDS = (1, 2, 3, 4, 5)
 #: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.
 IMPORTED_MODEL = "mumo_paper"
 AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
+_FILTER_KEYS = ("models", "splits", "seeds")  # given with --config, they filter the configured run
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 
 
@@ -43,9 +46,11 @@ class Plan:
     datasets: dict[str, DatasetPlan]
     models: tuple[str, ...]
     config: dict = field(repr=False, default_factory=dict)
+    #: config keys given on the command line (`--config`): `models`, `splits` or `seeds` there filter the run
+    overrides: frozenset[str] = frozenset()
 
     @classmethod
-    def from_config(cls, config: dict) -> Plan:
+    def from_config(cls, config: dict, overrides: Collection[str] = ()) -> Plan:
         offline_only = config.get("download", {}).get("offline_only", True)
         only = set(config.get("tasks") or [])
         unknown = only - set(config["datasets"])
@@ -94,7 +99,30 @@ class Plan:
                 options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"])
             )
             datasets[name] = DatasetPlan(name, resolved, splits, seeds, options.get("finetune") or {})
-        return cls(Path(config.get("results_dir", "results")), datasets, models, config)
+        return cls(Path(config.get("results_dir", "results")), datasets, models, config, frozenset(overrides))
+
+    @cached_property
+    def declared(self) -> Plan:
+        """The plan of every dataset the config declares, whatever `tasks` keeps: the pretraining corpus leaves
+        out, and the vocabulary covers, all of them, so that a filtered run never invalidates pretraining."""
+        return Plan.from_config({**self.config, "tasks": []}) if self.config.get("tasks") else self
+
+    @property
+    def tag(self) -> str:
+        """Names the filter of a filtered run (`tasks`, or `models`, `splits` or `seeds` given on the command
+        line), '' for a full run: a filtered run's table, reports and figures are files of its own, so it never
+        overwrites the full run's."""
+        parts = [f"tasks-{'+'.join(self.config['tasks'])}"] if self.config.get("tasks") else []
+        parts += [
+            f"{key}-{'+'.join(map(str, self.models if key == 'models' else self.config[key]))}"
+            for key in _FILTER_KEYS
+            if key in self.overrides
+        ]
+        return ".".join(parts)
+
+    def tagged(self, stem: str, ext: str) -> str:
+        """`{results}/{stem}.{ext}`, with the filter's tag before the extension in a filtered run."""
+        return f"{self.results}/{stem}{'.' + self.tag if self.tag else ''}.{ext}"
 
     # ---- models ----
     def mumo_models(self) -> list[ModelSpec]:
@@ -188,14 +216,54 @@ class Plan:
         except (KeyError, ValueError) as err:
             raise ConfigError(f"mumo.corpus.dataset: {err.args[0]}") from None
 
-    def structure_inputs(self) -> list[str]:
-        """Every table whose molecules need a structure record: the datasets, and the corpus if a MuMo model
-        is pretrained here."""
-        tables = list(self.tables().values())
-        return tables + ([self.corpus_csv] if self.pretrained_models() else [])
+    def structure_parts(self) -> list[str]:
+        """The files of the structure store this run builds, as paths under `structure/` without `.npz`: one
+        per table (`datasets/{table}`), and the corpus's shards (`corpus/shard{k}`) if a MuMo model is
+        pretrained here; none without a MuMo model (nothing reads a 3D conformer)."""
+        if not self.mumo_models():
+            return []
+        tables = [f"datasets/{stem}" for stem in self.tables()]
+        corpus = [f"corpus/shard{k}" for k in range(self.config["structure"]["n_shards"])]
+        return tables + (corpus if self.pretrained_models() else [])
 
-    def structure_shards(self) -> list[str]:
-        return [f"{self.results}/structure/shard{k}.npz" for k in range(self.config["structure"]["n_shards"])]
+    def structure_file(self, part: str) -> str:
+        return f"{self.results}/structure/{part}.npz"
+
+    def corpus_shards(self) -> list[str]:
+        """The corpus's part of the store, in `structure.n_shards` files (the one large table)."""
+        return [self.structure_file(p) for p in self.structure_parts() if p.startswith("corpus/")]
+
+    def table_shards(self, dataset: str, split: str) -> list[str]:
+        """The store file holding the molecules a finetune on (dataset, split) reads: a job declares the
+        structures it reads, so a dataset's finetunes depend on no other dataset."""
+        return [self.structure_file(f"datasets/{self.table_name(dataset, split)}")]
+
+    def structure_source(self, part: str) -> str:
+        """The table whose molecules a part of the store holds."""
+        return (
+            self.corpus_csv
+            if part.startswith("corpus/")
+            else self.standardised(part.removeprefix("datasets/"))
+        )
+
+    def structure_sharding(self, part: str) -> tuple[int, int]:
+        """(shard, number of shards) of the source's molecules a part holds: a table is one file."""
+        if part.startswith("corpus/shard"):
+            return int(part.removeprefix("corpus/shard")), self.config["structure"]["n_shards"]
+        return 0, 1
+
+    def structure_raw_tables(self, part: str) -> list[str]:
+        """The part's table if a model reads its `smiles` as given (those strings need records of their own)."""
+        source = self.structure_source(part)
+        return [source] if source in self.raw_smiles_tables() else []
+
+    def structure_shard_reports(self) -> list[str]:
+        """The outcome reports of the tables' parts (what structure_report summarises per dataset)."""
+        return [
+            f"{self.results}/structure/{part}.report.csv"
+            for part in self.structure_parts()
+            if part.startswith("datasets/")
+        ]
 
     @property
     def imported_dir(self) -> str:
@@ -254,15 +322,30 @@ class Plan:
 
     @property
     def table(self) -> str:
-        return f"{self.results}/table.csv"
+        return self.tagged("table", "csv")
 
     @property
     def data_report(self) -> str:
-        return f"{self.results}/data_report.csv"
+        return self.tagged("data_report", "csv")
 
     @property
     def structure_report(self) -> str:
-        return f"{self.results}/structure_report.csv"
+        return self.tagged("structure_report", "csv")
+
+    @property
+    def tag_dir(self) -> str:
+        """'/{tag}' in a filtered run, else '': the sub-folder of its figures (and their logs)."""
+        return f"/{self.tag}" if self.tag else ""
+
+    @property
+    def figures_dir(self) -> str:
+        return f"{self.results}/figures{self.tag_dir}"
+
+    def targets(self) -> list[str]:
+        """What `snakemake` builds: the table, the figures, the data report, and the structure report where
+        a MuMo model needs structures."""
+        structure = [self.structure_report] if self.structure_parts() else []
+        return [self.table, *self.figures, self.data_report, *structure]
 
     @property
     def figures(self) -> list[str]:
@@ -272,22 +355,31 @@ class Plan:
             names += ["ablations", "finetune_curves"]
         if self.pretrained_models():
             names.append("pretrain_curves")
-        return [f"{self.results}/figures/{name}.{ext}" for name in names for ext in ("png", "pdf")]
+        return [f"{self.figures_dir}/{name}.{ext}" for name in names for ext in ("png", "pdf")]
 
     def headline_metrics(self) -> dict[str, str]:
         return {name: d.spec.headline_metric for name, d in self.datasets.items()}
 
     def download_for(self, dataset: str) -> list[str]:
         """The upstream file a dataset needs, or nothing when it is read from an offline package or a path."""
-        d = self.datasets[dataset]
-        if d.resolved.source != "upstream":
+        return self._download(self.declared.datasets[dataset].resolved)
+
+    def corpus_download(self) -> list[str]:
+        """The corpus's upstream file (ChEMBL), fetched by the download rule like every other."""
+        return self._download(self.corpus()) if self.pretrained_models() else []
+
+    def _download(self, resolved: ResolvedDataset) -> list[str]:
+        if resolved.source != "upstream":
             return []
-        return [f"{self.results}/data/downloads/{d.spec.upstream.filename}"]
+        return [f"{self.results}/data/downloads/{resolved.spec.upstream.filename}"]
 
     def upstream_by_filename(self, filename: str):
-        for d in self.datasets.values():
-            if d.resolved.source == "upstream" and d.spec.upstream.filename == filename:
-                return d.spec.upstream
+        sources = [d.resolved for d in self.declared.datasets.values()]
+        if self.pretrained_models():
+            sources.append(self.corpus())
+        for resolved in sources:
+            if resolved.source == "upstream" and resolved.spec.upstream.filename == filename:
+                return resolved.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
 
 

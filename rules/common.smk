@@ -1,6 +1,7 @@
+# every dataset the config declares: a filtered run still reads the others' tables for the pretraining corpus
 def dataset_plan(wildcards):
-    return plan.datasets[wildcards.dataset]
+    return plan.declared.datasets[wildcards.dataset]
 
 
 def resolved(wildcards):
-    return plan.datasets[wildcards.dataset].resolved
+    return plan.declared.datasets[wildcards.dataset].resolved

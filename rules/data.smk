@@ -115,14 +115,14 @@ rule data_report:
         plan.counts_files(),
     output:
         report(
-            f"{RESULTS}/data_report.csv",
+            plan.data_report,
             caption="../workflow/report/data_report.rst",
             category="Data",
         ),
     log:
-        f"{RESULTS}/logs/data_report.log",
+        plan.tagged("logs/data_report", "log"),
     benchmark:
-        f"{RESULTS}/benchmarks/data_report.tsv"
+        plan.tagged("benchmarks/data_report", "tsv")
     conda:
         "../envs/data.yaml"
     script:

@@ -1,6 +1,8 @@
+# the corpus leaves out the molecules of every dataset the config declares, whatever `tasks` keeps
 rule pretrain_corpus:
     input:
-        list(plan.tables().values()),
+        tables=list(plan.declared.tables().values()),
+        download=plan.corpus_download(),
     output:
         corpus=f"{RESULTS}/pretrain/corpus.csv",
         rejected=f"{RESULTS}/pretrain/corpus.rejected.csv",
@@ -22,7 +24,7 @@ rule pretrain_corpus:
 rule vocab:
     input:
         corpus=f"{RESULTS}/pretrain/corpus.csv",
-        tables=list(plan.tables().values()),
+        tables=list(plan.declared.tables().values()),
     output:
         f"{RESULTS}/pretrain/vocab.json",
     log:
@@ -32,7 +34,7 @@ rule vocab:
     conda:
         "../envs/chem.yaml"
     params:
-        raw_tables=plan.raw_smiles_tables(),
+        raw_tables=plan.declared.raw_smiles_tables(),
     script:
         "../workflow/scripts/vocab.py"
 
@@ -41,7 +43,7 @@ rule pretrain:
     input:
         corpus=f"{RESULTS}/pretrain/corpus.csv",
         vocab=f"{RESULTS}/pretrain/vocab.json",
-        shards=plan.structure_shards(),
+        shards=plan.corpus_shards(),
     output:
         weights=f"{RESULTS}/pretrain/{{model}}/model/model.safetensors",
         metrics=f"{RESULTS}/pretrain/{{model}}/metrics.csv",
@@ -63,7 +65,7 @@ rule finetune:
         table=lambda wc: plan.split_table(wc.dataset, wc.split),
         split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
         vocab=lambda wc: plan.vocab(wc.model),
-        shards=plan.structure_shards(),
+        shards=lambda wc: plan.table_shards(wc.dataset, wc.split),
         pretrained=lambda wc: plan.pretrained_weights(wc.model),
     output:
         predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",

@@ -21,14 +21,14 @@ rule aggregate:
         plan.run_metrics(),
     output:
         report(
-            f"{RESULTS}/table.csv",
+            plan.table,
             caption="../workflow/report/table.rst",
             category="Results",
         ),
     log:
-        f"{RESULTS}/logs/aggregate.log",
+        plan.tagged("logs/aggregate", "log"),
     benchmark:
-        f"{RESULTS}/benchmarks/aggregate.tsv"
+        plan.tagged("benchmarks/aggregate", "tsv")
     conda:
         "../envs/report.yaml"
     script:
@@ -37,19 +37,19 @@ rule aggregate:
 
 rule figures:
     input:
-        f"{RESULTS}/table.csv",
+        plan.table,
     output:
         png=report(
-            f"{RESULTS}/figures/{{figure}}.png",
+            f"{FIGURES}/{{figure}}.png",
             caption="../workflow/report/figures.rst",
             category="Figures",
             labels={"figure": "{figure}"},
         ),
-        pdf=f"{RESULTS}/figures/{{figure}}.pdf",
+        pdf=f"{FIGURES}/{{figure}}.pdf",
     log:
-        f"{RESULTS}/logs/figures/{{figure}}.log",
+        f"{RESULTS}/logs/figures{plan.tag_dir}/{{figure}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/figures/{{figure}}.tsv"
+        f"{RESULTS}/benchmarks/figures{plan.tag_dir}/{{figure}}.tsv"
     wildcard_constraints:
         figure="metrics|comparison|ablations",
     conda:
@@ -66,16 +66,16 @@ rule learning_curves:
         lambda wc: plan.curve_inputs(wc.stage),
     output:
         png=report(
-            f"{RESULTS}/figures/{{stage}}_curves.png",
+            f"{FIGURES}/{{stage}}_curves.png",
             caption="../workflow/report/learning_curves.rst",
             category="Figures",
             labels={"figure": "{stage} learning curves"},
         ),
-        pdf=f"{RESULTS}/figures/{{stage}}_curves.pdf",
+        pdf=f"{FIGURES}/{{stage}}_curves.pdf",
     log:
-        f"{RESULTS}/logs/learning_curves/{{stage}}.log",
+        f"{RESULTS}/logs/learning_curves{plan.tag_dir}/{{stage}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/learning_curves/{{stage}}.tsv"
+        f"{RESULTS}/benchmarks/learning_curves{plan.tag_dir}/{{stage}}.tsv"
     wildcard_constraints:
         stage="pretrain|finetune",
     conda:

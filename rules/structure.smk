@@ -1,21 +1,26 @@
+# one store file per standardised table (`datasets/{table}`) and `structure.n_shards` for the pretraining
+# corpus (`corpus/shard{k}`), so that a job declares the structures it reads; the cache computes each
+# molecule once across files
 rule structure_shard:
     input:
-        plan.structure_inputs(),
+        lambda wc: plan.structure_source(wc.part),
     output:
-        npz=f"{RESULTS}/structure/shard{{shard}}.npz",
-        report=f"{RESULTS}/structure/shard{{shard}}.report.csv",
+        npz=f"{RESULTS}/structure/{{part}}.npz",
+        report=f"{RESULTS}/structure/{{part}}.report.csv",
     log:
-        f"{RESULTS}/logs/structure_shard/shard{{shard}}.log",
+        f"{RESULTS}/logs/structure_shard/{{part}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/structure_shard/shard{{shard}}.tsv"
+        f"{RESULTS}/benchmarks/structure_shard/{{part}}.tsv"
+    wildcard_constraints:
+        part=r"corpus/shard\d+|datasets/[A-Za-z0-9_\-]+(\.authors)?",
     conda:
         "../envs/chem.yaml"
     threads: config["structure"]["threads"]
     params:
-        n_shards=config["structure"]["n_shards"],
+        sharding=lambda wc: plan.structure_sharding(wc.part),
         conformer=config["structure"]["conformer"],
         cache_dir=f"{RESULTS}/structure/cache",
-        raw_tables=plan.raw_smiles_tables(),
+        raw_tables=lambda wc: plan.structure_raw_tables(wc.part),
     script:
         "../workflow/scripts/structure_shard.py"
 
@@ -23,20 +28,17 @@ rule structure_shard:
 rule structure_report:
     input:
         tables=list(plan.tables().values()),
-        reports=expand(
-            f"{RESULTS}/structure/shard{{shard}}.report.csv",
-            shard=range(config["structure"]["n_shards"]),
-        ),
+        reports=plan.structure_shard_reports(),
     output:
         report(
-            f"{RESULTS}/structure_report.csv",
+            plan.structure_report,
             caption="../workflow/report/structure_report.rst",
             category="Data",
         ),
     log:
-        f"{RESULTS}/logs/structure_report.log",
+        plan.tagged("logs/structure_report", "log"),
     benchmark:
-        f"{RESULTS}/benchmarks/structure_report.tsv"
+        plan.tagged("benchmarks/structure_report", "tsv")
     conda:
         "../envs/chem.yaml"
     params:

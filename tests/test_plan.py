@@ -97,7 +97,11 @@ def test_mumo_models_get_their_preset_and_ablation_overrides():
     seq = plan.model_settings("mumo_seq_only", "finetune")
     assert seq == {"lr": 1e-4, "preset": "small", "model": {"use_graph": False}}
     assert plan.model_settings("mumo_paper", "pretrain")["preset"] == "paper"
-    assert plan.corpus_csv in plan.structure_inputs()
+    assert (
+        plan.structure_source("corpus/shard3") == plan.corpus_csv
+        and "corpus/shard3" in plan.structure_parts()
+    )
+    assert plan.structure_sharding("corpus/shard3") == (3, 4) and len(plan.corpus_shards()) == 4
 
 
 def test_unknown_training_setting_fails_at_start_up():
@@ -247,7 +251,10 @@ def test_authors_split_reads_its_own_table_and_features():
         "esol.authors": "results/data/standardised/esol.authors.csv",
     }
     assert "results/data/standardised/esol.authors.counts.json" in plan.counts_files()
-    assert set(plan.tables().values()) <= set(plan.structure_inputs())
+    sources = {plan.structure_source(part) for part in plan.structure_parts()}
+    assert set(plan.tables().values()) <= sources
+    assert plan.table_shards("bbbp", "authors") == ["results/structure/datasets/bbbp.authors.npz"]
+    assert plan.structure_sharding("datasets/bbbp.authors") == (0, 1)
 
 
 def test_authors_split_only_where_the_authors_published_files():
@@ -276,3 +283,42 @@ def test_raw_smiles_tables_follow_the_models_quirk():
     assert paper.raw_smiles_tables() == ["results/data/standardised/bbbp.authors.csv"]
     config["mumo"]["finetune"] = {**config["mumo"]["finetune"], "model": {"tokens_from_raw_smiles": True}}
     assert Plan.from_config(config).raw_smiles_tables() == ["results/data/standardised/bbbp.authors.csv"]
+
+
+def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outputs():
+    full, filtered = Plan.from_config(_config()), Plan.from_config(_config(tasks=["bbbp", "esol"]))
+    assert filtered.declared.tables() == full.tables() and full.declared is full
+    assert full.tag == "" and full.table == "results/table.csv"
+    assert filtered.table == "results/table.tasks-bbbp+esol.csv"
+    assert filtered.figures_dir == "results/figures/tasks-bbbp+esol"
+    assert {filtered.data_report, filtered.structure_report}.isdisjoint(
+        {full.data_report, full.structure_report}
+    )
+    # `models` filters only when given on the command line (the config file's list is the full run)
+    baseline = Plan.from_config(_config(models=["ecfp_rf"]), overrides={"models"})
+    assert baseline.table == "results/table.models-ecfp_rf.csv"
+    assert Plan.from_config(_config(models=["ecfp_rf"])).tag == ""
+    rung = Plan.from_config(
+        _config(models=["mumo"], splits=["random"]), overrides={"models", "splits", "ablations"}
+    )
+    assert rung.tag == "models-mumo.splits-random"
+
+
+def test_structures_only_for_mumo_and_per_table():
+    assert Plan.from_config(_config(models=["ecfp_rf"])).structure_parts() == []
+    assert Plan.from_config(_config(models=["ecfp_rf"])).targets()[-1] == "results/data_report.csv"
+    plan = Plan.from_config(_config(tasks=["bbbp"]))
+    assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(4))]
+    assert plan.table_shards("bbbp", "balanced_scaffold") == ["results/structure/datasets/bbbp.npz"]
+    assert plan.structure_shard_reports() == ["results/structure/datasets/bbbp.report.csv"]
+    assert plan.structure_source("datasets/bbbp") == "results/data/standardised/bbbp.csv"
+
+
+def test_the_chembl_corpus_is_a_download_job():
+    config = _config(download={"offline_only": False})
+    config["mumo"] = {**config["mumo"], "corpus": {**config["mumo"]["corpus"], "dataset": "chembl"}}
+    plan = Plan.from_config(config)
+    (download,) = plan.corpus_download()
+    assert download.startswith("results/data/downloads/chembl_") and download.endswith("_chemreps.txt.gz")
+    assert plan.upstream_by_filename(Path(download).name).kind == "chembl_chemreps"
+    assert Plan.from_config(_config(models=["ecfp_rf"])).corpus_download() == []

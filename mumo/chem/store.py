@@ -32,6 +32,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import sys
 import time
 import zipfile
 import zlib
@@ -194,18 +195,22 @@ def _move_aside(path: Path, problem: str) -> None:
 
 
 class StructureStore:
-    """Read-only view of a store directory (or a single shard file), loaded lazily shard by shard.
+    """Read-only view of a store directory, a single shard file or a list of shard files (the pipeline's: the
+    shards a job declares as inputs), loaded lazily shard by shard.
 
     Lookups take the canonical SMILES; any other spelling of a molecule is canonicalised on a miss. A corrupt
     file raises CorruptStoreError naming it, unless `move_corrupt` (the cache): then it is moved aside and
     its molecules are simply absent.
     """
 
-    def __init__(self, path: str | os.PathLike, move_corrupt: bool = False):
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no structure store at {path}")
-        self._shards = [_Shard(p) for p in (sorted(path.glob("*.npz")) if path.is_dir() else [path])]
+    def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike], move_corrupt: bool = False):
+        paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+        for one in paths:
+            if not one.exists():
+                raise FileNotFoundError(f"no structure store at {one}")
+        self._shards = [
+            _Shard(p) for one in paths for p in (sorted(one.glob("*.npz")) if one.is_dir() else [one])
+        ]
         self._index: dict[str, tuple[int, int]] | None = None
         self.move_corrupt = move_corrupt
 
@@ -262,7 +267,8 @@ class StructureStore:
 
 
 def _featurize_all(smiles: list[str], config: ConformerConfig, workers: int, desc: str) -> Iterator[Result]:
-    """Results in input order, computed in this process or in `workers` processes, with a progress bar."""
+    """Results in input order, computed in this process or in `workers` processes, with a progress bar on a
+    terminal only (redrawn into a log file it would be one endless line; build_shard logs a summary)."""
     task = partial(featurize_canonical, config=config)
     with ExitStack() as stack:
         if workers > 1 and len(smiles) > 1:
@@ -274,7 +280,8 @@ def _featurize_all(smiles: list[str], config: ConformerConfig, workers: int, des
             results = pool.map(task, smiles, chunksize=_CHUNKSIZE)
         else:
             results = map(task, smiles)
-        yield from tqdm(results, total=len(smiles), desc=desc, unit="mol", mininterval=2)
+        quiet = not sys.stderr.isatty()
+        yield from tqdm(results, total=len(smiles), desc=desc, unit="mol", mininterval=2, disable=quiet)
 
 
 @dataclass
@@ -348,6 +355,7 @@ def build_shard(
     call; only the first of duplicate rows) and cpu_s (CPU seconds spent featurising it in this call).
     """
     config = config or ConformerConfig()
+    started = time.perf_counter()
     cache_root = Path(cache_dir) / config.digest() if cache_dir is not None else None
     known_keys = _read_keys(cache_root) if cache_root is not None else {}
     parsed = [_Key(known_keys[s]) if s in known_keys else parse_smiles(s) for s in smiles]
@@ -405,14 +413,17 @@ def build_shard(
             }
         )
     report = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    outcomes = report.drop_duplicates("canonical_smiles")["outcome"].value_counts()
     logger.info(
-        "%s: %d rows, %d molecules, %d from cache, %d computed, %d rejected",
+        "%s: %d rows, %d molecules, %d from cache, %d computed, %d rejected; outcomes: %s; %.1f s",
         out_path,
         len(report),
         len(keys),
         len(keys) - len(todo),
         len(todo),
         (report["outcome"] == "rejected").sum(),
+        ", ".join(f"{n} {o}" for o, n in outcomes.items()) or "none",
+        time.perf_counter() - started,
     )
     return report
 

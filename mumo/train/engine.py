@@ -233,7 +233,9 @@ def train(
 
     Writes `out_dir/metrics.csv`, `learning_curve.png`, `checkpoints/` and, with selection best_valid,
     `best/` (save_pretrained). Resumes from `checkpoints/` when it holds a checkpoint with this `run_key`
-    (the settings, inputs and world size); a checkpoint of another run is deleted, with a warning.
+    (the settings, inputs and world size); a checkpoint of another run is deleted, with a warning. Once the
+    run is finished, both folders are deleted (the caller saves the selected weights once, as `model/`)
+    unless `keep_checkpoints`. Logs one line per epoch: train loss, validation loss, learning rate, time.
     """
     import deepspeed
 
@@ -308,9 +310,11 @@ def train(
     start_step, started = state.step, time.perf_counter()
     # since the last log row: loss sum, micro-batches, molecules, tokens
     window = torch.zeros(4, dtype=torch.float64, device=dist.device)
+    epoch_log = _EpochLog(dist)
     train_s = data_s = 0.0
     done = state.step >= total or state.stopped_early
     finished_invocation = False
+    lr = engine.get_lr()[0]
     while not done:
         sampler.set_epoch(state.epoch, start=state.batch)
         tick = time.perf_counter()
@@ -326,6 +330,7 @@ def train(
             engine.step()
             state.batch += 1
             window += torch.cat([loss.detach().double()[None], window.new_tensor(counts)])
+            epoch_log.add(loss)
             train_s += time.perf_counter() - tick
             tick = time.perf_counter()
             if state.batch % s.grad_accum:
@@ -342,6 +347,7 @@ def train(
             valid_loss = None
             if evaluate is not None and (state.step % eval_every == 0 or done):
                 valid_loss = evaluate(module)
+                epoch_log.valid_loss = valid_loss
                 if s.selection == "best_valid":
                     if valid_loss < state.best_valid:
                         state.best_valid, state.best_step, state.bad_evals = valid_loss, state.step, 0
@@ -381,7 +387,10 @@ def train(
             if done or finished_invocation:
                 break
         else:
+            epoch_log.emit(state, lr)
             state.epoch, state.batch = state.epoch + 1, 0
+            continue
+        epoch_log.emit(state, lr)
         if finished_invocation:
             break
     bar.close()
@@ -392,8 +401,47 @@ def train(
     finished = state.step >= total or state.stopped_early
     if finished and s.selection == "best_valid" and state.best_step is not None:
         module.load_state_dict(load_file(str(best_dir / WEIGHTS_NAME), device=str(dist.device)))
+    if finished and not s.keep_checkpoints:
+        dist.barrier()  # every rank has read best/ before it goes
+        if dist.is_main:
+            for folder in (ckpt_dir, best_dir):
+                shutil.rmtree(folder, ignore_errors=True)
     best = state.best_valid if state.best_step is not None else None
     return TrainResult(state.step, finished, state.stopped_early, state.best_step, best)
+
+
+class _EpochLog:
+    """One log line per epoch (or per part of an epoch ended by a stop or a resume): mean train loss over all
+    ranks, the last validation loss, learning rate and wall time, for a log a person reads."""
+
+    def __init__(self, dist: Dist) -> None:
+        self.dist = dist
+        self._reset()
+
+    def _reset(self) -> None:
+        self.loss = torch.zeros(2, dtype=torch.float64, device=self.dist.device)  # loss sum, micro-batches
+        self.valid_loss: float | None = None
+        self.started = time.perf_counter()
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.loss += torch.stack([loss.detach().double(), self.loss.new_tensor(1.0)])
+
+    def emit(self, state: LoopState, lr: float) -> None:
+        """Called by every rank at the same point (a collective sum)."""
+        tdist.all_reduce(self.loss)
+        loss_sum, micro = self.loss.tolist()
+        if micro:
+            valid = f"{self.valid_loss:.4f}" if self.valid_loss is not None else "-"
+            logger.info(
+                "epoch %d (step %d): train loss %.4f, valid loss %s, lr %.3g, %.1f s",
+                state.epoch + 1,
+                state.step,
+                loss_sum / micro,
+                valid,
+                lr,
+                time.perf_counter() - self.started,
+            )
+        self._reset()
 
 
 def _save_checkpoint(

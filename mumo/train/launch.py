@@ -45,7 +45,7 @@ def cli_command(args: list[str], processes: int = 1) -> list[str]:
 
 def launch_pretrain(
     corpus_csv: str,
-    store_dir: str,
+    store: str | list[str],
     vocab_json: str,
     out_dir: str,
     settings: dict,
@@ -56,10 +56,13 @@ def launch_pretrain(
     """`run_pretrain` in `processes` ranks sharing `threads` CPU threads; their output is appended to `log_path`.
 
     Settings are per rank (a batch of `batch_size` on every rank, as the paper's "batch 128 per device").
+    `store` is a store directory or a list of shard files; the ranks are given the folder of the files (the
+    command line takes one store), which holds those shards alone in the pipeline's layout.
     """
     if processes <= 1:
-        run_pretrain(corpus_csv, store_dir, vocab_json, out_dir, settings, threads=threads)
+        run_pretrain(corpus_csv, store, vocab_json, out_dir, settings, threads=threads)
         return
+    store_dir = store if isinstance(store, str) else str(Path(store[0]).parent)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / "launch_settings.json"

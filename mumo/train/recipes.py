@@ -167,7 +167,12 @@ def _read_smiles(csv_path: str, column: str = "canonical_smiles") -> list[str]:
 
 
 def run_pretrain(
-    corpus_csv: str, store_dir: str, vocab_json: str, out_dir: str, settings: dict, threads: int = 1
+    corpus_csv: str,
+    store_dir: str | list[str],
+    vocab_json: str,
+    out_dir: str,
+    settings: dict,
+    threads: int = 1,
 ) -> None:
     """Masked-token pretraining (docs/model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
 
@@ -221,7 +226,7 @@ def run_pretrain(
 def run_finetune(
     standardised_csv: str,
     split_json: str,
-    store_dir: str,
+    store_dir: str | list[str],
     vocab_json: str,
     tasks: list[str],
     task_type: str,

@@ -38,7 +38,15 @@ _OPTIONAL_INTS = (
 #: Keys that change how a run is executed or reported, not what it computes: a checkpoint written under other
 #: values of these may be resumed.
 EXECUTION_KEYS = frozenset(
-    {"num_workers", "log_every", "checkpoint_every", "resume", "max_steps_this_invocation", "progress"}
+    {
+        "num_workers",
+        "log_every",
+        "checkpoint_every",
+        "resume",
+        "max_steps_this_invocation",
+        "progress",
+        "keep_checkpoints",
+    }
 )
 
 
@@ -85,6 +93,7 @@ class TrainSettings:
     resume: bool = True  # continue from out_dir/checkpoints when it holds a checkpoint of the same settings
     max_steps_this_invocation: int | None = None  # stop (after a checkpoint) once this many steps ran here
     progress: bool = True  # tqdm progress bar
+    keep_checkpoints: bool = False  # keep checkpoints/ and best/ after a finished run (they are resume state)
 
     def __post_init__(self) -> None:
         """Refuse every value a run could not use, naming the setting, before any job starts."""
@@ -94,7 +103,7 @@ class TrainSettings:
                 value is None and name in _OPTIONAL_INTS
             ):
                 raise ValueError(f"setting {name} must be an integer, got {value!r}")
-        for name in ("resume", "progress"):
+        for name in ("resume", "progress", "keep_checkpoints"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"setting {name} must be true or false, got {getattr(self, name)!r}")
         for name in _FLOATS:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -91,6 +92,21 @@ def test_store_reads_a_directory_of_shards_lazily(tmp_path: Path):
         store["CCCCCCCCCCCCCCCCCCCC"]
     with pytest.raises(FileNotFoundError):
         StructureStore(tmp_path / "missing")
+    # a list of shard files (the pipeline's declared inputs) reads those files and no other
+    listed = StructureStore([tmp_path / "shard-1.npz"])
+    assert set(listed) == {r["smiles"] for r in records[3:]} and records[0]["smiles"] not in listed
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        StructureStore([tmp_path / "shard-0.npz", tmp_path / "missing.npz"])
+
+
+def test_shard_log_is_a_summary_without_a_progress_bar(tmp_path: Path, fast_config, caplog, capsys):
+    caplog.set_level("INFO", logger="mumo.chem.store")
+    build_shard(DRUGS[:3], tmp_path / "s.npz", fast_config, workers=1)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(
+        r".*s\.npz: 3 rows, 3 molecules, 0 from cache, 3 computed, 0 rejected; outcomes: .+; [\d.]+ s", line
+    )
+    assert "mol/s" not in capsys.readouterr().err  # stderr is not a terminal here: no bar
 
 
 def test_build_shard_reports_every_row_in_order(tmp_path: Path, awkward_smiles, invalid_smiles, fast_config):

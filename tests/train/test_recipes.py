@@ -1,6 +1,7 @@
 """Pretraining and finetuning end to end on tiny real data (tiny preset, in this process)."""
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -125,7 +126,20 @@ def test_regression_targets_are_scaled_on_train_and_predictions_denormalised(tin
     assert abs(predictions["y_pred"].mean() - train.mean()) < 2 * train.std()
     assert abs(predictions["y_pred"].mean()) > 0.5
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["best_step"] is not None and (tmp_path / "best" / "model.safetensors").exists()
+    assert summary["best_step"] is not None and (tmp_path / "model" / "model.safetensors").exists()
+    # the selected weights are written once (model/), and a finished run keeps no resume state
+    assert not (tmp_path / "best").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_keep_checkpoints_keeps_the_resume_state_and_logs_each_epoch(tiny_data, tiny, tmp_path, caplog):
+    caplog.set_level("INFO", logger="mumo.train.engine")
+    settings = tiny | {"epochs": 2, "selection": "best_valid", "keep_checkpoints": True}
+    run_finetune(**tiny_data.finetune_args("esol", tmp_path), settings=settings)
+    assert (tmp_path / "checkpoints" / "latest.json").exists() and (tmp_path / "best").is_dir()
+    epochs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1", "2"]
+    line = r"epoch \d \(step \d+\): train loss \d+\.\d{4}, valid loss \d+\.\d{4}, lr \S+, \d+\.\d s"
+    assert all(re.fullmatch(line, epoch) for epoch in epochs), epochs
 
 
 def test_finetune_from_pretrained_loads_the_encoder(tiny_data, tiny, pretrained, tmp_path):

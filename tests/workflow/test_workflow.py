@@ -81,7 +81,12 @@ def test_every_molecule_gets_a_structure_outcome(finished_run):
         table = pd.read_csv(results / "data" / "standardised" / f"{dataset}.csv")
         assert total == table["canonical_smiles"].nunique()
     assert outcomes.loc[outcomes["outcome"] == "mmff", "molecules"].sum() > 0.9 * per_dataset.sum()
-    assert sorted(p.name for p in (results / "structure").glob("shard*.npz")) == ["shard0.npz", "shard1.npz"]
+    tables = sorted(p.name for p in (results / "structure" / "datasets").glob("*.npz"))
+    assert tables == [f"{dataset}.npz" for dataset in sorted(per_dataset.index)]
+    assert sorted(p.name for p in (results / "structure" / "corpus").glob("*.npz")) == [
+        "shard0.npz",
+        "shard1.npz",
+    ]
 
 
 def test_a_second_run_does_nothing(finished_run):
@@ -132,7 +137,48 @@ def test_paper_authors_rung_needs_no_pretraining(tmp_path):
         snakemake(tmp_path, REPO / "config" / "paper.yaml", target, "-n", "--quiet", "rules").stdout
     )
     assert jobs["import_checkpoint"] == jobs["finetune"] == 1
-    assert "pretrain" not in jobs and "vocab" not in jobs  # (the corpus is read only for the shared shards)
+    assert not {"pretrain", "vocab", "pretrain_corpus"} & set(jobs)  # it reads its own table's shards alone
+
+
+def test_a_baseline_only_run_computes_no_structures(tmp_path):
+    config = tiny_config(tmp_path, models=["ecfp_rf"])
+    jobs = _job_counts(snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout)
+    assert jobs["train_ecfp_rf"] == 6 and not {
+        "structure_shard",
+        "structure_report",
+        "pretrain_corpus",
+    } & set(jobs)
+
+
+def test_the_chembl_corpus_is_fetched_by_a_download_job(tmp_path):
+    base = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())["mumo"]
+    mumo = base | {"corpus": base["corpus"] | {"dataset": "chembl"}}
+    config = tiny_config(tmp_path, mumo=mumo, download={"offline_only": False})
+    dry = snakemake(tmp_path, config, "-n", "--until", "download").stdout
+    assert "_chemreps.txt.gz" in dry
+    assert _job_counts(
+        snakemake(tmp_path, config, "-n", "--quiet", "rules", "--until", "download").stdout
+    ) == {
+        "download": 1,
+        "total": 1,
+    }
+
+
+def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run):
+    """After the full run, `tasks=[bbbp_mini]` runs only its own report jobs, into files of its own."""
+    tmp_path, config = finished_run
+    results = tmp_path / "results"
+    before = {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
+    dry = snakemake(tmp_path, config, "-n", "--quiet", "rules", "--config", "tasks=[bbbp_mini]").stdout
+    jobs = _job_counts(dry)
+    reports = {"aggregate", "figures", "learning_curves", "data_report", "structure_report", "all", "total"}
+    assert set(jobs) == reports  # no pretraining, vocabulary, structure or training job
+    snakemake(tmp_path, config, "--config", "tasks=[bbbp_mini]")
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing of the full run rewritten
+    table = pd.read_csv(results / "table.tasks-bbbp_mini.csv")
+    assert set(table["dataset"]) == {"bbbp_mini"}
+    assert (results / "figures" / "tasks-bbbp_mini" / "comparison.png").exists()
+    assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
 
 
 def _job_counts(dry_run_output: str) -> dict[str, int]:
@@ -225,7 +271,7 @@ def test_authors_split_end_to_end_from_a_hub_mirror(tmp_path):
     assert train["smiles"].tolist() == theirs["smiles"].tolist()  # strings as given, duplicate kept
     assert train["p_np"].tolist() == theirs["p_np"].tolist()
 
-    store = StructureStore(results / "structure")
+    store = StructureStore(results / "structure" / "datasets" / "bbbp.authors.npz")
     salt = theirs["smiles"].iloc[0]
     assert "." in salt and store[salt]["smiles"] == salt  # a record built from the string as given
     predictions = pd.read_csv(results / "runs/mumo/bbbp/authors/seed0/predictions.csv")

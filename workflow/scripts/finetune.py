@@ -10,7 +10,7 @@ pretrained = str(Path(weights[0]).parent) if weights else None
 run_finetune(
     inp.table,
     inp.split,
-    str(Path(inp.shards[0]).parent),
+    list(inp.shards),
     inp.vocab,
     list(p.dataset.tasks),
     p.dataset.spec.task_type,

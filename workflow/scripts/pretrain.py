@@ -7,7 +7,7 @@ log_to_file(snakemake.log[0])
 inp, out = snakemake.input, snakemake.output
 launch_pretrain(
     inp.corpus,
-    str(Path(inp.shards[0]).parent),
+    list(inp.shards),
     inp.vocab,
     str(Path(out.weights).parents[1]),
     dict(snakemake.params.settings),

@@ -6,7 +6,7 @@ p = snakemake.params
 pretrain_corpus(
     p.corpus,
     dict(p.options),
-    list(snakemake.input),
+    list(snakemake.input.tables),
     p.download_dir,
     p.mirror,
     snakemake.output.corpus,

@@ -3,10 +3,11 @@ from mumo.steps.structure import structure_shard
 
 log_to_file(snakemake.log[0])
 params = snakemake.params
+shard, n_shards = params.sharding
 structure_shard(
     list(snakemake.input),
-    int(snakemake.wildcards.shard),
-    params.n_shards,
+    shard,
+    n_shards,
     dict(params.conformer),
     snakemake.threads,
     snakemake.output.npz,
