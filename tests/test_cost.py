@@ -118,6 +118,6 @@ def test_cli_prints_the_bill_and_json(capsys):
     assert "GPU time: " in text and "wall time on 2 × cpu" in text
     assert main(["cost", "--configfile", str(TINY_CONFIG), "--device", "cpu", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["jobs"] == {"pretrain": 2, "finetune": 12, "baseline": 6}
+    assert summary["jobs"] == {"pretrain": 2, "finetune": 12, "baseline": 12}  # ecfp_rf and mean
     assert main(["cost", "--configfile", str(TINY_CONFIG), "--device", "v100"]) == 1
     assert "unknown device 'v100'" in capsys.readouterr().err

@@ -50,9 +50,9 @@ def test_predict_with_the_ensemble_then_evaluate(ensemble, tmp_path, monkeypatch
     featurised = []
     build_shard = predict.build_shard
 
-    def recording(smiles, *args):
+    def recording(smiles, *args, **options):
         featurised.extend(smiles)
-        return build_shard(smiles, *args)
+        return build_shard(smiles, *args, **options)
 
     monkeypatch.setattr(predict, "build_shard", recording)
     train = pd.read_csv(ensemble / "my data.csv").head(6)
