@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mumo.chem.tokenizer import SmilesTokenizer
-from mumo.data.download import fetch
+from mumo.data.download import Transfer, fetch
 from mumo.data.hub import HubSource, read_authors
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
@@ -34,9 +34,8 @@ def download(upstream: Upstream, out_path: str, mirror: str | None, retries: int
         path.name,
         path.parent,
         upstream.sha256,
-        mirror=mirror,
-        retries=retries,
         columns=upstream.header,
+        transfer=Transfer(mirror=mirror, retries=retries),
     )
 
 
