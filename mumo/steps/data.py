@@ -59,6 +59,7 @@ def standardise_file(
     raw_csv: str,
     dataset: ResolvedDataset,
     fragments: str,
+    *,
     out_csv: str,
     rejected_csv: str,
     counts_json: str,
@@ -70,7 +71,12 @@ def standardise_file(
     authors = provenance_json is not None
     name = f"{dataset.spec.name}.authors" if authors else dataset.spec.name
     result = standardise(
-        raw, list(dataset.tasks), dataset.spec.task_type, name, fragments, merge_duplicates=not authors
+        raw,
+        list(dataset.tasks),
+        dataset.spec.task_type,
+        name,
+        fragments=fragments,
+        merge_duplicates=not authors,
     )
     log.info("%s: %s", name, result.counts)
     write_csv(result.table, out_csv)
@@ -121,6 +127,7 @@ def pretrain_corpus(
     corpus: ResolvedDataset,
     options: dict,
     dataset_tables: list[str],
+    *,
     download_dir: str,
     mirror: str | None,
     out_csv: str,
