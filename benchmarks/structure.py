@@ -135,7 +135,7 @@ def main() -> None:
             "plain": lambda block, start: plain_loop(block, config),
             "mumo_w1": lambda block, start: build_shard(block, tmp / f"w1-{start}.npz", config, 1),
             "mumo_w2": lambda block, start: build_shard(
-                block, tmp / f"w2-{start}.npz", config, 2, tmp / "cache"
+                block, tmp / f"w2-{start}.npz", config, 2, cache_dir=tmp / "cache"
             ),
         }
         totals = {name: [0.0, 0.0] for name in runs}
@@ -167,7 +167,7 @@ def main() -> None:
         )
 
         start = time.perf_counter()
-        report = build_shard(smiles, tmp / "all.npz", config, 2, tmp / "cache")
+        report = build_shard(smiles, tmp / "all.npz", config, 2, cache_dir=tmp / "cache")
         seconds = time.perf_counter() - start
         emit(bench="cached", computed=int(report["computed"].sum()), seconds=round(seconds, 3))
 

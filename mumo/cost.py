@@ -13,6 +13,7 @@ import csv
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mumo.data.splits import TDC_TRAIN_VALID_FRACTIONS, _sizes
 from mumo.models import get_model
@@ -124,16 +125,18 @@ def steps_per_epoch(molecules: int, batch_size: int, grad_accum: int, processes:
     return batches // (grad_accum * processes)
 
 
+class JobKey(NamedTuple):
+    """Which training process a Job is: its rule and what it trains (a pretraining has no split or seed)."""
+
+    rule: str
+    model: str
+    dataset: str
+    split: str | None = None
+    seed: int | None = None
+
+
 def size_job(
-    rule: str,
-    model: str,
-    dataset: str,
-    split: str | None,
-    seed: int | None,
-    settings: dict,
-    folds: tuple[int, int, int],
-    processes: int = 1,
-    predicts: bool = True,
+    key: JobKey, settings: dict, folds: tuple[int, int, int], *, processes: int = 1, predicts: bool = True
 ) -> Job:
     """Steps and passes of one training run of `settings` (a model_settings dict, schema defaults filled)."""
     from mumo.train.settings import TrainSettings
@@ -148,11 +151,7 @@ def size_job(
     passes = min(total * s.batch_size * s.grad_accum * processes, s.epochs * train)
     forward = evaluations * valid + ((valid + test) if predicts else 0)
     return Job(
-        rule,
-        model,
-        dataset,
-        split,
-        seed,
+        *key,
         s.preset,
         s.precision,
         s.batch_size,
@@ -181,7 +180,11 @@ def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
         n = min(corpus["n_molecules"], available) if corpus["n_molecules"] else available
         valid = round(n * TrainSettings.from_dict(settings).valid_fraction)
         folds = (n - valid, valid, 0)
-        out.append(size_job("pretrain", model, corpus["dataset"], None, None, settings, folds, gpus, False))
+        out.append(
+            size_job(
+                JobKey("pretrain", model, corpus["dataset"]), settings, folds, processes=gpus, predicts=False
+            )
+        )
     fractions = plan.config["split_fractions"]
     for model, dataset, split, seed in plan.runs():
         d = plan.datasets[dataset]
@@ -190,7 +193,7 @@ def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
             out.append(Job("baseline", model, dataset, split, seed, None, None, 0, 0, 1, 0, *folds, 0, 0, 0))
             continue
         settings = plan.model_settings(model, "finetune", dataset)
-        out.append(size_job("finetune", model, dataset, split, seed, settings, folds))
+        out.append(size_job(JobKey("finetune", model, dataset, split, seed), settings, folds))
     return out
 
 

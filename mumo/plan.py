@@ -74,31 +74,11 @@ class Plan:
         if "split_fractions" in config:
             _check_fractions(config["split_fractions"])
         hub = HubSource.from_config(config.get("download", {}))
-        datasets = {}
-        for name, options in config["datasets"].items():
-            if only and name not in only:
-                continue
-            options = options or {}
-            _check_dataset_options(name, options)
-            registered = REGISTRY.get(name) if "path" not in options else None
-            is_tdc = registered is not None and registered.benchmark == "TDC"
-            splits = tuple(options.get("splits") or (["tdc"] if is_tdc else config["splits"]))
-            for split in splits:
-                if split not in SPLIT_NAMES:
-                    raise ConfigError(
-                        f"datasets.{name}: unknown split {split!r}; valid splits: {', '.join(SPLIT_NAMES)}"
-                    )
-            if AUTHORS in splits:
-                _check_authors(name, registered, hub, offline_only)
-            try:
-                # a dataset run on the authors' files alone never reads its own source
-                resolved = resolve(name, options, offline_only=offline_only and set(splits) != {AUTHORS})
-            except (KeyError, ValueError) as err:
-                raise ConfigError(f"datasets.{name}: {err.args[0]}") from None
-            seeds = tuple(
-                options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"])
-            )
-            datasets[name] = DatasetPlan(name, resolved, splits, seeds, options.get("finetune") or {})
+        datasets = {
+            name: _dataset_plan(name, options or {}, config, hub, offline_only)
+            for name, options in config["datasets"].items()
+            if not only or name in only
+        }
         return cls(Path(config.get("results_dir", "results")), datasets, models, config, frozenset(overrides))
 
     @cached_property
@@ -401,6 +381,29 @@ def _check_fractions(fractions: list) -> None:
     for fold, fraction in (("train", fractions[0]), ("test", fractions[2])):
         if fraction <= 0:
             raise ConfigError(f"split_fractions: the {fold} fraction must be > 0, got {list(fractions)}")
+
+
+def _dataset_plan(name: str, options: dict, config: dict, hub: HubSource, offline_only: bool) -> DatasetPlan:
+    """One entry of `datasets`, checked and resolved: its splits and seeds default to the config's, or to
+    TDC's own split and five seeds for a TDC benchmark dataset."""
+    _check_dataset_options(name, options)
+    registered = REGISTRY.get(name) if "path" not in options else None
+    is_tdc = registered is not None and registered.benchmark == "TDC"
+    splits = tuple(options.get("splits") or (["tdc"] if is_tdc else config["splits"]))
+    for split in splits:
+        if split not in SPLIT_NAMES:
+            raise ConfigError(
+                f"datasets.{name}: unknown split {split!r}; valid splits: {', '.join(SPLIT_NAMES)}"
+            )
+    if AUTHORS in splits:
+        _check_authors(name, registered, hub, offline_only)
+    try:
+        # a dataset run on the authors' files alone never reads its own source
+        resolved = resolve(name, options, offline_only=offline_only and set(splits) != {AUTHORS})
+    except (KeyError, ValueError) as err:
+        raise ConfigError(f"datasets.{name}: {err.args[0]}") from None
+    seeds = tuple(options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"]))
+    return DatasetPlan(name, resolved, splits, seeds, options.get("finetune") or {})
 
 
 def _check_dataset_options(name: str, options: dict) -> None:

@@ -9,6 +9,7 @@ from mumo.cost import (
     STARTUP_S,
     Bill,
     CostError,
+    JobKey,
     ThroughputTable,
     estimate,
     fold_sizes,
@@ -39,16 +40,16 @@ def test_jobs_of_the_tiny_config_are_the_plans_runs_and_pretrainings():
 
 def test_molecule_passes_and_steps_of_a_hand_checked_job():
     settings = {"preset": "tiny", "epochs": 3, "batch_size": 4, "grad_accum": 2}
-    job = size_job("finetune", "mumo", "d", "random", 0, settings, (50, 10, 7))
+    job = size_job(JobKey("finetune", "mumo", "d", "random", 0), settings, (50, 10, 7))
     # 13 micro-batches per epoch -> 6 optimizer steps of 8 molecules; 18 steps use 144 of 3 × 50 molecules;
     # validation once per epoch (3 × 10), then the valid and test folds predicted once (17)
     assert (job.steps, job.train_passes, job.forward_passes) == (18, 144, 47)
     assert job_seconds(job, rate=10.0) == pytest.approx(144 / 10 + 47 / 30 + STARTUP_S)
-    every_4 = size_job("finetune", "mumo", "d", "random", 0, settings | {"eval_every": 4}, (50, 10, 7))
-    assert every_4.forward_passes == 5 * 10 + 17  # steps 4, 8, 12, 16 and the last (18)
-    two_gpus = size_job(
-        "pretrain", "mumo", "c", None, None, settings, (50, 10, 0), processes=2, predicts=False
+    every_4 = size_job(
+        JobKey("finetune", "mumo", "d", "random", 0), settings | {"eval_every": 4}, (50, 10, 7)
     )
+    assert every_4.forward_passes == 5 * 10 + 17  # steps 4, 8, 12, 16 and the last (18)
+    two_gpus = size_job(JobKey("pretrain", "mumo", "c"), settings, (50, 10, 0), processes=2, predicts=False)
     assert (two_gpus.steps, two_gpus.train_passes, two_gpus.forward_passes) == (9, 144, 30)
 
 

@@ -43,6 +43,7 @@ def fit_predict(
     train: np.ndarray,
     predict: np.ndarray,
     task_type: str,
+    *,
     seed: int,
     settings: RandomForestSettings | None = None,
     threads: int = 1,

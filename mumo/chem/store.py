@@ -341,6 +341,7 @@ def build_shard(
     out_path: str | os.PathLike,
     config: ConformerConfig | None = None,
     workers: int = 1,
+    *,
     cache_dir: str | os.PathLike | None = None,
     verbatim: Collection[str] = frozenset(),
 ) -> pd.DataFrame:

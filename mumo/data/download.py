@@ -19,6 +19,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pooch
@@ -123,30 +124,39 @@ def mirrored(url: str, mirror: str | None) -> str:
     return mirror.rstrip("/") + "/" + url.rstrip("/").rsplit("/", 1)[-1]
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """How a file is fetched, apart from which file: the config's `download` section sets the first two."""
+
+    mirror: str | None = None  # a folder or URL that replaces everything before the file name
+    retries: int = 3  # network errors are retried this many times, with exponential backoff
+    backoff_s: float = 1.0  # the first wait; each later one doubles
+    timeout_s: float = 60.0
+    progressbar: bool = True
+
+
 def fetch(
     url: str,
     filename: str,
     dest_dir: str | Path,
     sha256: str | None = None,
     *,
-    mirror: str | None = None,
-    retries: int = 3,
-    backoff_s: float = 1.0,
-    progressbar: bool = True,
-    timeout_s: float = 60.0,
     columns: Sequence[str] = (),
+    transfer: Transfer | None = None,
 ) -> Path:
     """Download `url` to `dest_dir/filename` unless a verified copy is there; return its path.
 
     The expected hash is `sha256` if given, else the one recorded on the first download. A mismatch raises
-    DownloadError and leaves no file. Network errors are retried `retries` times with exponential backoff.
+    DownloadError and leaves no file. Network errors are retried as `transfer` says (default: Transfer()).
     A first download (no hash known) must pass `content_problem` with `columns` before its hash is recorded.
     """
+    transfer = transfer or Transfer()
+    retries = transfer.retries
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     expected = sha256 or recorded_checksums(dest_dir).get(filename)
     target = dest_dir / filename
-    source = mirrored(url, mirror)
+    source = mirrored(url, transfer.mirror)
     if target.exists():
         actual = sha256sum(target)
         if expected is None or actual == expected:
@@ -156,7 +166,7 @@ def fetch(
         log.warning("%s: checksum %s does not match %s; downloading again", target, actual, expected)
         target.unlink()
 
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout_s)
+    downloader = pooch.HTTPDownloader(progressbar=transfer.progressbar, timeout=transfer.timeout_s)
     last_error: Exception | None = None
     for attempt in range(1, retries + 2):
         try:
@@ -175,7 +185,7 @@ def fetch(
             last_error = err
             log.warning("download of %s failed (attempt %d/%d): %s", source, attempt, retries + 1, err)
             if attempt <= retries:
-                time.sleep(backoff_s * 2 ** (attempt - 1))
+                time.sleep(transfer.backoff_s * 2 ** (attempt - 1))
     else:
         raise DownloadError(f"{source}: giving up after {retries + 1} attempts: {last_error}") from last_error
 

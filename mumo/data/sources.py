@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mumo.data.download import fetch
+from mumo.data.download import Transfer, fetch
 from mumo.data.registry import CLASSIFICATION, TASK_TYPES, DatasetSpec, Offline, Upstream, get_dataset
 
 # Rows of Delaney's 2004 SI table that MoleculeNet's ESOL (1,128 rows) leaves out, as (name, logS).
@@ -139,7 +139,7 @@ def read_tdc_group(zip_path: str | Path, key: str) -> pd.DataFrame:
 def read_upstream(spec: DatasetSpec, raw_dir: str | Path, mirror: str | None = None) -> pd.DataFrame:
     """Download (or reuse a verified copy of) the upstream file and normalise it."""
     up: Upstream = spec.upstream
-    path = fetch(up.url, up.filename, raw_dir, up.sha256, mirror=mirror, columns=up.header)
+    path = fetch(up.url, up.filename, raw_dir, up.sha256, columns=up.header, transfer=Transfer(mirror=mirror))
     if up.kind == "tdc_group":
         frame = read_tdc_group(path, spec.tdc_key)
         return frame.rename(columns={"Y": spec.tasks[0]})

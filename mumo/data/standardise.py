@@ -135,6 +135,7 @@ def standardise(
     tasks: list[str],
     task_type: str,
     dataset: str,
+    *,
     fragments: str = "largest",
     merge_duplicates: bool = True,
 ) -> Standardised:

@@ -151,6 +151,7 @@ def compare_row(
     task: str,
     split: str,
     metric: str,
+    *,
     table_tasks: set[str],
     published: pd.DataFrame,
     benchmark: str | None = None,
@@ -202,7 +203,13 @@ def compare(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     tasks = table.groupby("dataset")["task"].agg(set).to_dict()
     records = [
         compare_row(
-            row.dataset, row.task, row.split, row.metric, tasks[row.dataset], published, row.benchmark
+            row.dataset,
+            row.task,
+            row.split,
+            row.metric,
+            table_tasks=tasks[row.dataset],
+            published=published,
+            benchmark=row.benchmark,
         )
         for row in table.itertuples(index=False)
     ]

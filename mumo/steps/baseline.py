@@ -51,9 +51,9 @@ def train_ecfp_rf(
         np.asarray(folds["train"], dtype=int),
         np.concatenate(list(rows.values())),
         dataset.spec.task_type,
-        seed,
-        forest,
-        threads,
+        seed=seed,
+        settings=forest,
+        threads=threads,
     )
     ends = np.cumsum([len(index) for index in rows.values()])[:-1]
     predictions = dict(zip(rows, np.split(stacked, ends), strict=True))

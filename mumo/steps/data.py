@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mumo.chem.tokenizer import SmilesTokenizer
-from mumo.data.download import fetch
+from mumo.data.download import Transfer, fetch
 from mumo.data.hub import HubSource, read_authors
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
@@ -34,9 +34,8 @@ def download(upstream: Upstream, out_path: str, mirror: str | None, retries: int
         path.name,
         path.parent,
         upstream.sha256,
-        mirror=mirror,
-        retries=retries,
         columns=upstream.header,
+        transfer=Transfer(mirror=mirror, retries=retries),
     )
 
 
@@ -60,6 +59,7 @@ def standardise_file(
     raw_csv: str,
     dataset: ResolvedDataset,
     fragments: str,
+    *,
     out_csv: str,
     rejected_csv: str,
     counts_json: str,
@@ -71,7 +71,12 @@ def standardise_file(
     authors = provenance_json is not None
     name = f"{dataset.spec.name}.authors" if authors else dataset.spec.name
     result = standardise(
-        raw, list(dataset.tasks), dataset.spec.task_type, name, fragments, merge_duplicates=not authors
+        raw,
+        list(dataset.tasks),
+        dataset.spec.task_type,
+        name,
+        fragments=fragments,
+        merge_duplicates=not authors,
     )
     log.info("%s: %s", name, result.counts)
     write_csv(result.table, out_csv)
@@ -122,6 +127,7 @@ def pretrain_corpus(
     corpus: ResolvedDataset,
     options: dict,
     dataset_tables: list[str],
+    *,
     download_dir: str,
     mirror: str | None,
     out_csv: str,

@@ -13,17 +13,19 @@ from mumo.io import write_csv
 
 def structure_shard(
     standardised_csvs: list[str],
-    shard: int,
-    n_shards: int,
+    sharding: tuple[int, int],
     conformer: dict,
     workers: int,
+    *,
     out_npz: str,
     out_report: str,
     cache_dir: str,
     raw_csvs: Sequence[str] = (),
 ) -> None:
     """Featurise this shard's share of every molecule of every dataset, each molecule once; and of the
-    `smiles` as given of `raw_csvs` (for models with `tokens_from_raw_smiles`), each keyed by its own string."""
+    `smiles` as given of `raw_csvs` (for models with `tokens_from_raw_smiles`), each keyed by its own string.
+    `sharding` is (this shard, number of shards), as Plan.structure_sharding gives it."""
+    shard, n_shards = sharding
     molecules = dict.fromkeys(
         smiles
         for path in standardised_csvs
@@ -38,7 +40,12 @@ def structure_shard(
     }
     molecules |= dict.fromkeys(sorted(verbatim - molecules.keys()))
     report = build_shard(
-        list(molecules), out_npz, ConformerConfig(**conformer), workers, cache_dir, verbatim=verbatim
+        list(molecules),
+        out_npz,
+        ConformerConfig(**conformer),
+        workers,
+        cache_dir=cache_dir,
+        verbatim=verbatim,
     )
     write_csv(report, out_report)
 

@@ -129,7 +129,12 @@ def train_csv(
         table, rejected = out / "standardised.csv", out / "rejected.csv"
         fetch_raw(dataset, str(out / "raw.csv"), str(out))
         standardise_file(
-            str(out / "raw.csv"), dataset, fragments, str(table), str(rejected), str(out / "counts.json")
+            str(out / "raw.csv"),
+            dataset,
+            fragments,
+            out_csv=str(table),
+            rejected_csv=str(rejected),
+            counts_json=str(out / "counts.json"),
         )
         counts = json.loads((out / "counts.json").read_text())
 
@@ -157,13 +162,12 @@ def train_csv(
         shard = store_dir / f"{name}-{sha256sum(table)[:12]}.npz"
         structure_shard(
             [str(table)],
-            0,
-            1,
+            (0, 1),
             featurized["conformer"],
             workers,
-            str(shard),
-            str(out / "structures.csv"),
-            str(store_dir / "cache"),
+            out_npz=str(shard),
+            out_report=str(out / "structures.csv"),
+            cache_dir=str(store_dir / "cache"),
             raw_csvs=[str(table)] if s.tokens_from_raw_smiles else (),
         )
 

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,68 @@ _OPTIONAL_INTS = (
     "patience",
     "max_length",
 )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _one_of(valid: tuple) -> tuple[Callable[[Any], bool], str]:
+    """A membership test and its error, which lists the valid values."""
+    return (lambda value: value in valid), "setting {name}={value!r}; valid: " + ", ".join(map(str, valid))
+
+
+_NOT_INT = "setting {name} must be an integer, got {value!r}"
+#: TrainSettings' checks, as (settings, test a valid value passes, error message with {name} and {value}), run
+#: in this order: every type first, so that a range test only ever meets a value of the right type.
+_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
+    (_POSITIVE_INTS, _is_int, _NOT_INT),
+    (_OPTIONAL_INTS, lambda value: value is None or _is_int(value), _NOT_INT),
+    ((*_NON_NEGATIVE_INTS, "seed", "zero_stage"), _is_int, _NOT_INT),
+    (
+        ("resume", "progress", "keep_checkpoints"),
+        lambda value: isinstance(value, bool),
+        "setting {name} must be true or false, got {value!r}",
+    ),
+    (
+        tuple(sorted(_FLOATS)),
+        lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+        "setting {name} must be a number, got {value!r}",
+    ),
+    (("schedule",), *_one_of(SCHEDULES)),
+    (("selection",), *_one_of(SELECTIONS)),
+    (("precision",), *_one_of(PRECISIONS)),
+    (("zero_stage",), *_one_of((0, 2))),
+    (_POSITIVE_INTS, lambda value: value >= 1, "setting {name} must be >= 1, got {value}"),
+    (_NON_NEGATIVE_INTS, lambda value: value >= 0, "setting {name} must be >= 0, got {value}"),
+    (
+        _OPTIONAL_INTS,
+        lambda value: value is None or value >= 1,
+        "setting {name} must be >= 1 or null, got {value}",
+    ),
+    (
+        ("lr", "eps"),
+        lambda value: math.isfinite(value) and value > 0,
+        "setting {name} must be a finite number > 0, got {value}",
+    ),
+    (
+        ("weight_decay", "clip"),
+        lambda value: math.isfinite(value) and value >= 0,
+        "setting {name} must be a finite number >= 0, got {value}",
+    ),
+    (
+        ("betas",),
+        lambda value: (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and all(isinstance(b, float) and 0 <= b < 1 for b in value)
+        ),
+        "setting {name} must be two numbers in [0, 1), got {value}",
+    ),
+    (("valid_fraction",), lambda value: 0 <= value < 1, "setting {name} must be in [0, 1), got {value}"),
+    (("mask_prob",), lambda value: 0 < value <= 1, "setting {name} must be in (0, 1], got {value}"),
+)
+
 
 #: Keys that change how a run is executed or reported, not what it computes: a checkpoint written under other
 #: values of these may be resumed.
@@ -97,56 +160,13 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         """Refuse every value a run could not use, naming the setting, before any job starts."""
-        for name in (*_POSITIVE_INTS, *_OPTIONAL_INTS, *_NON_NEGATIVE_INTS, "seed", "zero_stage"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool)) and not (
-                value is None and name in _OPTIONAL_INTS
-            ):
-                raise ValueError(f"setting {name} must be an integer, got {value!r}")
-        for name in ("resume", "progress", "keep_checkpoints"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"setting {name} must be true or false, got {getattr(self, name)!r}")
-        for name in _FLOATS:
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ValueError(f"setting {name} must be a number, got {value!r}")
-        choices = {
-            "schedule": SCHEDULES,
-            "selection": SELECTIONS,
-            "precision": PRECISIONS,
-            "zero_stage": (0, 2),
-        }
-        for name, valid in choices.items():
-            if getattr(self, name) not in valid:
-                raise ValueError(
-                    f"setting {name}={getattr(self, name)!r}; valid: {', '.join(map(str, valid))}"
-                )
-        for name in _POSITIVE_INTS:
-            if getattr(self, name) < 1:
-                raise ValueError(f"setting {name} must be >= 1, got {getattr(self, name)}")
-        for name in _NON_NEGATIVE_INTS:
-            if getattr(self, name) < 0:
-                raise ValueError(f"setting {name} must be >= 0, got {getattr(self, name)}")
-        for name in _OPTIONAL_INTS:
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"setting {name} must be >= 1 or null, got {value}")
-        for name in ("lr", "eps"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"setting {name} must be a finite number > 0, got {getattr(self, name)}")
-        for name in ("weight_decay", "clip"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise ValueError(f"setting {name} must be a finite number >= 0, got {getattr(self, name)}")
-        if not (
-            isinstance(self.betas, tuple)
-            and len(self.betas) == 2
-            and all(isinstance(b, float) and 0 <= b < 1 for b in self.betas)
-        ):
-            raise ValueError(f"setting betas must be two numbers in [0, 1), got {list(self.betas)}")
-        if not 0 <= self.valid_fraction < 1:
-            raise ValueError(f"setting valid_fraction must be in [0, 1), got {self.valid_fraction}")
-        if not 0 < self.mask_prob <= 1:
-            raise ValueError(f"setting mask_prob must be in (0, 1], got {self.mask_prob}")
+        for names, valid, message in _CHECKS:
+            for name in names:
+                value = getattr(self, name)
+                if not valid(value):
+                    # a tuple (betas) is shown as the list the config wrote
+                    shown = list(value) if isinstance(value, tuple) else value
+                    raise ValueError(message.format(name=name, value=shown))
         fields = [f.name for f in dataclasses.fields(MuMoConfig)]
         if not isinstance(self.model, dict) or set(self.model) - set(fields):
             wrong = sorted(set(self.model) - set(fields)) if isinstance(self.model, dict) else self.model

@@ -21,7 +21,13 @@ def test_forest_learns_a_separable_task_and_masks_missing_labels():
     labels = np.stack([y1, y2], axis=1)
     train, test = np.arange(150), np.arange(150, 200)
     pred = fit_predict(
-        features, labels, train, test, "classification", 0, RandomForestSettings(n_estimators=50)
+        features,
+        labels,
+        train,
+        test,
+        "classification",
+        seed=0,
+        settings=RandomForestSettings(n_estimators=50),
     )
     assert pred.shape == (50, 2)
     assert ((pred[:, 0] >= 0.5) == y1[test].astype(bool)).mean() > 0.9
@@ -31,7 +37,7 @@ def test_forest_learns_a_separable_task_and_masks_missing_labels():
 def test_single_class_training_labels_predict_that_class():
     features = np.eye(6, dtype=np.uint8)
     labels = np.ones((6, 1))
-    pred = fit_predict(features, labels, np.arange(4), np.arange(4, 6), "classification", 0)
+    pred = fit_predict(features, labels, np.arange(4), np.arange(4, 6), "classification", seed=0)
     assert pred.tolist() == [[1.0], [1.0]]
 
 
@@ -39,14 +45,7 @@ def test_regression_is_seeded():
     rng = np.random.default_rng(1)
     features = rng.integers(0, 2, size=(60, 32)).astype(np.uint8)
     labels = features[:, :1].astype(float) * 2.0 + rng.normal(size=(60, 1)) * 0.1
-    args = (
-        features,
-        labels,
-        np.arange(50),
-        np.arange(50, 60),
-        "regression",
-        3,
-        RandomForestSettings(n_estimators=20),
-        2,  # threads: the result must not depend on which thread finishes first
-    )
-    np.testing.assert_array_equal(fit_predict(*args), fit_predict(*args))
+    args = (features, labels, np.arange(50), np.arange(50, 60), "regression")
+    # threads: the result must not depend on which thread finishes first
+    options = {"seed": 3, "settings": RandomForestSettings(n_estimators=20), "threads": 2}
+    np.testing.assert_array_equal(fit_predict(*args, **options), fit_predict(*args, **options))

@@ -9,9 +9,11 @@ import zipfile
 import pytest
 from helpers import MOLECULENET
 
-from mumo.data.download import CHECKSUMS, DownloadError, fetch, mirrored, sha256sum
+from mumo.data.download import CHECKSUMS, DownloadError, Transfer, fetch, mirrored, sha256sum
 from mumo.data.registry import REGISTRY, get_dataset
 from mumo.data.sources import read_upstream
+
+QUIET = Transfer(progressbar=False)
 
 
 def serve(loopback, name="bbbp.csv"):
@@ -22,11 +24,11 @@ def serve(loopback, name="bbbp.csv"):
 def test_download_records_hash_on_first_use_and_reuses_the_copy(loopback, tmp_path):
     url = serve(loopback)
     dest = tmp_path / "dl"
-    path = fetch(url, "bbbp.csv", dest, progressbar=False)
+    path = fetch(url, "bbbp.csv", dest, transfer=QUIET)
     assert path.read_bytes() == (MOLECULENET / "bbbp.csv").read_bytes()
     recorded = json.loads((dest / CHECKSUMS).read_text())
     assert recorded == {"bbbp.csv": hashlib.sha256(path.read_bytes()).hexdigest()}
-    fetch(url, "bbbp.csv", dest, progressbar=False)
+    fetch(url, "bbbp.csv", dest, transfer=QUIET)
     assert loopback.requests == ["bbbp.csv"]  # the verified copy was reused
 
 
@@ -34,18 +36,18 @@ def test_known_checksum_mismatch_leaves_no_file(loopback, tmp_path):
     url = serve(loopback)
     dest = tmp_path / "dl"
     with pytest.raises(DownloadError, match="SHA256"):
-        fetch(url, "bbbp.csv", dest, sha256="0" * 64, progressbar=False)
+        fetch(url, "bbbp.csv", dest, sha256="0" * 64, transfer=QUIET)
     assert list(dest.iterdir()) == []
 
 
 def test_upstream_change_against_recorded_hash_is_an_error(loopback, tmp_path):
     url = serve(loopback)
     dest = tmp_path / "dl"
-    fetch(url, "bbbp.csv", dest, progressbar=False)
+    fetch(url, "bbbp.csv", dest, transfer=QUIET)
     (dest / "bbbp.csv").unlink()
     (loopback.root / "bbbp.csv").write_text("smiles,p_np\nCCO,1\n")
     with pytest.raises(DownloadError, match="bbbp.csv"):
-        fetch(url, "bbbp.csv", dest, progressbar=False)
+        fetch(url, "bbbp.csv", dest, transfer=QUIET)
     assert not (dest / "bbbp.csv").exists()
 
 
@@ -54,7 +56,7 @@ def test_truncated_download_is_retried_then_fails_without_a_file(loopback, tmp_p
     loopback.truncate["bbbp.csv"] = 1000
     dest = tmp_path / "dl"
     with pytest.raises(DownloadError, match="giving up after 3 attempts"):
-        fetch(url, "bbbp.csv", dest, retries=2, backoff_s=0.01, progressbar=False)
+        fetch(url, "bbbp.csv", dest, transfer=Transfer(retries=2, backoff_s=0.01, progressbar=False))
     assert loopback.requests == ["bbbp.csv"] * 3
     assert list(dest.iterdir()) == []
 
@@ -63,14 +65,16 @@ def test_truncated_download_recovers_on_retry(loopback, tmp_path):
     url = serve(loopback)
     loopback.truncate["bbbp.csv"] = 1000
     loopback.truncate_times["bbbp.csv"] = 1  # the connection drops once, then the server behaves
-    path = fetch(url, "bbbp.csv", tmp_path, retries=2, backoff_s=0.01, progressbar=False)
+    path = fetch(url, "bbbp.csv", tmp_path, transfer=Transfer(retries=2, backoff_s=0.01, progressbar=False))
     assert sha256sum(path) == sha256sum(MOLECULENET / "bbbp.csv")
     assert loopback.requests == ["bbbp.csv"] * 2
 
 
 def test_missing_file_is_a_clear_error(loopback, tmp_path):
     with pytest.raises(DownloadError, match="404"):
-        fetch(f"{loopback.url}/nope.csv", "nope.csv", tmp_path, retries=0, progressbar=False)
+        fetch(
+            f"{loopback.url}/nope.csv", "nope.csv", tmp_path, transfer=Transfer(retries=0, progressbar=False)
+        )
 
 
 def test_mirror_replaces_the_host_and_path():
@@ -118,7 +122,7 @@ def test_a_bad_first_download_is_refused_and_its_hash_never_recorded(
     (loopback.root / name).write_bytes(body)
     dest = tmp_path / "dl"
     with pytest.raises(DownloadError, match=rf"{name}: .*{problem}"):
-        fetch(f"{loopback.url}/{name}", name, dest, columns=columns, progressbar=False)
+        fetch(f"{loopback.url}/{name}", name, dest, columns=columns, transfer=QUIET)
     assert not (dest / name).exists()
     assert not (dest / CHECKSUMS).exists()
 
@@ -128,9 +132,9 @@ def test_the_good_file_is_accepted_after_a_bad_first_attempt(loopback, tmp_path)
     good = (loopback.root / "bbbp.csv").read_bytes()
     (loopback.root / "bbbp.csv").write_bytes(HTML_ERROR)
     with pytest.raises(DownloadError):
-        fetch(url, "bbbp.csv", dest, columns=("smiles", "p_np"), progressbar=False)
+        fetch(url, "bbbp.csv", dest, columns=("smiles", "p_np"), transfer=QUIET)
     (loopback.root / "bbbp.csv").write_bytes(good)
-    path = fetch(url, "bbbp.csv", dest, columns=("smiles", "p_np"), progressbar=False)
+    path = fetch(url, "bbbp.csv", dest, columns=("smiles", "p_np"), transfer=QUIET)
     assert json.loads((dest / CHECKSUMS).read_text()) == {"bbbp.csv": sha256sum(path)}
 
 
@@ -138,19 +142,19 @@ def test_a_valid_zip_and_gzip_pass_the_content_check(loopback, tmp_path):
     with zipfile.ZipFile(loopback.root / "admet_group.zip", "w") as archive:
         archive.writestr("admet_group/x/test.csv", "Drug_ID,Drug,Y\n")
     (loopback.root / "t.csv.gz").write_bytes(_gzip_bytes(b"smiles,NR-AR\nCCO,1\n"))
-    fetch(f"{loopback.url}/admet_group.zip", "admet_group.zip", tmp_path, progressbar=False)
-    fetch(f"{loopback.url}/t.csv.gz", "t.csv.gz", tmp_path, columns=("smiles", "NR-AR"), progressbar=False)
+    fetch(f"{loopback.url}/admet_group.zip", "admet_group.zip", tmp_path, transfer=QUIET)
+    fetch(f"{loopback.url}/t.csv.gz", "t.csv.gz", tmp_path, columns=("smiles", "NR-AR"), transfer=QUIET)
     assert set(json.loads((tmp_path / CHECKSUMS).read_text())) == {"admet_group.zip", "t.csv.gz"}
 
 
 def test_a_recorded_hash_mismatch_names_the_file_the_hash_and_where_to_reset_it(loopback, tmp_path):
     url, dest = serve(loopback), tmp_path / "dl"
-    fetch(url, "bbbp.csv", dest, progressbar=False)
+    fetch(url, "bbbp.csv", dest, transfer=QUIET)
     recorded = json.loads((dest / CHECKSUMS).read_text())["bbbp.csv"]
     (dest / "bbbp.csv").unlink()
     (loopback.root / "bbbp.csv").write_text("smiles,p_np\nCCO,1\n")
     with pytest.raises(DownloadError) as error:
-        fetch(url, "bbbp.csv", dest, progressbar=False)
+        fetch(url, "bbbp.csv", dest, transfer=QUIET)
     message = str(error.value)
     assert "bbbp.csv" in message and recorded in message
     assert str(dest / CHECKSUMS) in message and "remove the entry" in message
@@ -161,7 +165,7 @@ def test_downloads_are_readable_under_the_umask(loopback, tmp_path, umask):
     url = serve(loopback)
     previous = os.umask(umask)
     try:
-        path = fetch(url, "bbbp.csv", tmp_path / "dl", progressbar=False)
+        path = fetch(url, "bbbp.csv", tmp_path / "dl", transfer=QUIET)
     finally:
         os.umask(previous)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask

@@ -16,7 +16,14 @@ def _custom(tmp_path, smiles, labels):
 
 def _standardise(tmp_path, raw, dataset):
     out = {k: str(tmp_path / f"out.{k}") for k in ("csv", "rejected.csv", "counts.json")}
-    standardise_file(str(raw), dataset, "largest", out["csv"], out["rejected.csv"], out["counts.json"])
+    standardise_file(
+        str(raw),
+        dataset,
+        "largest",
+        out_csv=out["csv"],
+        rejected_csv=out["rejected.csv"],
+        counts_json=out["counts.json"],
+    )
     return out
 
 

@@ -36,6 +36,11 @@ def test_invalid_choice_lists_the_valid_ones():
         ({"clip": float("inf")}, r"setting clip must be a finite number >= 0, got inf"),
         ({"max_length": 0}, r"setting max_length must be >= 1 or null, got 0"),
         ({"progress": "no"}, r"setting progress must be true or false, got 'no'"),
+        ({"seed": None}, r"setting seed must be an integer, got None"),
+        ({"zero_stage": 1}, r"setting zero_stage=1; valid: 0, 2"),
+        ({"valid_fraction": 1.0}, r"setting valid_fraction must be in \[0, 1\), got 1.0"),
+        # every type is checked before any range: the wrong type is named, not the range of another setting
+        ({"epochs": 0, "lr": "fast"}, r"setting lr must be a number, got 'fast'"),
     ],
 )
 def test_bad_values_are_refused_naming_the_setting(value, message):

@@ -7,8 +7,8 @@ pretrain_corpus(
     p.corpus,
     dict(p.options),
     list(snakemake.input.tables),
-    p.download_dir,
-    p.mirror,
-    snakemake.output.corpus,
-    snakemake.output.rejected,
+    download_dir=p.download_dir,
+    mirror=p.mirror,
+    out_csv=snakemake.output.corpus,
+    rejected_csv=snakemake.output.rejected,
 )

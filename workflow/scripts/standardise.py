@@ -7,8 +7,8 @@ standardise_file(
     snakemake.input.table,
     snakemake.params.dataset,
     snakemake.params.fragments,
-    out.table,
-    out.rejected,
-    out.counts,
-    snakemake.input.get("provenance"),
+    out_csv=out.table,
+    rejected_csv=out.rejected,
+    counts_json=out.counts,
+    provenance_json=snakemake.input.get("provenance"),
 )

@@ -3,15 +3,13 @@ from mumo.steps.structure import structure_shard
 
 log_to_file(snakemake.log[0])
 params = snakemake.params
-shard, n_shards = params.sharding
 structure_shard(
     list(snakemake.input),
-    shard,
-    n_shards,
+    params.sharding,
     dict(params.conformer),
     snakemake.threads,
-    snakemake.output.npz,
-    snakemake.output.report,
-    params.cache_dir,
-    list(params.raw_tables),
+    out_npz=snakemake.output.npz,
+    out_report=snakemake.output.report,
+    cache_dir=params.cache_dir,
+    raw_csvs=list(params.raw_tables),
 )
