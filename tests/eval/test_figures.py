@@ -1,11 +1,8 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 
-import mumo.steps.figures as figure_steps
 from mumo.eval.figures import (
     BEST_PUBLISHED,
     BOUNDS,
@@ -281,72 +278,6 @@ def _metrics_csv(path, steps=12, valid_every=4):
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     return frame
-
-
-@pytest.fixture
-def saved(monkeypatch):
-    """The figures the figure steps save, with their stems (the files are written too)."""
-    figures = []
-
-    def keep(fig, stem):
-        figures.append((fig, Path(stem)))
-        return save_figure(fig, stem)
-
-    monkeypatch.setattr(figure_steps, "save_figure", keep)
-    return figures
-
-
-def test_figures_step_draws_the_named_figure_from_the_table_file(tmp_path, saved):
-    _table().to_csv(tmp_path / "table.csv", index=False)
-    figure_steps.figures(
-        table_csv=str(tmp_path / "table.csv"),
-        headline=HEADLINE,
-        stem=str(tmp_path / "figures" / "comparison"),
-        figure="comparison",
-        preset="paper",
-    )
-    ((fig, stem),) = saved
-    assert fig._suptitle.get_text() == "Ours against published numbers"
-    assert "MuMo (paper preset, 438 M)" in _ticks(_panel(fig, "freesolv, scaffold split"))
-    assert (tmp_path / "figures" / "comparison.png").stat().st_size > 0
-    assert (tmp_path / "figures" / "comparison.pdf").stat().st_size > 0
-
-
-def test_pretrain_curves_step_has_one_panel_per_model_named_for_readers(tmp_path, saved):
-    paths = [tmp_path / "pretrain" / model / "metrics.csv" for model in ("mumo", "mumo_no_geometry")]
-    frames = [_metrics_csv(path) for path in paths]
-    figure_steps.pretrain_curves(
-        metrics_csvs=[str(p) for p in paths], stem=str(tmp_path / "pre"), preset="small"
-    )
-    ((fig, stem),) = saved
-    assert fig._suptitle.get_text() == "Pretraining (masked-token loss)"
-    assert [ax.get_title() for ax in fig.axes if ax.axison] == [SMALL, f"{SMALL}: no 3D angles"]
-    for ax, frame in zip(fig.axes, frames, strict=True):
-        raw = ax.get_lines()[0]
-        np.testing.assert_allclose(raw.get_ydata(), frame["loss"])
-        assert ax.get_xlabel() == "optimizer step" and ax.get_ylabel() == "loss"
-    assert stem == tmp_path / "pre" and (tmp_path / "pre.png").exists()
-
-
-def test_finetune_curves_step_groups_runs_by_dataset_and_split(tmp_path, saved):
-    runs = [
-        ("mumo", "bbbp", "random", "seed0"),
-        ("mumo", "bbbp", "random", "seed1"),
-        ("mumo_seq_only", "bbbp", "random", "seed0"),
-        ("mumo", "esol", "scaffold", "seed0"),
-    ]
-    paths = [tmp_path.joinpath("runs", *run, "metrics.csv") for run in runs]
-    for path in paths:
-        _metrics_csv(path)
-    figure_steps.finetune_curves(
-        metrics_csvs=[str(p) for p in paths], stem=str(tmp_path / "ft"), preset="small"
-    )
-    ((fig, _stem),) = saved
-    bbbp, esol = (ax for ax in fig.axes if ax.axison)
-    assert (bbbp.get_title(), esol.get_title()) == ("bbbp, random split", "esol, scaffold split")
-    assert len(bbbp.get_lines()) == 3 * 3 and len(esol.get_lines()) == 3  # raw, smoothed, validation per run
-    legend = [t.get_text() for t in bbbp.get_legend().get_texts()]
-    assert legend[:2] == [SMALL, f"{SMALL}: sequence only"]  # one entry per model, not per seed
 
 
 def test_plot_learning_curve_draws_loss_validation_and_learning_rate(tmp_path, monkeypatch):
