@@ -3,18 +3,28 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import REPO
 
 from mumo.chem.tokenizer import SmilesTokenizer
+from mumo.data.download import DownloadError
+from mumo.data.hub import HubSource
+from mumo.data.registry import Upstream
 from mumo.data.sources import resolve
 from mumo.steps.data import (
     EmptyDataError,
     build_vocab,
     data_report,
+    download,
+    fetch_authors,
     fetch_raw,
     pretrain_corpus,
     split_file,
     standardise_file,
 )
+
+HUB_MIRROR = (
+    REPO / "tests" / "data" / "hub"
+)  # the authors' split files of two datasets, as the hub serves them
 
 
 def _custom(tmp_path, smiles, labels):
@@ -92,30 +102,53 @@ def test_fetch_raw_then_standardise_keep_every_row_or_its_reason(tmp_path, assay
     }
 
 
-def test_the_authors_rows_are_kept_as_given_and_named_by_their_hub_revision(tmp_path, assay):
-    raw, dataset = assay
-    provenance = {"hub_repo": "someone/data", "hub_config": "bbbp", "hub_revision": "abc123", "rows": "x"}
-    (tmp_path / "provenance.json").write_text(json.dumps(provenance))
+def test_the_authors_rows_are_kept_as_given_and_named_by_their_hub_revision(tmp_path):
+    esol = resolve("esol")
+    raw, provenance = tmp_path / "esol.authors.raw.csv", tmp_path / "esol.authors.json"
+    fetch_authors(
+        dataset=esol,
+        hub=HubSource(mirror=str(HUB_MIRROR), revision="abc123"),
+        download_dir=str(tmp_path / "downloads"),
+        out_csv=str(raw),
+        out_json=str(provenance),
+    )
+    rows = pd.read_csv(raw)
+    assert rows.columns.tolist() == ["smiles", "logS", "authors_set"]
+    assert rows["authors_set"].value_counts().to_dict() == {"train": 30, "valid": 5, "test": 5}
+    assert json.loads(provenance.read_text())["hub_config"] == "delaney"
     out = {k: str(tmp_path / f"out.{k}") for k in ("csv", "rejected.csv", "counts.json")}
     standardise_file(
         raw_csv=str(raw),
-        dataset=dataset,
+        dataset=esol,
         fragments="largest",
         out_csv=out["csv"],
         rejected_csv=out["rejected.csv"],
         counts_json=out["counts.json"],
-        provenance_json=str(tmp_path / "provenance.json"),
+        provenance_json=str(provenance),
     )
     counts = _counts(out["counts.json"])
-    assert {k: counts[k] for k in ("source", "hub_repo", "hub_config", "hub_revision")} == {
+    assert {k: counts[k] for k in ("dataset", "source", "hub_config", "hub_revision", "raw")} == {
+        "dataset": "esol",
         "source": "authors",
-        "hub_repo": "someone/data",
-        "hub_config": "bbbp",
+        "hub_config": "delaney",
         "hub_revision": "abc123",
+        "raw": 40,
     }
-    # the duplicate OCC of row 0 stays (the authors' rows are kept as given); unusable rows still go
-    assert 7 in pd.read_csv(out["csv"])["row"].tolist()
-    assert pd.read_csv(out["rejected.csv"])["row"].tolist() == [6, 8]
+    table, rejected = pd.read_csv(out["csv"]), pd.read_csv(out["rejected.csv"])
+    assert len(table) + len(rejected) == 40 and counts["kept"] == len(table)  # duplicates kept, not merged
+
+
+def test_download_fetches_the_upstream_file_and_refuses_a_changed_one(tmp_path, loopback):
+    body = "smiles,y\nCCO,1\n"
+    (loopback.root / "data.csv").write_text(body)
+    upstream = Upstream(url=f"{loopback.url}/data.csv", filename="data.csv", smiles_column="smiles")
+    out = tmp_path / "downloads" / "data.csv"
+    download(upstream=upstream, out_path=str(out), mirror=None, retries=0)
+    assert out.read_text() == body
+    wrong = Upstream(url=upstream.url, filename="other.csv", smiles_column="smiles", sha256="0" * 64)
+    with pytest.raises(DownloadError, match="other.csv"):
+        download(upstream=wrong, out_path=str(tmp_path / "downloads" / "other.csv"), mirror=None, retries=0)
+    assert not (tmp_path / "downloads" / "other.csv").exists()
 
 
 def test_split_file_records_disjoint_folds_covering_the_table(tmp_path, assay):
