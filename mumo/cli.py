@@ -44,7 +44,7 @@ def _key_values(settings: dict, items: list[str], option: str) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"{option} expects KEY=VALUE, got {item!r}")
+            raise ValueError(f"{option} expects KEY=VALUE, got {item!r}")  # one line, as every error
         *parents, leaf = key.split(".")
         target = settings
         for parent in parents:
@@ -434,6 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(sub)
+    for action in sub._choices_actions:  # each command's own --help opens with its purpose, as the list does
+        command = sub.choices[action.dest]
+        command.description = "\n\n".join(filter(None, [action.help, command.description]))
     for command in sub.choices.values():  # `--debug` also after the command; SUPPRESS keeps a leading one
         command.formatter_class = _HelpFormatter
         command.add_argument(

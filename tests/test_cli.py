@@ -1,13 +1,19 @@
 import argparse
+import json
 import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+from helpers import FIXTURES, MOLECULENET, REPO
 
 from mumo import __version__
-from mumo.cli import main
+from mumo.chem.tokenizer import SmilesTokenizer
+from mumo.cli import build_parser, main
 from mumo.data.sources import DataSourceError
+from mumo.data.splits import make_split
+from mumo.data.standardise import standardise
 from mumo.eval.predictions import PREDICTION_COLUMNS
 
 _PREDICTIONS = ",".join(PREDICTION_COLUMNS) + "\nd:0,test,y,1,0.9\nd:1,test,y,0,0.2\n"
@@ -151,3 +157,225 @@ def test_old_spellings_still_parse():
     assert args.model == ["m"]
     args = build_parser().parse_args(["evaluate", "--predictions", "p", "--metrics", "mae"])
     assert args.input == "p"
+
+
+#: a run of a few seconds: tiny model, one epoch, no progress bar, no DataLoader worker
+TINY_RUN = ["preset=tiny", "epochs=1", "batch_size=8", "warmup_steps=1", "progress=false", "num_workers=0"]
+
+
+def _one_line_error(capsys, command, message):
+    """The user's error: one line on stderr, the command's prefix, `message` (a regex) in it, no traceback."""
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.search(rf"^mumo {command}: error: .*{message}", err), err
+
+
+@pytest.mark.parametrize("command", sorted(build_parser()._subparsers._group_actions[0].choices))
+def test_every_subcommands_help_opens_with_its_purpose(capsys, command):
+    parser = build_parser()
+    (sub,) = parser._subparsers._group_actions
+    purpose = next(action.help for action in sub._choices_actions if action.dest == command)
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    first = " ".join(out.split("\n\n")[1].split())  # the paragraph after the usage lines
+    assert first == " ".join(purpose.split())
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """30 BBBP molecules and an unparsable row, their structures (`mumo featurize`), standardised table,
+    random split, vocabulary and pretraining corpus: the inputs of the training commands."""
+    root = tmp_path_factory.mktemp("cli")
+    raw = pd.read_csv(MOLECULENET / "bbbp.csv").head(30)[["smiles", "p_np"]]
+    raw = pd.concat([raw, pd.DataFrame({"smiles": ["C1CC"], "p_np": [1]})], ignore_index=True)
+    raw.to_csv(root / "molecules.csv", index=False)
+    assert main(["featurize", str(root / "molecules.csv"), "--output", str(root / "store")]) == 0
+    table = standardise(raw, ["p_np"], "classification", "bbbp").table
+    table.to_csv(root / "table.csv", index=False)
+    (root / "split.json").write_text(json.dumps(make_split(table, "random", 0, [0.6, 0.2, 0.2])))
+    SmilesTokenizer.build(table["canonical_smiles"]).save(root / "vocab.json")
+    table[["canonical_smiles"]].to_csv(root / "corpus.csv", index=False)
+    return root
+
+
+def test_featurize_reports_every_row_with_its_outcome(work, capsys):
+    report = pd.read_csv(work / "store" / "report.csv", keep_default_na=False)
+    assert len(report) == 31 and report["row"].tolist() == list(range(31))
+    rejected = report[report["outcome"] == "rejected"]
+    assert rejected["smiles"].tolist() == ["C1CC"] and "unclosed ring" in rejected["reason"].item()
+    assert list((work / "store").glob("*.npz"))
+
+
+def test_featurize_prints_the_outcomes_and_where_the_report_is(tmp_path, capsys):
+    (tmp_path / "in.csv").write_text("smiles\nCCO\nC1CC\nCCN\n")
+    assert main(["featurize", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"3 rows -> {tmp_path / 'out'}/report.csv"
+    rows = {line.split()[0]: line for line in out[1:-1]}
+    assert set(rows) == {"mmff", "rejected"}  # the outcomes that occurred, none listed with 0 molecules
+    assert re.search(r"MMFF converged\s+2\s*$", rows["mmff"])
+    assert re.search(r"\s1 SMILES Parse Error: unclosed ring", rows["rejected"])
+
+
+def test_featurize_names_a_missing_smiles_column(work, capsys):
+    args = [
+        "featurize",
+        str(work / "molecules.csv"),
+        "--output",
+        str(work / "x"),
+        "--smiles-column",
+        "SMILES",
+    ]
+    assert main(args) == 1
+    _one_line_error(capsys, "featurize", r"molecules.csv: no column 'SMILES'")
+
+
+@pytest.fixture(scope="module")
+def pretrained(work):
+    out = work / "pretrain"
+    args = ["pretrain", f"--corpus={work / 'corpus.csv'}", f"--store={work / 'store'}"]
+    args += [f"--vocab={work / 'vocab.json'}", f"--output={out}", "--set", *TINY_RUN]
+    assert main(args) == 0
+    return out
+
+
+def test_pretrain_writes_a_model_and_its_metrics(pretrained):
+    assert {"config.json", "model.safetensors", "vocab.json"} <= {
+        p.name for p in (pretrained / "model").iterdir()
+    }
+    metrics = pd.read_csv(pretrained / "metrics.csv")
+    assert len(metrics) > 0 and metrics["loss"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--set", "epochs"], r"--set expects KEY=VALUE, got 'epochs'"),
+        (["--set", "no_such_setting=1"], r"unknown training setting\(s\) \['no_such_setting'\]"),
+    ],
+)
+def test_pretrain_names_a_bad_setting(work, tmp_path, capsys, option, message):
+    args = ["pretrain", f"--corpus={work / 'corpus.csv'}", f"--store={work / 'store'}"]
+    assert main([*args, f"--vocab={work / 'vocab.json'}", f"--output={tmp_path / 'out'}", *option]) == 1
+    _one_line_error(capsys, "pretrain", message)
+
+
+def _finetune_args(work, out, *more):
+    return [
+        "finetune",
+        f"--table={work / 'table.csv'}",
+        f"--split={work / 'split.json'}",
+        f"--store={work / 'store'}",
+        f"--vocab={work / 'vocab.json'}",
+        "--target-columns",
+        "p_np",
+        "--task-type=classification",
+        f"--predictions={out / 'predictions.csv'}",
+        f"--output={out}",
+        *more,
+    ]
+
+
+@pytest.fixture(scope="module")
+def finetuned(work, pretrained):
+    out = work / "finetune"
+    assert main(_finetune_args(work, out, f"--from={pretrained / 'model'}", "--set", *TINY_RUN)) == 0
+    return out
+
+
+def test_finetune_from_the_pretrained_model_predicts_valid_and_test(work, finetuned):
+    predictions = pd.read_csv(finetuned / "predictions.csv")
+    split = json.loads((work / "split.json").read_text())
+    assert predictions["fold"].value_counts().to_dict() == {
+        "test": len(split["test"]),
+        "valid": len(split["valid"]),
+    }
+    assert predictions["y_pred"].dropna().between(0, 1).all()
+    assert (finetuned / "model" / "model.safetensors").exists()
+
+
+def test_finetune_names_a_missing_target_column(work, tmp_path, capsys):
+    args = _finetune_args(work, tmp_path, "--set", *TINY_RUN)
+    args[args.index("p_np")] = "activity"
+    assert main(args) == 1
+    _one_line_error(capsys, "finetune", r"table.csv: missing column\(s\) \['activity'\]")
+
+
+def test_evaluate_scores_the_finetune_predictions_into_a_file(finetuned, capsys):
+    out = finetuned / "scores.csv"
+    args = ["evaluate", "--input", str(finetuned / "predictions.csv"), "--metrics", "roc_auc,accuracy"]
+    assert main([*args, "--output", str(out)]) == 0
+    scores = pd.read_csv(out)
+    assert set(scores["fold"]) == {"valid", "test"} and set(scores["metric"]) == {"roc_auc", "accuracy"}
+    assert scores.loc[scores["metric"] == "accuracy", "value"].between(0, 1).all()
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_predict_keeps_every_row_with_a_status(work, finetuned, tmp_path, capsys):
+    pd.DataFrame({"smiles": ["CCO", "C1CC", "c1ccccc1O"]}).to_csv(tmp_path / "new.csv", index=False)
+    args = ["predict", "--model", str(finetuned), "--input", str(tmp_path / "new.csv")]
+    assert main([*args, "--output", str(tmp_path / "out.csv"), "--store", str(work / "store")]) == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert out["status"].tolist() == ["ok", "invalid_smiles", "ok"]
+    assert out["pred_p_np"].notna().tolist() == [True, False, True] and out["n_models"].max() == 1
+    assert capsys.readouterr().out.startswith("3 rows, 1 models, statuses {'ok': 2, 'invalid_smiles': 1}")
+
+
+def test_predict_names_a_model_folder_that_is_not_there(tmp_path, capsys):
+    (tmp_path / "new.csv").write_text("smiles\nCCO\n")
+    args = ["predict", "--model", str(tmp_path / "nowhere"), "--input", str(tmp_path / "new.csv")]
+    assert main([*args, "--output", str(tmp_path / "out.csv")]) == 1
+    _one_line_error(capsys, "predict", r"nowhere: no trained model")
+
+
+def test_train_an_ensemble_of_one_seed(work, tmp_path, capsys):
+    args = ["train", str(work / "molecules.csv"), "--target-columns", "p_np", "--task-type", "classification"]
+    args += ["--output", str(tmp_path / "ens"), "--seeds", "0", "--split", "random", "--preset", "tiny"]
+    args += ["--epochs", "1", "--batch-size", "8", "--conformer", "timeout_s=2", "max_iters=50"]
+    assert main([*args, "--set", "progress=false", "num_workers=0"]) == 0
+    assert pd.read_csv(tmp_path / "ens" / "rejected.csv")["smiles"].tolist() == ["C1CC"]
+    assert set(pd.read_csv(tmp_path / "ens" / "report.csv")["fold"]) == {"valid", "test"}
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == f"ensemble of 1 models -> {tmp_path / 'ens'} (report.md, report.csv)"
+    )
+
+
+def test_train_names_a_missing_target_column(work, tmp_path, capsys):
+    args = ["train", str(work / "molecules.csv"), "--target-columns", "activity", "--task-type", "regression"]
+    assert main([*args, "--output", str(tmp_path / "o")]) == 1
+    _one_line_error(capsys, "train", r"molecules.csv: missing column\(s\) \['activity'\]")
+
+
+def test_import_checkpoint_of_a_local_folder(tmp_path, capsys):
+    source = FIXTURES / "reference_checkpoint" / "pretrain"
+    assert main(["import-checkpoint", str(source), "--output", str(tmp_path / "model")]) == 0
+    assert {"model.safetensors", "config.json", "vocab.json", "import.json"} <= {
+        p.name for p in (tmp_path / "model").iterdir()
+    }
+    record = json.loads((tmp_path / "model" / "import.json").read_text())
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith(
+        f"{record['kind']} checkpoint -> {tmp_path / 'model'} ({len(record['never_used'])} never-used"
+    )
+
+
+def test_import_checkpoint_names_a_folder_without_weights(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["import-checkpoint", str(tmp_path / "empty"), "--output", str(tmp_path / "model")]) == 1
+    _one_line_error(capsys, "import-checkpoint", r"empty/config.json: missing")
+    assert not (tmp_path / "model").exists()
+
+
+def test_cost_of_the_tiny_config(capsys):
+    config = REPO / ".test" / "config" / "config.yaml"
+    assert main(["cost", "--configfile", str(config), "--device", "cpu", "--gpus", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["jobs"]["finetune"] == 3 * 1 * 2 * 2  # datasets × splits × seeds × MuMo models
+
+
+def test_cost_names_a_missing_config_file(tmp_path, capsys):
+    assert main(["cost", "--configfile", str(tmp_path / "none.yaml")]) == 1
+    _one_line_error(capsys, "cost", r"No such file or directory: '.*none.yaml'")

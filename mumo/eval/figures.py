@@ -36,6 +36,14 @@ UNITS: dict[str, str] = {
     "tdc_ld50_zhu": "−log mol/kg",
 }
 _ERROR_METRICS = {"rmse", "mae"}
+#: the range of each bounded metric: its axis ends a label's width past the range, not at 1.6 times the
+#: longest bar (an ROC-AUC axis running to 1.5 suggests scores above 1 exist)
+BOUNDS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("roc_auc", "pr_auc", "accuracy", "f1"), (0.0, 1.0)),
+    **dict.fromkeys(("pearson", "spearman"), (-1.0, 1.0)),
+    "r2": (-math.inf, 1.0),
+}
+_LABEL_ROOM = 0.3  # of the drawn range: a value label's width on a 6-inch panel
 PUBLISHED_MUMO = "MuMo (published)"
 BEST_PUBLISHED = "Best other published"
 NOT_PUBLISHED = "not published"
@@ -130,7 +138,14 @@ def _bars(ax: plt.Axes, bars: pd.DataFrame, metric: str, dataset: str, title: st
             )
     negative = bars["mean"] < 0
     low = -float(ends[negative].max()) if negative.any() else 0.0
-    ax.set_xlim(low * 1.6, reach * 1.6)  # room for the value labels beyond the longest error bars
+    # room for the value labels beyond the longest error bars; a bounded score's axis passes its bounds
+    # only by that room and has no tick beyond them
+    lower, upper = BOUNDS.get(metric, (-math.inf, math.inf))
+    room = _LABEL_ROOM * (upper - min(low, 0.0))
+    left, right = max(low * 1.6, min(lower, low) - room), min(reach * 1.6, max(upper, reach) + room)
+    ax.set_xlim(left, right)
+    shown = (max(lower, left) - 1e-9, min(upper, right) + 1e-9)
+    ax.set_xticks([t for t in ax.get_xticks() if shown[0] <= t <= shown[1]])
     ax.set_yticks(y, bars["label"], fontsize=8)
     ax.set_ylim(len(bars) - 0.5, -0.5)  # first row on top; every row inside the axes, boxes included
     ax.set_xlabel(axis_label(metric, dataset), fontsize=8)

@@ -72,7 +72,6 @@ def train_mean(
     train = np.asarray(folds["train"], dtype=int)
     rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
     predictions = {fold: mean.fit_predict(labels, train, len(index)) for fold, index in rows.items()}
-    log.info(
-        "mean baseline: %s", dict(zip(tasks, predictions["test"][:1].ravel().round(4).tolist(), strict=True))
-    )
+    means = mean.fit_predict(labels, train, 1).ravel()  # also when a fold is empty (fraction 0)
+    log.info("mean baseline: %s", dict(zip(tasks, means.round(4).tolist(), strict=True)))
     write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
-from mumo.data.sources import ResolvedDataset
+from mumo.data.sources import ResolvedDataset, read_csv_checked
 from mumo.data.splits import FOLDS
 from mumo.eval.aggregate import aggregate, run_scores
 from mumo.eval.evaluate import score_predictions
+from mumo.eval.predictions import PREDICTION_COLUMNS
 from mumo.io import write_csv, write_json
 
 
 def evaluate_run(
     predictions_csv: str, split_json: str, dataset: ResolvedDataset, run: dict, out_json: str
 ) -> None:
-    predictions = pd.read_csv(predictions_csv)
+    predictions = read_csv_checked(predictions_csv, PREDICTION_COLUMNS)  # an empty file named, not scored
     folds = json.loads(Path(split_json).read_text())
     scores = score_predictions(predictions, list(dataset.spec.metrics))
     record = {

@@ -5,11 +5,13 @@ from matplotlib.collections import LineCollection
 
 from mumo.eval.figures import (
     BEST_PUBLISHED,
+    BOUNDS,
     NO_SCORE,
     NOT_PUBLISHED,
     PROTOCOL_FOOTNOTE,
     PUBLISHED_MUMO,
     TABLE_FIGURES,
+    ablation_chart,
     axis_label,
     comparison_chart,
     headline_rows,
@@ -19,6 +21,7 @@ from mumo.eval.figures import (
     smooth,
 )
 from mumo.eval.published import PUBLISHED_COLUMNS
+from mumo.train.metrics_log import plot_learning_curve
 
 HEADLINE = {"freesolv": "rmse", "tox21": "roc_auc"}
 SMALL = "MuMo small (CPU demo, 3.3 M)"
@@ -179,3 +182,123 @@ def test_table_figures_save_as_png_and_pdf(tmp_path, name):
     paths = save_figure(TABLE_FIGURES[name](_table(), HEADLINE, "small"), tmp_path / "fig" / name)
     assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
+
+
+def _error_bars(ax):
+    """{row: (left end, right end)} of the panel's error bars."""
+    (errors,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    return {round(seg[0][1]): (min(seg[:, 0]), max(seg[:, 0])) for seg in errors.get_segments()}
+
+
+def test_comparison_bars_and_error_bars_are_the_tables_numbers():
+    ax = _panel(comparison_chart(_table(), HEADLINE, "small"), "freesolv, scaffold split")
+    assert _ticks(ax) == [
+        "Mean (dummy)",
+        "ECFP4 + RF",
+        SMALL,
+        f"{PUBLISHED_MUMO} *",
+        f"{BEST_PUBLISHED}: GNN *",
+    ]
+    assert [p.get_width() for p in ax.patches] == [3.9, 2.1, 2.3, 1.2, 1.1]
+    spread = {row: right - left for row, (left, right) in _error_bars(ax).items()}
+    # the best published number has no std: its error bar has no length
+    np.testing.assert_allclose([spread[row] / 2 for row in range(5)], [0.3, 0.1, 0.2, 0.05, 0.0], atol=1e-12)
+    labels = sorted(ax.texts, key=lambda a: a.xy[1])
+    assert [a.get_text() for a in labels][-2:] == ["1.200 ± 0.050  n=3", "1.100  n=?"]
+
+
+def test_every_table_figure_has_its_title_and_footnotes():
+    titles = {
+        "metrics": "Test-set headline metric per dataset",
+        "comparison": "Ours against published numbers",
+        "ablations": "Ablations of MuMo: headline test metric",
+    }
+    for name, chart in TABLE_FIGURES.items():
+        fig = chart(_table(), HEADLINE, "small")
+        assert fig._suptitle.get_text() == titles[name]
+        assert fig.texts[-1].get_text().startswith("Bars: mean over independent seeds")
+
+
+def test_ablation_chart_holds_mumo_models_only_full_model_first():
+    fig = ablation_chart(_table(), HEADLINE, "small")
+    (ax,) = [ax for ax in fig.axes if ax.axison]  # tox21 has no MuMo row: no panel
+    assert ax.get_title() == "freesolv, scaffold split"
+    assert _ticks(ax) == [SMALL, f"{SMALL}: sequence only"]
+    assert [p.get_width() for p in ax.patches] == [2.3, 2.5]
+    assert [c for c in ax.patches[0].get_facecolor()] != [c for c in ax.patches[1].get_facecolor()]
+    assert "Dotted line" not in fig.texts[-1].get_text()
+
+
+def test_a_table_without_headline_rows_is_an_error_not_an_empty_figure():
+    with pytest.raises(ValueError, match="no headline-metric rows"):
+        metric_chart(_table(), {"freesolv": "r2", "tox21": "pr_auc"}, "small")
+
+
+def _tox21_macro(metric, mean, std):
+    """The table with tox21's headline (its macro row) scored by `metric`."""
+    table = _table()
+    tox21 = table["dataset"] == "tox21"
+    table.loc[tox21, "metric"] = metric
+    table.loc[tox21 & (table["task"] == "macro"), ["mean", "std"]] = [mean, std]
+    return table, {**HEADLINE, "tox21": metric}
+
+
+@pytest.mark.parametrize("chart", [metric_chart, comparison_chart])
+def test_a_bounded_score_axis_stops_near_its_bound(chart):
+    """ROC-AUC near 1 once drew an axis to 1.55 with ticks at 1.2 and 1.4."""
+    table, headline = _tox21_macro("roc_auc", 0.95, 0.02)
+    fig = chart(table, headline, "small")
+    ax = _panel(fig, "tox21, scaffold split")
+    left, right = ax.get_xlim()
+    assert left == 0 and 1.0 < right <= 1.0 + 0.35  # room for the value label, no more
+    assert max(ax.get_xticks()) == pytest.approx(1.0) and min(ax.get_xticks()) == 0
+    assert _error_bars(ax)[0] == pytest.approx((0.93, 0.97))
+    # an unbounded error metric keeps its room: 1.6 times the longest error bar
+    assert _panel(fig, "freesolv, scaffold split").get_xlim() == pytest.approx((0, 1.6 * 4.2))
+
+
+def test_a_correlation_axis_stays_within_minus_one_and_one():
+    table, headline = _tox21_macro("pearson", -0.97, 0.05)
+    ax = _panel(metric_chart(table, headline, "small"), "tox21, scaffold split")
+    left, right = ax.get_xlim()
+    assert -1.0 - 0.7 <= left < -1.02 and right <= 1.0 + 0.7  # the error bar reaches -1.02
+    assert min(ax.get_xticks()) == pytest.approx(-1.0) and max(ax.get_xticks()) <= 1.0 + 1e-9
+    assert set(BOUNDS) >= {"roc_auc", "pr_auc", "accuracy", "f1", "r2", "pearson", "spearman"}
+
+
+def _metrics_csv(path, steps=12, valid_every=4):
+    frame = pd.DataFrame(
+        {
+            "step": range(1, steps + 1),
+            "loss": np.linspace(3.0, 1.0, steps),
+            "lr": np.linspace(1e-3, 1e-4, steps),
+            "valid_loss": [2.0 - s / 10 if s % valid_every == 0 else np.nan for s in range(1, steps + 1)],
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_plot_learning_curve_draws_loss_validation_and_learning_rate(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)  # keep the figure to read it back
+    frame = _metrics_csv(tmp_path / "metrics.csv")
+    plot_learning_curve(tmp_path / "metrics.csv", tmp_path / "curve.png", title="bbbp seed0")
+    (fig,) = closed
+    ax, lr_ax = fig.axes
+    assert ax.get_title() == "bbbp seed0"
+    assert (ax.get_xlabel(), ax.get_ylabel(), lr_ax.get_ylabel()) == (
+        "optimizer step",
+        "loss",
+        "learning rate",
+    )
+    train, valid = ax.get_lines()
+    np.testing.assert_allclose(train.get_ydata(), frame["loss"])
+    assert list(valid.get_xdata()) == [4, 8, 12]
+    np.testing.assert_allclose(valid.get_ydata(), [1.6, 1.2, 0.8])
+    np.testing.assert_allclose(lr_ax.get_lines()[0].get_ydata(), frame["lr"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train loss", "valid loss", "lr"]
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

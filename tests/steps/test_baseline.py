@@ -3,9 +3,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from mumo.baselines.ecfp_rf import ecfp4
 from mumo.eval.predictions import PREDICTION_COLUMNS
-from mumo.steps.baseline import train_mean
+from mumo.steps.baseline import ecfp_file, train_ecfp_rf, train_mean
 
 
 def test_train_mean_writes_the_shared_predictions_format(tmp_path):
@@ -28,3 +30,69 @@ def test_train_mean_writes_the_shared_predictions_format(tmp_path):
     assert predictions["mol_id"].tolist() == ["m3", "m4", "m5"]
     np.testing.assert_allclose(predictions["y_pred"], 2.0)  # the training fold's mean, never the test fold's
     np.testing.assert_allclose(predictions["y_true"], [10.0, 20.0, 30.0])
+
+
+def _dataset(tmp_path, labels, task_type="classification"):
+    """A standardised table of eight small molecules with one task `y`, and its dataset entry."""
+    smiles = ["C", "CC", "CCC", "CCO", "CCN", "CCCl", "c1ccccc1", "c1ccccc1O"]
+    table = pd.DataFrame({"mol_id": [f"m{i}" for i in range(8)], "canonical_smiles": smiles, "y": labels})
+    table.to_csv(tmp_path / "table.csv", index=False)
+    return str(tmp_path / "table.csv"), SimpleNamespace(
+        tasks=("y",), spec=SimpleNamespace(task_type=task_type)
+    )
+
+
+def test_ecfp_file_stores_the_fingerprints_packed(tmp_path):
+    table, _dataset_entry = _dataset(tmp_path, [0, 1] * 4)
+    ecfp_file(standardised_csv=table, out_npy=str(tmp_path / "ecfp.npy"), n_bits=64, radius=2)
+    packed = np.load(tmp_path / "ecfp.npy")
+    assert packed.shape == (8, 64 // 8) and packed.dtype == np.uint8
+    smiles = pd.read_csv(table)["canonical_smiles"].tolist()
+    np.testing.assert_array_equal(np.unpackbits(packed, axis=1), ecfp4(smiles, n_bits=64, radius=2))
+
+
+@pytest.mark.parametrize(("task_type", "labels"), [("classification", [0, 1] * 4), ("regression", range(8))])
+def test_train_ecfp_rf_predicts_the_valid_and_test_rows_seeded(tmp_path, task_type, labels):
+    table, dataset = _dataset(tmp_path, list(labels), task_type)
+    ecfp_file(standardised_csv=table, out_npy=str(tmp_path / "ecfp.npy"), n_bits=128, radius=2)
+    (tmp_path / "split.json").write_text(json.dumps({"train": [0, 1, 2, 3, 4], "valid": [5], "test": [6, 7]}))
+    runs = []
+    for seed in (0, 0):
+        out = tmp_path / f"predictions{len(runs)}.csv"
+        train_ecfp_rf(
+            standardised_csv=table,
+            split_json=str(tmp_path / "split.json"),
+            features_npy=str(tmp_path / "ecfp.npy"),
+            dataset=dataset,
+            seed=seed,
+            settings={"n_estimators": 10},
+            threads=1,
+            out_predictions=str(out),
+        )
+        runs.append(pd.read_csv(out))
+    predictions = runs[0]
+    assert predictions[["mol_id", "fold", "task"]].values.tolist() == [
+        ["m5", "valid", "y"],
+        ["m6", "test", "y"],
+        ["m7", "test", "y"],
+    ]
+    np.testing.assert_allclose(predictions["y_true"], list(labels)[5:])
+    low, high = (0, 1) if task_type == "classification" else (0, 4)  # probabilities; means of train labels
+    assert predictions["y_pred"].between(low, high).all()
+    pd.testing.assert_frame_equal(runs[0], runs[1])  # one seed, one forest
+
+
+def test_train_mean_with_an_empty_fold_writes_the_other(tmp_path):
+    """A fold asked to be empty (fraction 0) once crashed the mean baseline's log line."""
+    table, dataset = _dataset(tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], "regression")
+    (tmp_path / "split.json").write_text(json.dumps({"train": [0, 1, 2], "valid": [3, 4], "test": []}))
+    out = tmp_path / "predictions.csv"
+    train_mean(
+        standardised_csv=table,
+        split_json=str(tmp_path / "split.json"),
+        dataset=dataset,
+        out_predictions=str(out),
+    )
+    predictions = pd.read_csv(out)
+    assert predictions["fold"].tolist() == ["valid", "valid"]
+    np.testing.assert_allclose(predictions["y_pred"], 2.0)
