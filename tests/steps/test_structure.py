@@ -20,8 +20,7 @@ def _shard(tmp_path, tables, shard, n_shards, raw=()):
     out = tmp_path / f"shard{shard}.npz"
     structure_shard(
         standardised_csvs=tables,
-        shard=shard,
-        n_shards=n_shards,
+        sharding=(shard, n_shards),
         conformer=FAST_CONFORMER,
         workers=1,
         out_npz=str(out),
