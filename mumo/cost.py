@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mumo.data.splits import TDC_TRAIN_VALID_FRACTIONS, _sizes
-from mumo.models import get_model
+from mumo.catalog import get_model
 from mumo.plan import AUTHORS, Plan
 
 THROUGHPUT_CSV = Path(__file__).parent / "data" / "throughput.csv"

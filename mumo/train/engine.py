@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from mumo.model import MuMo, save_pretrained
 from mumo.model.batch import MolBatch
 from mumo.model.checkpoint import WEIGHTS_NAME
-from mumo.train import checkpoint as ckpt
+from mumo.train import resume as ckpt
 from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
 from mumo.train.metrics_log import MetricsLog, plot_learning_curve
 from mumo.train.settings import TrainSettings
@@ -448,7 +448,7 @@ def _save_checkpoint(
     engine, ckpt_dir: Path, state: LoopState, run_key: str, dist: Dist, metrics_csv: Path
 ) -> None:
     """Every rank writes its part of a new tag, rank 0 adds the metrics log so far; then rank 0 commits the
-    pointer (see mumo.train.checkpoint)."""
+    pointer (see mumo.train.resume)."""
     rng = [None] * dist.world_size
     tdist.all_gather_object(rng, ckpt.rng_state())
     tag = ckpt.tag_for(state.step)

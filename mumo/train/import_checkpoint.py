@@ -77,7 +77,7 @@ _MAMBA = [  # transformers' MambaBlock (use_bias=False, use_conv_bias=True) → 
     "mixer.dt_proj.bias",
     "mixer.out_proj.weight",
 ]
-_GRAPH_LAYER = {  # the reference's GeoGraphLyaerMPNN → mumo.model.graph.GraphLayer
+_GRAPH_LAYER = {  # the reference's GeoGraphLyaerMPNN → mumo.model.graph_encoder.GraphLayer
     "geo_conv.message_mlp.0": "mpnn_geo.message.0",
     "geo_conv.message_mlp.2": "mpnn_geo.message.2",
     "geo_conv.update_mlp.0": "mpnn_geo.update.0",
