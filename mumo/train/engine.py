@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from mumo.model import MuMo, save_pretrained
 from mumo.model.batch import MolBatch
-from mumo.model.checkpoint import WEIGHTS_NAME
+from mumo.model.saved import WEIGHTS_NAME
 from mumo.train import resume as ckpt
 from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
 from mumo.train.metrics_log import MetricsLog, plot_learning_curve

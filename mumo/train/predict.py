@@ -34,7 +34,7 @@ from mumo.chem.tokenizer import SmilesTokenizer, split_smiles
 from mumo.data.standardise import canonicalise
 from mumo.io import write_csv
 from mumo.model import load_pretrained
-from mumo.model.checkpoint import CONFIG_NAME, load_config
+from mumo.model.saved import CONFIG_NAME, load_config
 from mumo.model.config import MuMoConfig
 from mumo.train.data import MoleculeDataset, eval_batches
 from mumo.train.recipes import (

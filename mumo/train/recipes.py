@@ -34,7 +34,7 @@ from mumo.eval.predictions import long_predictions
 from mumo.io import write_csv, write_json, write_text_atomic
 from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
 from mumo.model.batch import MolBatch
-from mumo.model.checkpoint import WEIGHTS_NAME, load_config
+from mumo.model.saved import WEIGHTS_NAME, load_config
 from mumo.train.data import MoleculeDataset, eval_batches, split_by_store
 from mumo.train.engine import Dist, autocast, dataset_loss, distributed, seed_everything, train
 from mumo.train.settings import TrainSettings

@@ -12,7 +12,7 @@ import torch
 from mumo.chem.store import build_shard
 from mumo.eval.evaluate import evaluate_file
 from mumo.model import get_preset
-from mumo.model.checkpoint import load_config
+from mumo.model.saved import load_config
 from mumo.train import engine, recipes
 from mumo.train.data import LengthBatchSampler, eval_batches
 from mumo.train.recipes import predict_dataset, run_finetune, run_pretrain
