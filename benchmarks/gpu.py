@@ -38,8 +38,9 @@ import torch
 from mumo.cost import THROUGHPUT_COLUMNS
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset
+from mumo.model.precision import autocast
 from mumo.model.synthetic import synthetic_batch
-from mumo.train.engine import autocast, deepspeed_config, distributed, peak_memory_mb
+from mumo.train.engine import deepspeed_config, distributed, peak_memory_mb
 from mumo.train.recipes import supervised_loss
 from mumo.train.settings import TrainSettings
 

@@ -20,9 +20,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from mumo.catalog import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
 from mumo.eval.metrics import get_metric  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
-from mumo.catalog import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
 
 #: the unit of each regression dataset's labels, which error metrics (RMSE, MAE) share
 UNITS: dict[str, str] = {

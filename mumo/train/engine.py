@@ -5,8 +5,7 @@ The same code runs as one CPU process (it makes its own one-process group), as N
 `grad_accum` micro-batches × world size; N processes × accumulation k and 1 process × accumulation N·k take
 the same optimizer steps over the same batches (see `LengthBatchSampler`).
 
-Precision: fp32 weights always; "bf16" runs forward and loss under `torch.autocast` (the paper's bf16
-autocast), which needs no casting of the integer/float inputs of a MolBatch.
+Precision: fp32 weights always, forward and loss under `mumo.model.precision.autocast`.
 """
 
 from __future__ import annotations
@@ -29,14 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as tdist
-from safetensors.torch import load_file
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from mumo.model import MuMo, save_pretrained
+from mumo.model import MuMo
 from mumo.model.batch import MolBatch
-from mumo.model.saved import WEIGHTS_NAME
+from mumo.model.precision import autocast
+from mumo.model.saved import load_weights, save_pretrained
 from mumo.train import resume as ckpt
 from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
 from mumo.train.metrics_log import MetricsLog, plot_learning_curve
@@ -126,12 +125,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast for precision "bf16", or "auto" on CUDA; a no-op context for fp32."""
-    bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -400,7 +393,7 @@ def train(
     dist.barrier()
     finished = state.step >= total or state.stopped_early
     if finished and s.selection == "best_valid" and state.best_step is not None:
-        module.load_state_dict(load_file(str(best_dir / WEIGHTS_NAME), device=str(dist.device)))
+        load_weights(module, best_dir)
     if finished and not s.keep_checkpoints:
         dist.barrier()  # every rank has read best/ before it goes
         if dist.is_main:

@@ -32,10 +32,11 @@ from mumo.data.sources import resolve
 from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
 from mumo.eval.evaluate import score_predictions
 from mumo.io import write_csv, write_json, write_text_atomic
+from mumo.model.saved import VOCAB_NAME, featurization, find_model
 from mumo.steps.data import build_vocab, fetch_raw, split_file, standardise_file
 from mumo.steps.structure import structure_shard
-from mumo.train.predict import ENSEMBLE_NAME, STRUCTURES_DIR, model_directory
-from mumo.train.recipes import VOCAB_NAME, featurization, run_finetune
+from mumo.train.predict import ENSEMBLE_NAME, STRUCTURES_DIR
+from mumo.train.recipes import run_finetune
 from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def train_csv(
             raw_csvs=[str(table)] if s.tokens_from_raw_smiles else (),
         )
 
-        pretrained_dir = model_directory(pretrained) if pretrained is not None else None
+        pretrained_dir = find_model(pretrained) if pretrained is not None else None
         vocab = out / VOCAB_NAME
         if pretrained_dir is not None:
             vocab.write_bytes((pretrained_dir / VOCAB_NAME).read_bytes())

@@ -3,11 +3,8 @@
 The pipeline calls `run_pretrain` and `run_finetune`; `mumo pretrain|finetune` wrap them. Under a multi-process
 launch every rank runs the recipe, and rank 0 alone writes the outputs.
 
-A model directory (`out_dir/model/`) holds everything needed to use the model later, without pickle:
-`config.json` + `model.safetensors` (save_pretrained; a regression model's TargetScaler is in the weights),
-`vocab.json` (the tokenizer it was trained with), `task.json` (tasks, task type, max length, and the target
-scaler's statistics in readable form) and, for a finetuned model, `featurization.json` (the fragment policy and
-conformer settings its molecules went through, so `mumo predict` treats new molecules the same way).
+Each run ends with its saved model folder, `out_dir/model/` (`mumo.model.saved`: config, weights, vocabulary,
+task and, for a finetuned model, the featurisation its molecules went through).
 """
 
 from __future__ import annotations
@@ -24,30 +21,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
-from mumo.data.standardise import FRAGMENT_POLICIES
 from mumo.eval.predictions import long_predictions
-from mumo.io import write_csv, write_json, write_text_atomic
-from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
+from mumo.io import write_csv, write_text_atomic
+from mumo.model import MuMo, get_preset, mask_tokens
 from mumo.model.batch import MolBatch
-from mumo.model.saved import WEIGHTS_NAME, load_config
-from mumo.train.data import MoleculeDataset, eval_batches, split_by_store
-from mumo.train.engine import Dist, autocast, dataset_loss, distributed, seed_everything, train
+from mumo.model.saved import (
+    MODEL_DIR,
+    VOCAB_NAME,
+    WEIGHTS_NAME,
+    featurization,
+    load_config,
+    load_pretrained,
+    save_model,
+)
+from mumo.train.data import MoleculeDataset, split_by_store
+from mumo.train.engine import Dist, dataset_loss, distributed, seed_everything, train
+from mumo.train.predict import predict_dataset
 from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
 PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # docs/model.md §1.1
-MODEL_DIR, VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = (
-    "model",
-    "vocab.json",
-    "task.json",
-    "featurization.json",
-)
 PREDICTED_FOLDS = ("valid", "test")
 
 
@@ -99,52 +97,6 @@ def build_model(
         raise ValueError(f"{pretrained_dir}: vocabulary size differs from the tokenizer's ({len(tokenizer)})")
     logger.info("finetuning from %s (its architecture; preset %r not used)", pretrained_dir, settings.preset)
     return load_pretrained(pretrained_dir, **overrides)
-
-
-def featurization(fragments: str = "largest", conformer: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The standardisation fragment policy and every conformer setting (defaults filled in), as recorded."""
-    if fragments not in FRAGMENT_POLICIES:
-        raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
-    return {"fragments": fragments, "conformer": dataclasses.asdict(ConformerConfig(**(conformer or {})))}
-
-
-def save_model_dir(
-    model: MuMo,
-    directory: Path,
-    tokenizer: SmilesTokenizer,
-    task: dict[str, Any],
-    featurized: dict[str, Any] | None = None,
-) -> None:
-    save_pretrained(model, directory)
-    tokenizer.save(directory / VOCAB_NAME)
-    if featurized is not None:
-        write_json(featurized, directory / FEATURIZATION_NAME)
-    if model.target_scaler is not None:
-        scaler = model.target_scaler
-        task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
-    write_text_atomic(directory / TASK_NAME, json.dumps(task, indent=2) + "\n")
-
-
-@torch.no_grad()
-def predict_batch(
-    model: MuMo, dataset: MoleculeDataset, indices: list[int], device: torch.device, precision: str = "fp32"
-) -> np.ndarray:
-    """Predictions [len(indices), outputs]: P(class 1), per-task probabilities, or original units."""
-    model.eval()
-    with autocast(precision, device):
-        values = model.predict(dataset.batch(indices).to(device))
-    return values.float().cpu().numpy().reshape(len(indices), -1)
-
-
-def predict_dataset(
-    model: MuMo, dataset: MoleculeDataset, batch_size: int, device: torch.device, precision: str = "fp32"
-) -> np.ndarray:
-    """Predictions for the whole dataset, in dataset order (batched by length, or as the model's quirk says)."""
-    batches = eval_batches(dataset.lengths, batch_size, model.config.eval_in_dataset_order)
-    values = [predict_batch(model, dataset, indices, device, precision) for indices in batches]
-    out = np.empty((len(dataset), values[0].shape[1]))
-    out[np.concatenate(batches)] = np.concatenate(values)
-    return out
 
 
 def _digest(*parts: Any) -> str:
@@ -208,9 +160,9 @@ def run_pretrain(
         run_key = _digest(s.fingerprint(), Path(corpus_csv), Path(vocab_json))
         result = train(model, train_set, loss_fn, evaluate, s, out, dist, run_key)
         if dist.is_main and result.finished:
-            save_model_dir(
-                model,
+            save_model(
                 out / MODEL_DIR,
+                model,
                 tokenizer,
                 {"task_type": "pretrain", "tasks": [], "max_length": max_length},
             )
@@ -327,7 +279,7 @@ def run_finetune(
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
             write_csv(frame, out_predictions)
             task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
-            save_model_dir(model, out / MODEL_DIR, tokenizer, task, featurized)
+            save_model(out / MODEL_DIR, model, tokenizer, task, featurized)
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
             _write_summary(out, summary, result, s, dist, started)
         dist.barrier()

@@ -13,9 +13,10 @@ from mumo.chem.store import build_shard
 from mumo.eval.evaluate import evaluate_file
 from mumo.model import get_preset
 from mumo.model.saved import load_config
-from mumo.train import engine, recipes
+from mumo.train import engine, predict, recipes
 from mumo.train.data import LengthBatchSampler, eval_batches
-from mumo.train.recipes import predict_dataset, run_finetune, run_pretrain
+from mumo.train.predict import predict_dataset
+from mumo.train.recipes import run_finetune, run_pretrain
 
 PREDICTION_COLUMNS = ["mol_id", "canonical_smiles", "fold", "task", "y_true", "y_pred"]
 
@@ -168,7 +169,7 @@ def test_batch_order_quirks_are_read_from_the_model_config(tiny_data, tiny, tmp_
         return eval_batches(lengths, batch_size, in_dataset_order)
 
     monkeypatch.setattr(LengthBatchSampler, "global_batches", spy_global_batches)
-    for module in (engine, recipes):
+    for module in (engine, predict):
         monkeypatch.setattr(module, "eval_batches", spy_eval_batches)
     quirks = (
         "additive_mask_bug",
@@ -194,7 +195,7 @@ def test_predictions_come_back_in_dataset_order_whatever_the_batches(
         batches.append(list(indices))
         return np.asarray(indices, dtype=float)[:, None]
 
-    monkeypatch.setattr(recipes, "predict_batch", fake_predict_batch)
+    monkeypatch.setattr(predict, "predict_batch", fake_predict_batch)
     lengths = np.array([9, 3, 7, 3, 12, 5, 4])
     model = SimpleNamespace(config=get_preset("tiny", eval_in_dataset_order=in_dataset_order))
     dataset = lengths_only(lengths)
