@@ -158,7 +158,9 @@ def run_pretrain(
             else None
         )
         run_key = _digest(s.fingerprint(), Path(corpus_csv), Path(vocab_json))
-        result = train(model, train_set, loss_fn, evaluate, s, out, dist, run_key)
+        result = train(
+            model, train_set, loss_fn, evaluate=evaluate, settings=s, out_dir=out, dist=dist, run_key=run_key
+        )
         if dist.is_main and result.finished:
             save_model(
                 out / MODEL_DIR,
@@ -261,11 +263,11 @@ def run_finetune(
             model,
             datasets["train"][1],
             supervised_loss,
-            evaluate if has_valid else None,
-            s,
-            out,
-            dist,
-            run_key,
+            evaluate=evaluate if has_valid else None,
+            settings=s,
+            out_dir=out,
+            dist=dist,
+            run_key=run_key,
         )
         if dist.is_main and result.finished:
             predictions = {}
