@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from mumo.model.saved import (
     save_model,
 )
 from mumo.train.data import MoleculeDataset, split_by_store
-from mumo.train.engine import Dist, dataset_loss, distributed, seed_everything, train
+from mumo.train.engine import Dist, TrainResult, dataset_loss, distributed, seed_everything, train
 from mumo.train.predict import predict_dataset
 from mumo.train.settings import TrainSettings
 
@@ -124,6 +125,7 @@ def run_pretrain(
     vocab_json: str,
     out_dir: str,
     settings: dict,
+    *,
     threads: int = 1,
 ) -> None:
     """Masked-token pretraining (docs/model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
@@ -174,24 +176,35 @@ def run_pretrain(
                 "valid": len(valid_set),
                 "missing_structure": len(missing),
             }
-            _write_summary(out, summary, result, s, dist, started)
+            _write_summary(out, summary, result, s, dist, started=started)
+
+
+@dataclass(frozen=True)
+class FinetuneData:
+    """What a finetuning run learns from: the standardised table, its split, the structure store (a folder or
+    its shard files), the vocabulary and the label columns. `fragments` and `conformer` (the pipeline's
+    `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`) say how the
+    table and the store were made; they go to `model/featurization.json` for `mumo predict`."""
+
+    standardised_csv: str
+    split_json: str
+    store_dir: str | list[str]
+    vocab_json: str
+    tasks: list[str]
+    task_type: str
+    fragments: str = "largest"
+    conformer: dict[str, Any] | None = None
 
 
 def run_finetune(
-    standardised_csv: str,
-    split_json: str,
-    store_dir: str | list[str],
-    vocab_json: str,
-    tasks: list[str],
-    task_type: str,
+    data: FinetuneData,
+    *,
     seed: int,
     settings: dict,
     out_predictions: str,
     out_dir: str,
     pretrained_dir: str | None = None,
     threads: int = 1,
-    fragments: str = "largest",
-    conformer: dict[str, Any] | None = None,
 ) -> None:
     """Finetune on the split's train fold, select on its valid fold, predict valid and test.
 
@@ -206,12 +219,12 @@ def run_finetune(
     `canonical_smiles` either way.
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
-    and test folds) and in `out_dir`: `model/`, `metrics.csv`, `learning_curve.png`, `checkpoints/`,
-    `summary.json` (and `best/` with best_valid selection). `fragments` and `conformer` (the pipeline's
-    `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`) say how the
-    table and the store were made; they go to `model/featurization.json` for `mumo predict`.
+    and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `metrics.csv`,
+    `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection).
     """
-    featurized = featurization(fragments, conformer)
+    standardised_csv, split_json, vocab_json = data.standardised_csv, data.split_json, data.vocab_json
+    tasks, task_type = data.tasks, data.task_type
+    featurized = featurization(data.fragments, data.conformer)
     s = TrainSettings.from_dict({**settings, "seed": seed})
     torch.set_num_threads(threads)
     out = Path(out_dir)
@@ -231,7 +244,7 @@ def run_finetune(
     max_length = s.max_length or FINETUNE_MAX_LENGTH
     with distributed() as dist:
         seed_everything(s.seed)
-        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(store_dir)
+        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(data.store_dir)
         smiles = table[column].to_numpy()
         datasets, missing = {}, {}
         for fold, fold_rows in rows.items():
@@ -283,11 +296,14 @@ def run_finetune(
             task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
             save_model(out / MODEL_DIR, model, tokenizer, task, featurized)
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
-            _write_summary(out, summary, result, s, dist, started)
+            _write_summary(out, summary, result, s, dist, started=started)
         dist.barrier()
 
 
-def _write_summary(out: Path, counts: dict, result, s: TrainSettings, dist: Dist, started: float) -> None:
+def _write_summary(
+    out: Path, counts: dict, result: TrainResult, s: TrainSettings, dist: Dist, *, started: float
+) -> None:
+    """summary.json: the data counts, how training went, where it ran and with which settings."""
     summary = counts | {
         "steps": result.steps,
         "stopped_early": result.stopped_early,

@@ -97,6 +97,13 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         """Refuse every value a run could not use, naming the setting, before any job starts."""
+        self._check_types()
+        self._check_choices()
+        self._check_int_ranges()
+        self._check_number_ranges()
+        self._check_model()
+
+    def _check_types(self) -> None:
         for name in (*_POSITIVE_INTS, *_OPTIONAL_INTS, *_NON_NEGATIVE_INTS, "seed", "zero_stage"):
             value = getattr(self, name)
             if not (isinstance(value, int) and not isinstance(value, bool)) and not (
@@ -110,6 +117,8 @@ class TrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"setting {name} must be a number, got {value!r}")
+
+    def _check_choices(self) -> None:
         choices = {
             "schedule": SCHEDULES,
             "selection": SELECTIONS,
@@ -121,6 +130,8 @@ class TrainSettings:
                 raise ValueError(
                     f"setting {name}={getattr(self, name)!r}; valid: {', '.join(map(str, valid))}"
                 )
+
+    def _check_int_ranges(self) -> None:
         for name in _POSITIVE_INTS:
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be >= 1, got {getattr(self, name)}")
@@ -131,6 +142,8 @@ class TrainSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"setting {name} must be >= 1 or null, got {value}")
+
+    def _check_number_ranges(self) -> None:
         for name in ("lr", "eps"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"setting {name} must be a finite number > 0, got {getattr(self, name)}")
@@ -147,6 +160,8 @@ class TrainSettings:
             raise ValueError(f"setting valid_fraction must be in [0, 1), got {self.valid_fraction}")
         if not 0 < self.mask_prob <= 1:
             raise ValueError(f"setting mask_prob must be in (0, 1], got {self.mask_prob}")
+
+    def _check_model(self) -> None:
         fields = [f.name for f in dataclasses.fields(MuMoConfig)]
         if not isinstance(self.model, dict) or set(self.model) - set(fields):
             wrong = sorted(set(self.model) - set(fields)) if isinstance(self.model, dict) else self.model

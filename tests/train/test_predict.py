@@ -35,7 +35,7 @@ USER_ROWS = [
 @pytest.fixture(scope="module")
 def trained(tiny_data, tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
-    run_finetune(**tiny_data.finetune_args("bbbp", out), settings=tiny | {"epochs": 1}, conformer=FAST)
+    run_finetune(**tiny_data.finetune_args("bbbp", out, conformer=FAST), settings=tiny | {"epochs": 1})
     return out
 
 

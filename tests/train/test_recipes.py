@@ -62,9 +62,8 @@ def _train_as_valid_and_test(tiny_data, name, tmp_path):
 
 
 def test_finetune_overfits_a_tiny_set(tiny_data, tiny, tmp_path):
-    args = tiny_data.finetune_args("bbbp", tmp_path) | {
-        "split_json": str(_train_as_valid_and_test(tiny_data, "bbbp", tmp_path))
-    }
+    split = _train_as_valid_and_test(tiny_data, "bbbp", tmp_path)
+    args = tiny_data.finetune_args("bbbp", tmp_path, split_json=str(split))
     run_finetune(**args, settings=tiny | {"epochs": 25, "selection": "last"})
     predictions = pd.read_csv(tmp_path / "predictions.csv")
     valid = predictions[predictions["fold"] == "valid"].dropna(subset=["y_pred"])
@@ -225,7 +224,7 @@ def test_raw_smiles_switch_chooses_the_model_input(
             return ids, record, labels
 
     monkeypatch.setattr(recipes, "MoleculeDataset", Recording)
-    args = tiny_data.finetune_args("bbbp", tmp_path / "run") | {"store_dir": str(store)}
+    args = tiny_data.finetune_args("bbbp", tmp_path / "run", store_dir=str(store))
     run_finetune(**args, settings=tiny | {"epochs": 1, "model": {"tokens_from_raw_smiles": raw}})
 
     column = "smiles" if raw else "canonical_smiles"
