@@ -38,8 +38,9 @@ import torch
 from mumo.cost import THROUGHPUT_COLUMNS
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset
+from mumo.model.precision import autocast
 from mumo.model.synthetic import synthetic_batch
-from mumo.train.engine import autocast, deepspeed_config, distributed, peak_memory_mb
+from mumo.train.engine import deepspeed_config, distributed, peak_memory_mb
 from mumo.train.recipes import supervised_loss
 from mumo.train.settings import TrainSettings
 
@@ -169,7 +170,7 @@ def prepare_dataset(args: argparse.Namespace, root: Path) -> dict:
 
 def finetune_epoch(args: argparse.Namespace, root: Path, sizes: dict) -> dict:
     """Wall time of one `run_finetune` epoch (train, validation, prediction) and its training throughput."""
-    from mumo.train.recipes import run_finetune
+    from mumo.train.recipes import FinetuneData, run_finetune
 
     settings = {
         "preset": args.preset,
@@ -182,17 +183,16 @@ def finetune_epoch(args: argparse.Namespace, root: Path, sizes: dict) -> dict:
     }
     out = root / "finetune"
     tick = time.perf_counter()
-    run_finetune(
+    data = FinetuneData(
         str(root / "table.csv"),
         str(root / "split.json"),
         str(root / "store"),
         str(root / "vocab.json"),
         [args.label],
         args.task_type,
-        0,
-        settings,
-        str(out / "predictions.csv"),
-        str(out),
+    )
+    run_finetune(
+        data, seed=0, settings=settings, out_predictions=str(out / "predictions.csv"), out_dir=str(out)
     )
     wall = time.perf_counter() - tick
     metrics = pd.read_csv(out / "metrics.csv")

@@ -61,19 +61,14 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from mumo.train.recipes import run_finetune
+    from mumo.train.recipes import FinetuneData, run_finetune
 
     run_finetune(
-        args.table,
-        args.split,
-        args.store,
-        args.vocab,
-        args.target_columns,
-        args.task_type,
-        args.seed,
-        _settings(args),
-        args.predictions,
-        args.output,
+        FinetuneData(args.table, args.split, args.store, args.vocab, args.target_columns, args.task_type),
+        seed=args.seed,
+        settings=_settings(args),
+        out_predictions=args.predictions,
+        out_dir=args.output,
         pretrained_dir=args.pretrained,
         threads=args.threads,
     )
@@ -81,7 +76,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from mumo.train.ensemble import summarise, train_csv
+    from mumo.train.ensemble import EnsembleOptions, summarise, train_csv
 
     settings = {"preset": args.preset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
     conformer = _key_values({}, args.conformer, "--conformer")
@@ -92,16 +87,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         args.target_columns,
         args.task_type,
         seeds=args.seeds,
-        split=args.split,
-        splits_file=args.splits_file,
-        fractions=args.split_fractions,
-        pretrained=args.pretrained,
-        settings=settings | _settings(args),
-        fragments=args.fragments,
-        conformer=conformer,
-        store=args.store,
-        workers=args.workers,
-        threads=args.threads,
+        options=EnsembleOptions(
+            split=args.split,
+            splits_file=args.splits_file,
+            fractions=args.split_fractions,
+            pretrained=args.pretrained,
+            settings=settings | _settings(args),
+            fragments=args.fragments,
+            conformer=conformer,
+            store=args.store,
+            workers=args.workers,
+            threads=args.threads,
+        ),
     )
     summary = summarise(report.loc[report["fold"] == "test"])
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))

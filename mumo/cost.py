@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from mumo.catalog import get_model
 from mumo.data.splits import TDC_TRAIN_VALID_FRACTIONS, _sizes
-from mumo.models import get_model
 from mumo.plan import AUTHORS, Plan
 
 THROUGHPUT_CSV = Path(__file__).parent / "data" / "throughput.csv"
@@ -350,7 +350,7 @@ def price(jobs_: list[Job], table: ThroughputTable, device: str, gpus: int) -> B
         if job.rule == "baseline":
             seconds.append(0.0)
             continue
-        # precision "auto" trains in bf16 on a GPU and in fp32 on CPU (mumo.train.engine.autocast)
+        # precision "auto" trains in bf16 on a GPU and in fp32 on CPU (mumo.model.precision.autocast)
         precision = job.precision if job.precision != "auto" else ("fp32" if device == "cpu" else "bf16")
         key = (job.preset, job.batch_size, precision)
         if key not in rates:

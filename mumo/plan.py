@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from mumo.catalog import ABLATIONS, MODELS, ModelSpec, get_model
 from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
-from mumo.models import ABLATIONS, MODELS, ModelSpec, get_model
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
 #: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from helpers import REPO
 
-from mumo.models import ABLATIONS
+from mumo.catalog import ABLATIONS
 from mumo.plan import ConfigError, Plan
 
 

@@ -15,7 +15,14 @@ from torch import Tensor, nn
 from mumo.model.attention import Attention
 from mumo.model.batch import MolBatch
 from mumo.model.config import MuMoConfig
-from mumo.model.graph import GraphEmbedding, GraphLayer, GraphState, pack_atoms, sum_by_index, unpack_atoms
+from mumo.model.graph_encoder import (
+    GraphEmbedding,
+    GraphLayer,
+    GraphState,
+    pack_atoms,
+    sum_by_index,
+    unpack_atoms,
+)
 from mumo.model.heads import PretrainHead, PropertyHead, TargetScaler
 from mumo.model.mamba import MambaBlock, RMSNorm
 

@@ -1,5 +1,6 @@
-"""Training layer: one DeepSpeed engine (`engine.train`), the pretraining and finetuning recipes the pipeline
-calls (`run_pretrain`, `run_finetune`), resume checkpoints, and prediction on a user's CSV (`predict_csv`).
+"""Training layer: one DeepSpeed engine (`engine.train`, a `Trainer`), the pretraining and finetuning recipes
+the pipeline calls (`run_pretrain`, `run_finetune`), resume state (`resume`), and prediction on a user's CSV
+(`predict_csv`, which reads saved models through `mumo.model.saved` and imports no training code).
 
 Imports are lazy (PEP 562) so `import mumo.train` does not pull in DeepSpeed.
 """

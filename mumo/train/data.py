@@ -123,6 +123,7 @@ class LengthBatchSampler(Sampler[list[int]]):
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        *,
         multiple_of: int = 1,
         by_length: bool = True,
     ) -> None:

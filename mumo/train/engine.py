@@ -5,8 +5,7 @@ The same code runs as one CPU process (it makes its own one-process group), as N
 `grad_accum` micro-batches × world size; N processes × accumulation k and 1 process × accumulation N·k take
 the same optimizer steps over the same batches (see `LengthBatchSampler`).
 
-Precision: fp32 weights always; "bf16" runs forward and loss under `torch.autocast` (the paper's bf16
-autocast), which needs no casting of the integer/float inputs of a MolBatch.
+Precision: fp32 weights always, forward and loss under `mumo.model.precision.autocast`.
 """
 
 from __future__ import annotations
@@ -29,15 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as tdist
-from safetensors.torch import load_file
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from mumo.model import MuMo, save_pretrained
+from mumo.model import MuMo
 from mumo.model.batch import MolBatch
-from mumo.model.checkpoint import WEIGHTS_NAME
-from mumo.train import checkpoint as ckpt
+from mumo.model.precision import autocast
+from mumo.model.saved import load_weights, save_pretrained
+from mumo.train import resume as ckpt
 from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
 from mumo.train.metrics_log import MetricsLog, plot_learning_curve
 from mumo.train.settings import TrainSettings
@@ -126,12 +125,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast for precision "bf16", or "auto" on CUDA; a no-op context for fp32."""
-    bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -223,6 +216,7 @@ def train(
     model: MuMo,
     train_set: MoleculeDataset,
     loss_fn: LossFn,
+    *,
     evaluate: Callable[[MuMo], float] | None,
     settings: TrainSettings,
     out_dir: str | Path,
@@ -237,177 +231,301 @@ def train(
     run is finished, both folders are deleted (the caller saves the selected weights once, as `model/`)
     unless `keep_checkpoints`. Logs one line per epoch: train loss, validation loss, learning rate, time.
     """
-    import deepspeed
-
-    out_dir, s = Path(out_dir), settings
-    ckpt_dir, best_dir = out_dir / "checkpoints", out_dir / "best"
-    run_key = f"{run_key}|world_size={dist.world_size}"
-    sampler = LengthBatchSampler(
-        train_set.lengths,
-        s.batch_size,
-        s.seed,
-        dist.rank,
-        dist.world_size,
-        s.grad_accum,
-        by_length=not model.config.random_batch_order,
-    )
-    steps_per_epoch = len(sampler) // s.grad_accum
-    total = (
-        s.epochs * steps_per_epoch if s.max_steps is None else min(s.max_steps, s.epochs * steps_per_epoch)
-    )
-    eval_every, checkpoint_every = s.eval_every or steps_per_epoch, s.checkpoint_every or steps_per_epoch
-    loader = DataLoader(
+    trainer = Trainer(
+        model,
         train_set,
-        batch_sampler=sampler,
-        collate_fn=train_set.collate,
-        num_workers=s.num_workers,
-        persistent_workers=s.num_workers > 0,
+        loss_fn,
+        evaluate=evaluate,
+        settings=settings,
+        out_dir=out_dir,
+        dist=dist,
+        run_key=run_key,
     )
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay
-    )
-    engine, *_ = deepspeed.initialize(
-        model=model,
-        optimizer=optimizer,
-        lr_scheduler=lambda opt: LambdaLR(opt, lr_lambda(s.schedule, s.warmup_steps, total)),
-        config=deepspeed_config(s),
-        dist_init_required=False,
-    )
-    module: MuMo = engine.module
+    return trainer.run()
 
-    state = LoopState()
-    if dist.is_main:
-        pointer = ckpt.read_pointer(ckpt_dir)
-        if pointer is not None and s.resume and pointer["run_key"] != run_key:
-            logger.warning(
-                "%s holds a checkpoint of another run (other settings, data or world size): starting afresh",
-                ckpt_dir,
-            )
-        if pointer is not None and (not s.resume or pointer["run_key"] != run_key):
-            for stale in (ckpt_dir, best_dir):
-                shutil.rmtree(stale, ignore_errors=True)
-        ckpt.discard_uncommitted(ckpt_dir)
-    dist.barrier()
-    pointer = ckpt.read_pointer(ckpt_dir)
-    if pointer is not None:
-        _, client = engine.load_checkpoint(str(ckpt_dir), tag=pointer["tag"])
-        state = LoopState(**client["loop"])
-        ckpt.set_rng_state(client["rng"][dist.rank])
-        logger.info(
-            "resumed from %s at step %d (epoch %d, batch %d)",
-            pointer["tag"],
-            state.step,
-            state.epoch,
-            state.batch,
+
+class Trainer:
+    """One call of `train`, in the order it happens: set-up (data, optimizer, schedule, DeepSpeed) in the
+    constructor, then `run`: resume, the loop of optimizer steps (each maybe evaluating, logging and
+    checkpointing), finish. Every rank runs the same calls, so the collectives inside line up."""
+
+    def __init__(
+        self,
+        model: MuMo,
+        train_set: MoleculeDataset,
+        loss_fn: LossFn,
+        *,
+        evaluate: Callable[[MuMo], float] | None,
+        settings: TrainSettings,
+        out_dir: str | Path,
+        dist: Dist,
+        run_key: str,
+    ) -> None:
+        import deepspeed
+
+        s = self.settings = settings
+        self.loss_fn, self.evaluate, self.dist = loss_fn, evaluate, dist
+        self.out_dir = Path(out_dir)
+        self.ckpt_dir, self.best_dir = self.out_dir / "checkpoints", self.out_dir / "best"
+        self.run_key = f"{run_key}|world_size={dist.world_size}"
+        self.sampler = LengthBatchSampler(
+            train_set.lengths,
+            s.batch_size,
+            s.seed,
+            dist.rank,
+            dist.world_size,
+            multiple_of=s.grad_accum,
+            by_length=not model.config.random_batch_order,
         )
-    metrics_csv = out_dir / "metrics.csv"
-    history = ckpt_dir / pointer["tag"] / ckpt.METRICS_COPY if pointer is not None else None
-    log = MetricsLog(metrics_csv, history, resume_step=state.step) if dist.is_main else None
-    bar = tqdm(
-        total=total, initial=state.step, desc="train", unit="step", disable=not (dist.is_main and s.progress)
-    )
+        steps_per_epoch = len(self.sampler) // s.grad_accum
+        self.total = (
+            s.epochs * steps_per_epoch
+            if s.max_steps is None
+            else min(s.max_steps, s.epochs * steps_per_epoch)
+        )
+        self.eval_every = s.eval_every or steps_per_epoch
+        self.checkpoint_every = s.checkpoint_every or steps_per_epoch
+        self.loader = DataLoader(
+            train_set,
+            batch_sampler=self.sampler,
+            collate_fn=train_set.collate,
+            num_workers=s.num_workers,
+            persistent_workers=s.num_workers > 0,
+        )
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay
+        )
+        self.engine, *_ = deepspeed.initialize(
+            model=model,
+            optimizer=optimizer,
+            lr_scheduler=lambda opt: LambdaLR(opt, lr_lambda(s.schedule, s.warmup_steps, self.total)),
+            config=deepspeed_config(s),
+            dist_init_required=False,
+        )
+        self.module: MuMo = self.engine.module
+        self.state = LoopState()
 
-    start_step, started = state.step, time.perf_counter()
-    # since the last log row: loss sum, micro-batches, molecules, tokens
-    window = torch.zeros(4, dtype=torch.float64, device=dist.device)
-    epoch_log = _EpochLog(dist)
-    train_s = data_s = 0.0
-    done = state.step >= total or state.stopped_early
-    finished_invocation = False
-    lr = engine.get_lr()[0]
-    while not done:
-        sampler.set_epoch(state.epoch, start=state.batch)
-        tick = time.perf_counter()
-        for batch in loader:
-            data_s += time.perf_counter() - tick
-            counts = [1, batch.batch_size, int(batch.token_mask.sum())]  # micro-batches, molecules, tokens
-            batch = batch.to(dist.device)
-            generator = batch_generator(s.seed, 0, state.epoch, state.batch * dist.world_size + dist.rank)
-            with autocast(s.precision, dist.device):
-                loss = loss_fn(module, batch, generator)
-            lr = engine.get_lr()[0]
-            engine.backward(loss)
-            engine.step()
-            state.batch += 1
-            window += torch.cat([loss.detach().double()[None], window.new_tensor(counts)])
-            epoch_log.add(loss)
-            train_s += time.perf_counter() - tick
-            tick = time.perf_counter()
-            if state.batch % s.grad_accum:
-                continue
+    def run(self) -> TrainResult:
+        pointer = self.resume()
+        self.open_log(pointer)
+        if not (self.state.step >= self.total or self.state.stopped_early):
+            while not self.epoch():
+                pass
+        return self.finish()
 
-            # ---- one optimizer step done ----
-            state.step += 1
-            bar.update()
-            done = state.step >= total
-            finished_invocation = (
-                s.max_steps_this_invocation is not None
-                and state.step - start_step >= s.max_steps_this_invocation
+    # ---- set-up ----------------------------------------------------------------------------------
+
+    def resume(self) -> dict | None:
+        """Rank 0 drops a checkpoint of another run (or every checkpoint without `resume`) and the leftovers of
+        a killed save; then every rank loads the committed checkpoint, if any. Returns its pointer."""
+        if self.dist.is_main:
+            pointer = ckpt.read_pointer(self.ckpt_dir)
+            other_run = pointer is not None and pointer["run_key"] != self.run_key
+            if other_run and self.settings.resume:
+                logger.warning(
+                    "%s holds a checkpoint of another run (other settings, data or world size): starting afresh",
+                    self.ckpt_dir,
+                )
+            if pointer is not None and (not self.settings.resume or other_run):
+                for stale in (self.ckpt_dir, self.best_dir):
+                    shutil.rmtree(stale, ignore_errors=True)
+            ckpt.discard_uncommitted(self.ckpt_dir)
+        self.dist.barrier()
+        pointer = ckpt.read_pointer(self.ckpt_dir)
+        if pointer is not None:
+            _, client = self.engine.load_checkpoint(str(self.ckpt_dir), tag=pointer["tag"])
+            self.state = LoopState(**client["loop"])
+            ckpt.set_rng_state(client["rng"][self.dist.rank])
+            logger.info(
+                "resumed from %s at step %d (epoch %d, batch %d)",
+                pointer["tag"],
+                self.state.step,
+                self.state.epoch,
+                self.state.batch,
             )
-            valid_loss = None
-            if evaluate is not None and (state.step % eval_every == 0 or done):
-                valid_loss = evaluate(module)
-                epoch_log.valid_loss = valid_loss
-                if s.selection == "best_valid":
-                    if valid_loss < state.best_valid:
-                        state.best_valid, state.best_step, state.bad_evals = valid_loss, state.step, 0
-                        if dist.is_main:
-                            save_pretrained(module, best_dir)
-                    else:
-                        state.bad_evals += 1
-                    state.stopped_early = (
-                        s.patience is not None and state.bad_evals >= s.patience and not done
-                    )
-                    done = done or state.stopped_early
-            checkpoint_now = state.step % checkpoint_every == 0 or done or finished_invocation
-            # a checkpoint also flushes the logging window, so a resumed run logs the same rows
-            if state.step % s.log_every == 0 or valid_loss is not None or checkpoint_now:
-                tdist.all_reduce(window)
-                loss_sum, micro, molecules, tokens = window.tolist()
-                row = {
-                    "step": state.step,
-                    "epoch": state.epoch + state.batch / len(sampler),
-                    "loss": loss_sum / micro,
-                    "lr": lr,
-                    "molecules_per_s": molecules / train_s,
-                    "tokens_per_s": tokens / train_s,
-                    "data_fraction": data_s / train_s,
-                    "peak_memory_mb": peak_memory_mb(dist.device),
-                    "valid_loss": valid_loss,
-                    "elapsed_s": time.perf_counter() - started,
-                }
-                window.zero_()
-                train_s = data_s = 0.0
-                if log is not None:
-                    log.write(row)
-                bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
-            if checkpoint_now:
-                _save_checkpoint(engine, ckpt_dir, state, run_key, dist, metrics_csv)
+        return pointer
+
+    def open_log(self, pointer: dict | None) -> None:
+        """metrics.csv (rank 0; a resumed run continues the log saved with its checkpoint), the progress bar
+        and the counters of the loop."""
+        self.metrics_csv = self.out_dir / "metrics.csv"
+        history = self.ckpt_dir / pointer["tag"] / ckpt.METRICS_COPY if pointer is not None else None
+        self.log = (
+            MetricsLog(self.metrics_csv, history, resume_step=self.state.step) if self.dist.is_main else None
+        )
+        self.bar = tqdm(
+            total=self.total,
+            initial=self.state.step,
+            desc="train",
+            unit="step",
+            disable=not (self.dist.is_main and self.settings.progress),
+        )
+        self.start_step, self.started = self.state.step, time.perf_counter()
+        self.window = _Window(self.dist)
+        self.epoch_log = _EpochLog(self.dist)
+        self.lr = self.engine.get_lr()[0]
+
+    # ---- the loop --------------------------------------------------------------------------------
+
+    def epoch(self) -> bool:
+        """Run the current epoch from where it stands; True when the run stops within it (done, stopped
+        early, or `max_steps_this_invocation` reached)."""
+        state = self.state
+        self.sampler.set_epoch(state.epoch, start=state.batch)
+        tick = time.perf_counter()
+        for batch in self.loader:
+            self.window.data_s += time.perf_counter() - tick
+            self.micro_step(batch)
+            self.window.train_s += time.perf_counter() - tick
             tick = time.perf_counter()
-            if done or finished_invocation:
-                break
-        else:
-            epoch_log.emit(state, lr)
-            state.epoch, state.batch = state.epoch + 1, 0
-            continue
-        epoch_log.emit(state, lr)
-        if finished_invocation:
-            break
-    bar.close()
-    if log is not None:
-        log.close()
-        plot_learning_curve(out_dir / "metrics.csv", out_dir / "learning_curve.png", title=out_dir.name)
-    dist.barrier()
-    finished = state.step >= total or state.stopped_early
-    if finished and s.selection == "best_valid" and state.best_step is not None:
-        module.load_state_dict(load_file(str(best_dir / WEIGHTS_NAME), device=str(dist.device)))
-    if finished and not s.keep_checkpoints:
-        dist.barrier()  # every rank has read best/ before it goes
+            if state.batch % self.settings.grad_accum:
+                continue
+            stop = self.optimizer_step()
+            tick = time.perf_counter()
+            if stop:
+                self.epoch_log.emit(state, self.lr)
+                return True
+        self.epoch_log.emit(state, self.lr)
+        state.epoch, state.batch = state.epoch + 1, 0
+        return False
+
+    def micro_step(self, batch: MolBatch) -> None:
+        """Forward, backward and DeepSpeed's step (which steps the optimizer after the last micro-batch)."""
+        s, state, dist = self.settings, self.state, self.dist
+        counts = [1, batch.batch_size, int(batch.token_mask.sum())]  # micro-batches, molecules, tokens
+        batch = batch.to(dist.device)
+        generator = batch_generator(s.seed, 0, state.epoch, state.batch * dist.world_size + dist.rank)
+        with autocast(s.precision, dist.device):
+            loss = self.loss_fn(self.module, batch, generator)
+        self.lr = self.engine.get_lr()[0]
+        self.engine.backward(loss)
+        self.engine.step()
+        state.batch += 1
+        self.window.add(loss, counts)
+        self.epoch_log.add(loss)
+
+    def optimizer_step(self) -> bool:
+        """After an optimizer step: evaluate, log a metrics row and checkpoint when due; True to stop here."""
+        s, state = self.settings, self.state
+        state.step += 1
+        self.bar.update()
+        done = state.step >= self.total
+        paused = (
+            s.max_steps_this_invocation is not None
+            and state.step - self.start_step >= s.max_steps_this_invocation
+        )
+        valid_loss = None
+        if self.evaluate is not None and (state.step % self.eval_every == 0 or done):
+            valid_loss = self.evaluate_and_select(done)
+            done = done or state.stopped_early
+        checkpoint_now = state.step % self.checkpoint_every == 0 or done or paused
+        # a checkpoint also flushes the logging window, so a resumed run logs the same rows
+        if state.step % s.log_every == 0 or valid_loss is not None or checkpoint_now:
+            self.log_row(valid_loss)
+        if checkpoint_now:
+            self.save_checkpoint()
+        return done or paused
+
+    # ---- evaluation, logging, checkpoints ---------------------------------------------------------
+
+    def evaluate_and_select(self, done: bool) -> float:
+        """The validation loss; under selection best_valid, a better one saves `best/`, and `patience`
+        evaluations without one stop the run early (unless it is done anyway)."""
+        s, state = self.settings, self.state
+        valid_loss = self.evaluate(self.module)
+        self.epoch_log.valid_loss = valid_loss
+        if s.selection == "best_valid":
+            if valid_loss < state.best_valid:
+                state.best_valid, state.best_step, state.bad_evals = valid_loss, state.step, 0
+                if self.dist.is_main:
+                    save_pretrained(self.module, self.best_dir)
+            else:
+                state.bad_evals += 1
+            state.stopped_early = s.patience is not None and state.bad_evals >= s.patience and not done
+        return valid_loss
+
+    def log_row(self, valid_loss: float | None) -> None:
+        """One metrics.csv row over the steps since the last one (all ranks: a collective sum)."""
+        loss, molecules_per_s, tokens_per_s, data_fraction = self.window.flush()
+        row = {
+            "step": self.state.step,
+            "epoch": self.state.epoch + self.state.batch / len(self.sampler),
+            "loss": loss,
+            "lr": self.lr,
+            "molecules_per_s": molecules_per_s,
+            "tokens_per_s": tokens_per_s,
+            "data_fraction": data_fraction,
+            "peak_memory_mb": peak_memory_mb(self.dist.device),
+            "valid_loss": valid_loss,
+            "elapsed_s": time.perf_counter() - self.started,
+        }
+        if self.log is not None:
+            self.log.write(row)
+        self.bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{self.lr:.2e}")
+
+    def save_checkpoint(self) -> None:
+        """Every rank writes its part of a new tag, rank 0 adds the metrics log so far; then rank 0 commits the
+        pointer (see mumo.train.resume)."""
+        dist, state = self.dist, self.state
+        rng = [None] * dist.world_size
+        tdist.all_gather_object(rng, ckpt.rng_state())
+        tag = ckpt.tag_for(state.step)
+        client = {"loop": dataclasses.asdict(state), "rng": rng}
+        self.engine.save_checkpoint(str(self.ckpt_dir), tag=tag, client_state=client, save_latest=False)
         if dist.is_main:
-            for folder in (ckpt_dir, best_dir):
-                shutil.rmtree(folder, ignore_errors=True)
-    best = state.best_valid if state.best_step is not None else None
-    return TrainResult(state.step, finished, state.stopped_early, state.best_step, best)
+            shutil.copyfile(self.metrics_csv, self.ckpt_dir / tag / ckpt.METRICS_COPY)
+            ckpt.commit(self.ckpt_dir, tag, state.step, self.run_key)
+        dist.barrier()
+
+    # ---- finish ------------------------------------------------------------------------------------
+
+    def finish(self) -> TrainResult:
+        """Close the log and plot it; once the run is finished, load the selected weights and delete the
+        checkpoints (unless `keep_checkpoints`)."""
+        s, state, dist = self.settings, self.state, self.dist
+        self.bar.close()
+        if self.log is not None:
+            self.log.close()
+            plot_learning_curve(
+                self.metrics_csv, self.out_dir / "learning_curve.png", title=self.out_dir.name
+            )
+        dist.barrier()
+        finished = state.step >= self.total or state.stopped_early
+        if finished and s.selection == "best_valid" and state.best_step is not None:
+            load_weights(self.module, self.best_dir)
+        if finished and not s.keep_checkpoints:
+            dist.barrier()  # every rank has read best/ before it goes
+            if dist.is_main:
+                for folder in (self.ckpt_dir, self.best_dir):
+                    shutil.rmtree(folder, ignore_errors=True)
+        best = state.best_valid if state.best_step is not None else None
+        return TrainResult(state.step, finished, state.stopped_early, state.best_step, best)
+
+
+class _Window:
+    """What the micro-batches since the last metrics row did: loss sum, micro-batches, molecules and tokens
+    (summed over ranks when flushed), and this rank's time in training and in waiting for data."""
+
+    def __init__(self, dist: Dist) -> None:
+        self.sums = torch.zeros(4, dtype=torch.float64, device=dist.device)
+        self.train_s = self.data_s = 0.0
+
+    def add(self, loss: torch.Tensor, counts: list[int]) -> None:
+        self.sums += torch.cat([loss.detach().double()[None], self.sums.new_tensor(counts)])
+
+    def flush(self) -> tuple[float, float, float, float]:
+        """(mean loss per micro-batch, molecules/s, tokens/s, data fraction), then start a new window."""
+        tdist.all_reduce(self.sums)
+        loss_sum, micro, molecules, tokens = self.sums.tolist()
+        rates = (
+            loss_sum / micro,
+            molecules / self.train_s,
+            tokens / self.train_s,
+            self.data_s / self.train_s,
+        )
+        self.sums.zero_()
+        self.train_s = self.data_s = 0.0
+        return rates
 
 
 class _EpochLog:
@@ -442,19 +560,3 @@ class _EpochLog:
                 time.perf_counter() - self.started,
             )
         self._reset()
-
-
-def _save_checkpoint(
-    engine, ckpt_dir: Path, state: LoopState, run_key: str, dist: Dist, metrics_csv: Path
-) -> None:
-    """Every rank writes its part of a new tag, rank 0 adds the metrics log so far; then rank 0 commits the
-    pointer (see mumo.train.checkpoint)."""
-    rng = [None] * dist.world_size
-    tdist.all_gather_object(rng, ckpt.rng_state())
-    tag = ckpt.tag_for(state.step)
-    client = {"loop": dataclasses.asdict(state), "rng": rng}
-    engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client, save_latest=False)
-    if dist.is_main:
-        shutil.copyfile(metrics_csv, ckpt_dir / tag / ckpt.METRICS_COPY)
-        ckpt.commit(ckpt_dir, tag, state.step, run_key)
-    dist.barrier()

@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,11 @@ from mumo.data.sources import resolve
 from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
 from mumo.eval.evaluate import score_predictions
 from mumo.io import write_csv, write_json, write_text_atomic
+from mumo.model.saved import VOCAB_NAME, featurization, find_model
 from mumo.steps.data import build_vocab, fetch_raw, split_file, standardise_file
 from mumo.steps.structure import structure_shard
-from mumo.train.predict import ENSEMBLE_NAME, STRUCTURES_DIR, model_directory
-from mumo.train.recipes import VOCAB_NAME, featurization, run_finetune
+from mumo.train.predict import ENSEMBLE_NAME, STRUCTURES_DIR
+from mumo.train.recipes import FinetuneData, run_finetune
 from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -89,27 +91,36 @@ def _log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
+@dataclass(frozen=True)
+class EnsembleOptions:
+    """How `train_csv` splits, featurises and trains: the options of `mumo train` (see its --help)."""
+
+    split: str = "balanced_scaffold"
+    splits_file: str | None = None
+    fractions: Sequence[float] = (0.8, 0.1, 0.1)
+    pretrained: str | Path | None = None  # None: the models start from scratch
+    settings: dict[str, Any] | None = None
+    fragments: str = "largest"
+    conformer: dict[str, Any] | None = None
+    store: str | Path | None = None  # a structure store shared between runs; None: DIR/structures
+    workers: int = 1
+    threads: int = 1
+
+
 def train_csv(
     input_csv: str | Path,
     output_dir: str | Path,
     smiles_column: str,
     target_columns: Sequence[str],
     task_type: str,
+    *,
     seeds: Sequence[int] = (0,),
-    split: str = "balanced_scaffold",
-    splits_file: str | None = None,
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
-    pretrained: str | Path | None = None,
-    settings: dict[str, Any] | None = None,
-    fragments: str = "largest",
-    conformer: dict[str, Any] | None = None,
-    store: str | Path | None = None,
-    workers: int = 1,
-    threads: int = 1,
+    options: EnsembleOptions = EnsembleOptions(),
 ) -> pd.DataFrame:
     """Standardise, split, featurise and finetune one model per seed; write the ensemble folder and return
-    the report (one row per seed, fold, task and metric). Without `pretrained` the models start from scratch.
-    """
+    the report (one row per seed, fold, task and metric)."""
+    o = options
+    split, splits_file, fragments, store = o.split, o.splits_file, o.fragments, o.store
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
     input_csv, out = Path(input_csv), Path(output_dir)
@@ -150,13 +161,13 @@ def train_csv(
             path = out / "splits" / f"seed{seed}.json"
             path.parent.mkdir(exist_ok=True)
             if given is None:
-                split_file(str(table), split, seed, list(fractions), str(path), dataset=name)
+                split_file(str(table), split, seed, list(o.fractions), str(path), dataset=name)
             else:  # the user's folds, the same for every seed
                 write_json({"split": split_name, "seed": seed, **given}, path)
             splits[seed] = path
 
-        s = TrainSettings.from_dict(settings)
-        featurized = featurization(fragments, conformer)
+        s = TrainSettings.from_dict(o.settings)
+        featurized = featurization(fragments, o.conformer)
         store_dir = Path(store) if store is not None else out / STRUCTURES_DIR
         store_dir.mkdir(parents=True, exist_ok=True)
         shard = store_dir / f"{name}-{sha256sum(table)[:12]}.npz"
@@ -164,14 +175,14 @@ def train_csv(
             [str(table)],
             (0, 1),
             featurized["conformer"],
-            workers,
+            o.workers,
             out_npz=str(shard),
             out_report=str(out / "structures.csv"),
             cache_dir=str(store_dir / "cache"),
             raw_csvs=[str(table)] if s.tokens_from_raw_smiles else (),
         )
 
-        pretrained_dir = model_directory(pretrained) if pretrained is not None else None
+        pretrained_dir = find_model(o.pretrained) if o.pretrained is not None else None
         vocab = out / VOCAB_NAME
         if pretrained_dir is not None:
             vocab.write_bytes((pretrained_dir / VOCAB_NAME).read_bytes())
@@ -181,21 +192,24 @@ def train_csv(
         scores = []
         for seed in seeds:
             run = out / f"seed{seed}"
-            run_finetune(
+            data = FinetuneData(
                 str(table),
                 str(splits[seed]),
                 str(store_dir),
                 str(vocab),
                 list(target_columns),
                 task_type,
-                seed,
-                s.to_dict(),
-                str(run / "predictions.csv"),
-                str(run),
-                pretrained_dir=None if pretrained_dir is None else str(pretrained_dir),
-                threads=threads,
                 fragments=fragments,
                 conformer=featurized["conformer"],
+            )
+            run_finetune(
+                data,
+                seed=seed,
+                settings=s.to_dict(),
+                out_predictions=str(run / "predictions.csv"),
+                out_dir=str(run),
+                pretrained_dir=None if pretrained_dir is None else str(pretrained_dir),
+                threads=o.threads,
             )
             scores.append(score_predictions(pd.read_csv(run / "predictions.csv"), metrics).assign(seed=seed))
         report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]

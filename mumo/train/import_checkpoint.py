@@ -5,7 +5,7 @@ Face hub id pinned to a revision, `owner/name@revision` (an unpinned id is refus
 reproducible). The folder holds `config.json`, the weights (`model.safetensors`, `pytorch_model.bin`, or
 their shards with an index JSON) and the tokenizer (`tokenizer.json`, or `vocab.txt` one token per line).
 
-The output directory is what `load_pretrained` and `run_finetune(pretrained_dir=...)` read:
+The output directory is a saved model folder (`mumo.model.saved`), what `run_finetune(pretrained_dir=...)` reads:
 `model.safetensors` + `config.json` (a `paper`-preset MuMoConfig with the reference's sizes), `vocab.json`
 (the authors' fixed vocabulary, their ids unchanged), `task.json`, and last `import.json`: source, revision,
 SHA-256 of every input file, and the tensors the reference allocates but never uses.
@@ -34,7 +34,8 @@ from mumo.data.download import sha256sum
 from mumo.io import write_json
 from mumo.model import MuMo, get_preset
 from mumo.model.config import MuMoConfig
-from mumo.train.recipes import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH, save_model_dir
+from mumo.model.saved import save_model
+from mumo.train.recipes import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ _MAMBA = [  # transformers' MambaBlock (use_bias=False, use_conv_bias=True) → 
     "mixer.dt_proj.bias",
     "mixer.out_proj.weight",
 ]
-_GRAPH_LAYER = {  # the reference's GeoGraphLyaerMPNN → mumo.model.graph.GraphLayer
+_GRAPH_LAYER = {  # the reference's GeoGraphLyaerMPNN → mumo.model.graph_encoder.GraphLayer
     "geo_conv.message_mlp.0": "mpnn_geo.message.0",
     "geo_conv.message_mlp.2": "mpnn_geo.message.2",
     "geo_conv.update_mlp.0": "mpnn_geo.update.0",
@@ -518,7 +519,7 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
             "max_length": FINETUNE_MAX_LENGTH,
         }
     output_dir = Path(output_dir)
-    save_model_dir(model, output_dir, tokenizer, task)
+    save_model(output_dir, model, tokenizer, task)
     notes = []
     if config.head == "regression":
         notes.append(

@@ -49,6 +49,7 @@ def launch_pretrain(
     vocab_json: str,
     out_dir: str,
     settings: dict,
+    *,
     threads: int,
     processes: int,
     log_path: str | Path,

@@ -21,6 +21,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +34,11 @@ from mumo.chem.store import StructureStore, build_shard, read_smiles_table
 from mumo.chem.tokenizer import SmilesTokenizer, split_smiles
 from mumo.data.standardise import canonicalise
 from mumo.io import write_csv
-from mumo.model import load_pretrained
-from mumo.model.checkpoint import CONFIG_NAME, load_config
+from mumo.model import MuMo
 from mumo.model.config import MuMoConfig
+from mumo.model.precision import autocast
+from mumo.model.saved import find_model, load_config, load_model, read_featurization, read_task
 from mumo.train.data import MoleculeDataset, eval_batches
-from mumo.train.recipes import (
-    FEATURIZATION_NAME,
-    MODEL_DIR,
-    TASK_NAME,
-    VOCAB_NAME,
-    featurization,
-    predict_batch,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -52,31 +46,26 @@ STRUCTURES_DIR, ENSEMBLE_NAME = "structures", "ensemble.json"  # beside the seed
 STATUSES = ("ok", "truncated", "unknown_tokens", "invalid_smiles", "no_structure", "failed")
 
 
-def model_directory(checkpoint: str | Path) -> Path:
-    """The model directory itself, or a run directory holding `model/`."""
-    path = Path(checkpoint)
-    for candidate in (path, path / MODEL_DIR):
-        if (candidate / CONFIG_NAME).exists() and (candidate / TASK_NAME).exists():
-            return candidate
-    raise FileNotFoundError(
-        f"{checkpoint}: no trained model (expected {CONFIG_NAME} and {TASK_NAME} in it or in {MODEL_DIR}/)"
-    )
+@torch.no_grad()
+def predict_batch(
+    model: MuMo, dataset: MoleculeDataset, indices: list[int], device: torch.device, precision: str = "fp32"
+) -> np.ndarray:
+    """Predictions [len(indices), outputs]: P(class 1), per-task probabilities, or original units."""
+    model.eval()
+    with autocast(precision, device):
+        values = model.predict(dataset.batch(indices).to(device))
+    return values.float().cpu().numpy().reshape(len(indices), -1)
 
 
-def load_featurization(directory: Path) -> tuple[str, ConformerConfig]:
-    """The fragment policy and conformer settings the model was trained with (defaults, with a warning, if unknown)."""
-    path = directory / FEATURIZATION_NAME
-    if path.exists():
-        recorded = json.loads(path.read_text())
-    else:
-        logger.warning(
-            "%s: no %s (trained before mumo recorded it): assuming the largest fragment and default conformer "
-            "settings, which may differ from its training",
-            directory,
-            FEATURIZATION_NAME,
-        )
-        recorded = featurization()
-    return recorded["fragments"], ConformerConfig(**recorded["conformer"])
+def predict_dataset(
+    model: MuMo, dataset: MoleculeDataset, batch_size: int, device: torch.device, precision: str = "fp32"
+) -> np.ndarray:
+    """Predictions for the whole dataset, in dataset order (batched by length, or as the model's quirk says)."""
+    batches = eval_batches(dataset.lengths, batch_size, model.config.eval_in_dataset_order)
+    values = [predict_batch(model, dataset, indices, device, precision) for indices in batches]
+    out = np.empty((len(dataset), values[0].shape[1]))
+    out[np.concatenate(batches)] = np.concatenate(values)
+    return out
 
 
 def token_problem(tokenizer: SmilesTokenizer, smiles: str, max_length: int) -> tuple[str, str]:
@@ -105,11 +94,11 @@ def ensemble_members(paths: Sequence[str | Path]) -> list[Path]:
             key=lambda p: int(p.name[4:]),
         )
         try:
-            found = [model_directory(path)]
+            found = [find_model(path)]
         except FileNotFoundError:
             if not seeds:
                 raise
-            found = [model_directory(seed) for seed in seeds]
+            found = [find_model(seed) for seed in seeds]
         members += [m for m in found if m not in members]
     return members
 
@@ -138,10 +127,126 @@ def _same_for_all(members: list[Path], name: str, values: list) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Ensemble:
+    """What the models of an ensemble share, and so what every input molecule goes through once for all."""
+
+    members: list[Path]
+    tasks: list[str]
+    fragments: str
+    conformer: ConformerConfig
+    as_written: bool  # quirk tokens_from_raw_smiles: the models read the SMILES as written
+
+
+def _ensemble(paths: Sequence[str | Path]) -> _Ensemble:
+    """The ensemble's model folders, refused when they cannot be predicted together."""
+    members = ensemble_members(paths)
+    tasks = [read_task(m) for m in members]
+    for m, task in zip(members, tasks, strict=True):
+        if task["task_type"] == "pretrain":
+            raise ValueError(f"{m} is a pretrained encoder without a property head; finetune it first")
+    _same_for_all(members, "tasks", [(t["task_type"], t["tasks"]) for t in tasks])
+    recorded = [read_featurization(m) for m in members]
+    featurized = [(f["fragments"], ConformerConfig(**f["conformer"])) for f in recorded]
+    _same_for_all(members, "featurization (fragments, conformer settings)", featurized)
+    # models with the paper quirk read the SMILES as written (all fragments, its spelling), as they trained
+    as_written = [load_config(m).tokens_from_raw_smiles for m in members]
+    _same_for_all(members, "model input (quirk tokens_from_raw_smiles)", as_written)
+    fragments, conformer = featurized[0]
+    return _Ensemble(members, tasks[0]["tasks"], fragments, conformer, as_written[0])
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The structure of one model input: its conformer outcome, the outcome's note and the record's SMILES."""
+
+    outcome: str
+    note: str
+    smiles: str
+
+
+def _structures(
+    keys: list[str], store_dirs: list[Path], ensemble: _Ensemble, workers: int, tmp: Path
+) -> tuple[_Stores, dict[str, _Found]]:
+    """Structures of the model inputs `keys`: read from the given stores, the others computed once here for
+    every model of the ensemble (into `tmp`)."""
+    given = _Stores([StructureStore(d) for d in store_dirs])
+    missing = [k for k in keys if k not in given]
+    store, found = given, {}
+    if missing:
+        verbatim = frozenset(missing) if ensemble.as_written else frozenset()
+        computed = build_shard(
+            missing, tmp / "structures.npz", ensemble.conformer, workers, verbatim=verbatim
+        ).set_index("smiles")
+        store = _Stores([*given.stores, StructureStore(tmp / "structures.npz")])
+        for key in missing:
+            row = computed.loc[key]
+            found[key] = _Found(row["outcome"], row["reason"], row["canonical_smiles"])
+    for key in keys:
+        if key in given:
+            record = given[key]
+            found[key] = _Found(record["conformer_source"], record["reason"], key)
+    logger.info(
+        "%d molecules featurised, %d read from %s", len(missing), len(keys) - len(missing), store_dirs
+    )
+    return store, {key: found[key] for key in keys}
+
+
+@dataclass
+class _Predicted:
+    """Every model's predictions of the molecules [models, n, tasks], and per molecule what to tell."""
+
+    values: np.ndarray
+    problems: list[list[tuple[str, str]]]  # (status, reason) of each model's tokenizer
+    failures: dict[int, list[str]]  # why models failed on it
+    batch_dependent: set[int]  # encoded differently by batch (quirk skip_edgeless_graph_steps)
+
+
+def _predict_members(
+    ensemble: _Ensemble, store: _Stores, molecules: list[str], batch_size: int, device: torch.device
+) -> _Predicted:
+    """Each model of the ensemble in turn on the molecules (one model in memory at a time)."""
+    values = np.full((len(ensemble.members), len(molecules), len(ensemble.tasks)), np.nan)
+    predicted = _Predicted(values, [[] for _ in molecules], {}, set())
+    for m, member in enumerate(ensemble.members):
+        saved = load_model(member, device=device)
+        max_length = saved.task["max_length"]
+        dataset = MoleculeDataset(molecules, store, saved.tokenizer, max_length)
+        values[m], failed = _predict_all(saved.model, dataset, batch_size, device, len(ensemble.tasks))
+        for i, why in failed.items():
+            predicted.failures.setdefault(i, []).append(f"{member}: {why}")
+        for i, smi in enumerate(molecules):
+            predicted.problems[i].append(token_problem(saved.tokenizer, smi, max_length))
+    predicted.batch_dependent = {i for i, s in enumerate(molecules) if _skipped_steps(saved.config, store[s])}
+    return predicted
+
+
+def _row_status(found: _Found, predicted: _Predicted, i: int, n_models: int) -> tuple[str, str]:
+    """(status, reason) of the predicted molecule `i`: tokenizer problems, conformer fallback, batch quirk,
+    and model failures (status failed when every model failed)."""
+    conformer_note = (
+        f"{found.outcome}: {found.note}" if found.note else ("" if found.outcome == "mmff" else found.outcome)
+    )
+    flagged = [p for p in dict.fromkeys(predicted.problems[i]) if p[0]]
+    quirk_note = "depends on its batch (model with the paper quirk skip_edgeless_graph_steps)"
+    parts = (
+        *(why for _, why in flagged),
+        conformer_note,
+        quirk_note if i in predicted.batch_dependent else "",
+    )
+    status = flagged[0][0] if flagged else "ok"
+    failures = predicted.failures.get(i, [])
+    parts = (*parts, *failures)
+    if failures and len(failures) == n_models:
+        status = "failed"
+    return status, "; ".join(part for part in parts if part)
+
+
 def predict_csv(
     models: str | Path | Sequence[str | Path],
     input_csv: str | Path,
     output_csv: str | Path,
+    *,
     smiles_column: str = "smiles",
     batch_size: int = 64,
     workers: int = 1,
@@ -155,27 +260,16 @@ def predict_csv(
     read from `stores` (and from `structures/` beside a `mumo train` ensemble) where they hold the molecule,
     and the others computed once for all models, with the models' conformer settings.
     """
-    members = ensemble_members([models] if isinstance(models, str | Path) else models)
-    tasks = [json.loads((m / TASK_NAME).read_text()) for m in members]
-    for m, task in zip(members, tasks, strict=True):
-        if task["task_type"] == "pretrain":
-            raise ValueError(f"{m} is a pretrained encoder without a property head; finetune it first")
-    _same_for_all(members, "tasks", [(t["task_type"], t["tasks"]) for t in tasks])
-    featurized = [load_featurization(m) for m in members]
-    _same_for_all(members, "featurization (fragments, conformer settings)", featurized)
-    fragments, conformer = featurized[0]
-    # models with the paper quirk read the SMILES as written (all fragments, its spelling), as they trained
-    as_written = [load_config(m).tokens_from_raw_smiles for m in members]
-    _same_for_all(members, "model input (quirk tokens_from_raw_smiles)", as_written)
-    names = tasks[0]["tasks"]
-    store_dirs = list(dict.fromkeys([*map(Path, stores), *_own_stores(models, members)]))
+    paths = [models] if isinstance(models, str | Path) else list(models)
+    ensemble = _ensemble(paths)
+    store_dirs = list(dict.fromkeys([*map(Path, stores), *_own_stores(paths, ensemble.members)]))
     table = read_smiles_table(input_csv, smiles_column)
 
     with rdBase.BlockLogs():  # the reasons go to the output, not to stderr
-        standardised = [canonicalise(smiles, fragments) for smiles in table[smiles_column]]
+        standardised = [canonicalise(smiles, ensemble.fragments) for smiles in table[smiles_column]]
     keys = np.array([key for key, _ in standardised], dtype=object)
     # what the models read: the canonical key, or the string as written where the quirk is on
-    inputs = np.where(pd.isna(keys), None, table[smiles_column].str.strip()) if as_written[0] else keys
+    inputs = np.where(pd.isna(keys), None, table[smiles_column].str.strip()) if ensemble.as_written else keys
     status = np.where(pd.isna(keys), "invalid_smiles", "no_structure").astype(object)
     reason = np.array([why for _, why in standardised], dtype=object)
     reason[table.eq("").all(axis=1).to_numpy()] = "blank line"
@@ -183,72 +277,39 @@ def predict_csv(
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     with tempfile.TemporaryDirectory(prefix="mumo-predict-") as tmp:
-        given = _Stores([StructureStore(d) for d in store_dirs])
-        missing = list(dict.fromkeys(k for k in inputs[valid] if k not in given))
-        store = given
-        if missing:  # computed once here, for every model of the ensemble
-            verbatim = frozenset(missing) if as_written[0] else frozenset()
-            computed = build_shard(
-                missing, Path(tmp) / "structures.npz", conformer, workers, verbatim=verbatim
-            )
-            store = _Stores([*given.stores, StructureStore(Path(tmp) / "structures.npz")])
-            by_key = computed.set_index("smiles")
-        outcome, notes, smiles = {}, {}, {}
-        for key in dict.fromkeys(inputs[valid]):
-            if key in given:
-                record = given[key]
-                outcome[key], notes[key], smiles[key] = record["conformer_source"], record["reason"], key
-            else:
-                row = by_key.loc[key]
-                outcome[key], notes[key], smiles[key] = row["outcome"], row["reason"], row["canonical_smiles"]
-        logger.info(
-            "%d molecules featurised, %d read from %s", len(missing), len(outcome) - len(missing), store_dirs
+        store, found = _structures(
+            list(dict.fromkeys(inputs[valid])), store_dirs, ensemble, workers, Path(tmp)
         )
-        rows = np.array([r for r in valid if outcome[inputs[r]] != "rejected"], dtype=np.int64)
-        molecules = [smiles[inputs[r]] for r in rows]
-        values = np.full((len(members), len(table), len(names)), np.nan)
-        problems: list[list[tuple[str, str]]] = [[] for _ in rows]
-        failures: dict[int, list[str]] = {}
-        for m, (member, task) in enumerate(zip(members, tasks, strict=True)):
-            model = load_pretrained(member, device=device).eval()
-            tokenizer = SmilesTokenizer.load(member / VOCAB_NAME)
-            dataset = MoleculeDataset(molecules, store, tokenizer, task["max_length"])
-            values[m, rows], failed = _predict_all(model, dataset, batch_size, device, len(names))
-            for i, why in failed.items():
-                failures.setdefault(i, []).append(f"{member}: {why}")
-            for i, smi in enumerate(molecules):
-                problems[i].append(token_problem(tokenizer, smi, task["max_length"]))
-        batch_dependent = {i for i, s in enumerate(molecules) if _skipped_steps(model.config, store[s])}
-
+        rows = np.array([r for r in valid if found[inputs[r]].outcome != "rejected"], dtype=np.int64)
+        predicted = _predict_members(
+            ensemble, store, [found[inputs[r]].smiles for r in rows], batch_size, device
+        )
     for i, row in enumerate(rows):
-        key = inputs[row]
-        conformer_note = (
-            f"{outcome[key]}: {notes[key]}"
-            if notes[key]
-            else ("" if outcome[key] == "mmff" else outcome[key])
-        )
-        found = [p for p in dict.fromkeys(problems[i]) if p[0]]
-        quirk_note = "depends on its batch (model with the paper quirk skip_edgeless_graph_steps)"
-        parts = (*(why for _, why in found), conformer_note, quirk_note if i in batch_dependent else "")
-        status[row] = found[0][0] if found else "ok"
-        if i in failures:
-            parts = (*parts, *failures[i])
-            if len(failures[i]) == len(members):
-                status[row] = "failed"
-        reason[row] = "; ".join(part for part in parts if part)
+        status[row], reason[row] = _row_status(found[inputs[row]], predicted, i, len(ensemble.members))
     for row in valid:
-        if outcome[inputs[row]] == "rejected":
-            reason[row] = notes[inputs[row]]
-    out = table.assign(canonical_smiles=keys, status=status, reason=reason)
+        if found[inputs[row]].outcome == "rejected":
+            reason[row] = found[inputs[row]].note
+    values = np.full((len(ensemble.members), len(table), len(ensemble.tasks)), np.nan)
+    values[:, rows] = predicted.values
+    out = _with_predictions(
+        table.assign(canonical_smiles=keys, status=status, reason=reason), values, ensemble
+    )
+    write_csv(out, output_csv)
+    counts = pd.Series(status).value_counts().to_dict()
+    logger.info(
+        "%s: %d rows predicted by %d models, statuses %s", output_csv, len(out), len(ensemble.members), counts
+    )
+    return out
+
+
+def _with_predictions(out: pd.DataFrame, values: np.ndarray, ensemble: _Ensemble) -> pd.DataFrame:
+    """pred_<task> and std_<task> over the models, and n_models, from every model's values [models, rows, tasks]."""
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows no model predicted: NaN, as their status says
         mean, spread = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-    for t, name in enumerate(names):
+    for t, name in enumerate(ensemble.tasks):
         out[f"pred_{name}"], out[f"std_{name}"] = mean[:, t], spread[:, t]
     out["n_models"] = np.isfinite(values).all(axis=2).sum(axis=0)
-    write_csv(out, output_csv)
-    counts = pd.Series(status).value_counts().to_dict()
-    logger.info("%s: %d rows predicted by %d models, statuses %s", output_csv, len(out), len(members), counts)
     return out
 
 

@@ -3,11 +3,8 @@
 The pipeline calls `run_pretrain` and `run_finetune`; `mumo pretrain|finetune` wrap them. Under a multi-process
 launch every rank runs the recipe, and rank 0 alone writes the outputs.
 
-A model directory (`out_dir/model/`) holds everything needed to use the model later, without pickle:
-`config.json` + `model.safetensors` (save_pretrained; a regression model's TargetScaler is in the weights),
-`vocab.json` (the tokenizer it was trained with), `task.json` (tasks, task type, max length, and the target
-scaler's statistics in readable form) and, for a finetuned model, `featurization.json` (the fragment policy and
-conformer settings its molecules went through, so `mumo predict` treats new molecules the same way).
+Each run ends with its saved model folder, `out_dir/model/` (`mumo.model.saved`: config, weights, vocabulary,
+task and, for a finetuned model, the featurisation its molecules went through).
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,30 +22,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
-from mumo.data.standardise import FRAGMENT_POLICIES
 from mumo.eval.predictions import long_predictions
-from mumo.io import write_csv, write_json, write_text_atomic
-from mumo.model import MuMo, get_preset, load_pretrained, mask_tokens, save_pretrained
+from mumo.io import write_csv, write_text_atomic
+from mumo.model import MuMo, get_preset, mask_tokens
 from mumo.model.batch import MolBatch
-from mumo.model.checkpoint import WEIGHTS_NAME, load_config
-from mumo.train.data import MoleculeDataset, eval_batches, split_by_store
-from mumo.train.engine import Dist, autocast, dataset_loss, distributed, seed_everything, train
+from mumo.model.saved import (
+    MODEL_DIR,
+    VOCAB_NAME,
+    WEIGHTS_NAME,
+    featurization,
+    load_config,
+    load_pretrained,
+    save_model,
+)
+from mumo.train.data import MoleculeDataset, split_by_store
+from mumo.train.engine import Dist, TrainResult, dataset_loss, distributed, seed_everything, train
+from mumo.train.predict import predict_dataset
 from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
 PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # docs/model.md §1.1
-MODEL_DIR, VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = (
-    "model",
-    "vocab.json",
-    "task.json",
-    "featurization.json",
-)
 PREDICTED_FOLDS = ("valid", "test")
 
 
@@ -101,52 +100,6 @@ def build_model(
     return load_pretrained(pretrained_dir, **overrides)
 
 
-def featurization(fragments: str = "largest", conformer: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The standardisation fragment policy and every conformer setting (defaults filled in), as recorded."""
-    if fragments not in FRAGMENT_POLICIES:
-        raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
-    return {"fragments": fragments, "conformer": dataclasses.asdict(ConformerConfig(**(conformer or {})))}
-
-
-def save_model_dir(
-    model: MuMo,
-    directory: Path,
-    tokenizer: SmilesTokenizer,
-    task: dict[str, Any],
-    featurized: dict[str, Any] | None = None,
-) -> None:
-    save_pretrained(model, directory)
-    tokenizer.save(directory / VOCAB_NAME)
-    if featurized is not None:
-        write_json(featurized, directory / FEATURIZATION_NAME)
-    if model.target_scaler is not None:
-        scaler = model.target_scaler
-        task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
-    write_text_atomic(directory / TASK_NAME, json.dumps(task, indent=2) + "\n")
-
-
-@torch.no_grad()
-def predict_batch(
-    model: MuMo, dataset: MoleculeDataset, indices: list[int], device: torch.device, precision: str = "fp32"
-) -> np.ndarray:
-    """Predictions [len(indices), outputs]: P(class 1), per-task probabilities, or original units."""
-    model.eval()
-    with autocast(precision, device):
-        values = model.predict(dataset.batch(indices).to(device))
-    return values.float().cpu().numpy().reshape(len(indices), -1)
-
-
-def predict_dataset(
-    model: MuMo, dataset: MoleculeDataset, batch_size: int, device: torch.device, precision: str = "fp32"
-) -> np.ndarray:
-    """Predictions for the whole dataset, in dataset order (batched by length, or as the model's quirk says)."""
-    batches = eval_batches(dataset.lengths, batch_size, model.config.eval_in_dataset_order)
-    values = [predict_batch(model, dataset, indices, device, precision) for indices in batches]
-    out = np.empty((len(dataset), values[0].shape[1]))
-    out[np.concatenate(batches)] = np.concatenate(values)
-    return out
-
-
 def _digest(*parts: Any) -> str:
     """Identity of a run for its checkpoints: settings and the bytes of its input files."""
     h = hashlib.sha256()
@@ -172,6 +125,7 @@ def run_pretrain(
     vocab_json: str,
     out_dir: str,
     settings: dict,
+    *,
     threads: int = 1,
 ) -> None:
     """Masked-token pretraining (docs/model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
@@ -206,11 +160,13 @@ def run_pretrain(
             else None
         )
         run_key = _digest(s.fingerprint(), Path(corpus_csv), Path(vocab_json))
-        result = train(model, train_set, loss_fn, evaluate, s, out, dist, run_key)
+        result = train(
+            model, train_set, loss_fn, evaluate=evaluate, settings=s, out_dir=out, dist=dist, run_key=run_key
+        )
         if dist.is_main and result.finished:
-            save_model_dir(
-                model,
+            save_model(
                 out / MODEL_DIR,
+                model,
                 tokenizer,
                 {"task_type": "pretrain", "tasks": [], "max_length": max_length},
             )
@@ -220,24 +176,35 @@ def run_pretrain(
                 "valid": len(valid_set),
                 "missing_structure": len(missing),
             }
-            _write_summary(out, summary, result, s, dist, started)
+            _write_summary(out, summary, result, s, dist, started=started)
+
+
+@dataclass(frozen=True)
+class FinetuneData:
+    """What a finetuning run learns from: the standardised table, its split, the structure store (a folder or
+    its shard files), the vocabulary and the label columns. `fragments` and `conformer` (the pipeline's
+    `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`) say how the
+    table and the store were made; they go to `model/featurization.json` for `mumo predict`."""
+
+    standardised_csv: str
+    split_json: str
+    store_dir: str | list[str]
+    vocab_json: str
+    tasks: list[str]
+    task_type: str
+    fragments: str = "largest"
+    conformer: dict[str, Any] | None = None
 
 
 def run_finetune(
-    standardised_csv: str,
-    split_json: str,
-    store_dir: str | list[str],
-    vocab_json: str,
-    tasks: list[str],
-    task_type: str,
+    data: FinetuneData,
+    *,
     seed: int,
     settings: dict,
     out_predictions: str,
     out_dir: str,
     pretrained_dir: str | None = None,
     threads: int = 1,
-    fragments: str = "largest",
-    conformer: dict[str, Any] | None = None,
 ) -> None:
     """Finetune on the split's train fold, select on its valid fold, predict valid and test.
 
@@ -252,12 +219,12 @@ def run_finetune(
     `canonical_smiles` either way.
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
-    and test folds) and in `out_dir`: `model/`, `metrics.csv`, `learning_curve.png`, `checkpoints/`,
-    `summary.json` (and `best/` with best_valid selection). `fragments` and `conformer` (the pipeline's
-    `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`) say how the
-    table and the store were made; they go to `model/featurization.json` for `mumo predict`.
+    and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `metrics.csv`,
+    `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection).
     """
-    featurized = featurization(fragments, conformer)
+    standardised_csv, split_json, vocab_json = data.standardised_csv, data.split_json, data.vocab_json
+    tasks, task_type = data.tasks, data.task_type
+    featurized = featurization(data.fragments, data.conformer)
     s = TrainSettings.from_dict({**settings, "seed": seed})
     torch.set_num_threads(threads)
     out = Path(out_dir)
@@ -277,7 +244,7 @@ def run_finetune(
     max_length = s.max_length or FINETUNE_MAX_LENGTH
     with distributed() as dist:
         seed_everything(s.seed)
-        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(store_dir)
+        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(data.store_dir)
         smiles = table[column].to_numpy()
         datasets, missing = {}, {}
         for fold, fold_rows in rows.items():
@@ -309,11 +276,11 @@ def run_finetune(
             model,
             datasets["train"][1],
             supervised_loss,
-            evaluate if has_valid else None,
-            s,
-            out,
-            dist,
-            run_key,
+            evaluate=evaluate if has_valid else None,
+            settings=s,
+            out_dir=out,
+            dist=dist,
+            run_key=run_key,
         )
         if dist.is_main and result.finished:
             predictions = {}
@@ -327,13 +294,16 @@ def run_finetune(
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
             write_csv(frame, out_predictions)
             task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
-            save_model_dir(model, out / MODEL_DIR, tokenizer, task, featurized)
+            save_model(out / MODEL_DIR, model, tokenizer, task, featurized)
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
-            _write_summary(out, summary, result, s, dist, started)
+            _write_summary(out, summary, result, s, dist, started=started)
         dist.barrier()
 
 
-def _write_summary(out: Path, counts: dict, result, s: TrainSettings, dist: Dist, started: float) -> None:
+def _write_summary(
+    out: Path, counts: dict, result: TrainResult, s: TrainSettings, dist: Dist, *, started: float
+) -> None:
+    """summary.json: the data counts, how training went, where it ran and with which settings."""
     summary = counts | {
         "steps": result.steps,
         "stopped_early": result.stopped_early,

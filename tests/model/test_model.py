@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mumo.model import MuMo, collate, get_preset, kernels, mask_tokens
-from mumo.model.graph import GraphEmbedding
+from mumo.model.graph_encoder import GraphEmbedding
 from mumo.model.mamba import MambaMixer
 
 TOL = {"rtol": 1e-4, "atol": 1e-5}

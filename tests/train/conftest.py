@@ -6,12 +6,14 @@ fast because of a warm ~/.cache/torch_extensions; `test_no_op_is_compiled` check
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.splits import make_split
 from mumo.data.standardise import standardise
 from mumo.train.launch import cli_command
+from mumo.train.recipes import FinetuneData
 
 EXTENSIONS_DIR = Path(tempfile.mkdtemp(prefix="mumo-torch-extensions-"))
 os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_DIR)
@@ -51,16 +54,15 @@ class TinyData:
     corpus: Path
     datasets: dict[str, Dataset]
 
-    def finetune_args(self, name: str, out: Path, seed: int = 0) -> dict:
-        """Keyword arguments of run_finetune for dataset `name`, writing under `out`."""
+    def finetune_args(self, name: str, out: Path, seed: int = 0, **data: Any) -> dict:
+        """Keyword arguments of run_finetune for dataset `name`, writing under `out`; `data` replaces fields
+        of its FinetuneData."""
         d = self.datasets[name]
+        given = FinetuneData(
+            str(d.table), str(d.split), str(self.store), str(self.vocab), d.tasks, d.task_type
+        )
         return {
-            "standardised_csv": str(d.table),
-            "split_json": str(d.split),
-            "store_dir": str(self.store),
-            "vocab_json": str(self.vocab),
-            "tasks": d.tasks,
-            "task_type": d.task_type,
+            "data": dataclasses.replace(given, **data),
             "seed": seed,
             "out_predictions": str(out / "predictions.csv"),
             "out_dir": str(out),

@@ -1,6 +1,6 @@
 import pytest
 
-from mumo.train import checkpoint as ckpt
+from mumo.train import resume as ckpt
 from mumo.train.engine import deepspeed_config, lr_lambda
 from mumo.train.settings import TrainSettings
 

@@ -3,6 +3,8 @@
 import dataclasses
 import json
 import shutil
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -35,7 +37,7 @@ USER_ROWS = [
 @pytest.fixture(scope="module")
 def trained(tiny_data, tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
-    run_finetune(**tiny_data.finetune_args("bbbp", out), settings=tiny | {"epochs": 1}, conformer=FAST)
+    run_finetune(**tiny_data.finetune_args("bbbp", out, conformer=FAST), settings=tiny | {"epochs": 1})
     return out
 
 
@@ -233,3 +235,13 @@ def test_garbled_weights_stop_predict_naming_the_file(trained, tmp_path, capsys)
     assert main(["predict", *args]) == 1
     assert f"{weights}: SHA-256 differs" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_imports_no_training_code():
+    """`mumo predict` reads saved models through mumo.model.saved: neither the recipes nor DeepSpeed load."""
+    code = "import sys, mumo.train.predict; print(sorted(m for m in sys.modules if m.startswith(PREFIXES)))"
+    prefixes = ("mumo.train.recipes", "mumo.train.engine", "deepspeed")
+    done = subprocess.run(
+        [sys.executable, "-c", f"PREFIXES = {prefixes!r}; {code}"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

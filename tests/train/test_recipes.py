@@ -12,10 +12,11 @@ import torch
 from mumo.chem.store import build_shard
 from mumo.eval.evaluate import evaluate_file
 from mumo.model import get_preset
-from mumo.model.checkpoint import load_config
-from mumo.train import engine, recipes
+from mumo.model.saved import load_config
+from mumo.train import engine, predict, recipes
 from mumo.train.data import LengthBatchSampler, eval_batches
-from mumo.train.recipes import predict_dataset, run_finetune, run_pretrain
+from mumo.train.predict import predict_dataset
+from mumo.train.recipes import run_finetune, run_pretrain
 
 PREDICTION_COLUMNS = ["mol_id", "canonical_smiles", "fold", "task", "y_true", "y_pred"]
 
@@ -61,9 +62,8 @@ def _train_as_valid_and_test(tiny_data, name, tmp_path):
 
 
 def test_finetune_overfits_a_tiny_set(tiny_data, tiny, tmp_path):
-    args = tiny_data.finetune_args("bbbp", tmp_path) | {
-        "split_json": str(_train_as_valid_and_test(tiny_data, "bbbp", tmp_path))
-    }
+    split = _train_as_valid_and_test(tiny_data, "bbbp", tmp_path)
+    args = tiny_data.finetune_args("bbbp", tmp_path, split_json=str(split))
     run_finetune(**args, settings=tiny | {"epochs": 25, "selection": "last"})
     predictions = pd.read_csv(tmp_path / "predictions.csv")
     valid = predictions[predictions["fold"] == "valid"].dropna(subset=["y_pred"])
@@ -168,7 +168,7 @@ def test_batch_order_quirks_are_read_from_the_model_config(tiny_data, tiny, tmp_
         return eval_batches(lengths, batch_size, in_dataset_order)
 
     monkeypatch.setattr(LengthBatchSampler, "global_batches", spy_global_batches)
-    for module in (engine, recipes):
+    for module in (engine, predict):
         monkeypatch.setattr(module, "eval_batches", spy_eval_batches)
     quirks = (
         "additive_mask_bug",
@@ -194,7 +194,7 @@ def test_predictions_come_back_in_dataset_order_whatever_the_batches(
         batches.append(list(indices))
         return np.asarray(indices, dtype=float)[:, None]
 
-    monkeypatch.setattr(recipes, "predict_batch", fake_predict_batch)
+    monkeypatch.setattr(predict, "predict_batch", fake_predict_batch)
     lengths = np.array([9, 3, 7, 3, 12, 5, 4])
     model = SimpleNamespace(config=get_preset("tiny", eval_in_dataset_order=in_dataset_order))
     dataset = lengths_only(lengths)
@@ -224,7 +224,7 @@ def test_raw_smiles_switch_chooses_the_model_input(
             return ids, record, labels
 
     monkeypatch.setattr(recipes, "MoleculeDataset", Recording)
-    args = tiny_data.finetune_args("bbbp", tmp_path / "run") | {"store_dir": str(store)}
+    args = tiny_data.finetune_args("bbbp", tmp_path / "run", store_dir=str(store))
     run_finetune(**args, settings=tiny | {"epochs": 1, "model": {"tokens_from_raw_smiles": raw}})
 
     column = "smiles" if raw else "canonical_smiles"

@@ -1,6 +1,6 @@
 import pytest
 
-from mumo.models import MODELS, PRESET_NAMES, display_name
+from mumo.catalog import MODELS, PRESET_NAMES, display_name
 
 
 @pytest.mark.parametrize("preset", list(PRESET_NAMES))

@@ -1,5 +1,7 @@
 """Graph side of the Structured Fusion Pipeline (docs/model.md §2.4): atoms, directed bonds and bond angles.
 
+This module encodes the graphs; `mumo.chem.graph` builds them from a molecule (the featurisation).
+
 Message passing uses `Tensor.index_add` (sum over incoming edges) rather than torch_geometric: it is the one op
 needed, it is differentiable, runs on the meta device for parameter counts, and is deterministic on CUDA under
 `torch.use_deterministic_algorithms`. Packing atoms to [B, n_max, H] uses the batch's precomputed atom

@@ -1,0 +1,221 @@
+"""The saved model folder, written, read and verified here alone, so its format lives in one place.
+
+A folder holds everything needed to use a model later, without pickle:
+
+    config.json          the MuMoConfig that rebuilds the architecture
+    model.safetensors    the weights (buffers such as a regression model's target scaler included)
+    checksums.json       SHA-256 of each weight file: a damaged or swapped file of the right size would
+                         otherwise load and predict nonsense with nothing to say so
+    vocab.json           the tokenizer the model was trained with
+    task.json            task type, task names, max length and the target scaler's statistics in readable form
+    featurization.json   (finetuned models) the fragment policy and conformer settings its molecules went
+                         through, so `mumo predict` treats new molecules the same way
+
+Every file is written atomically. `save_model` / `load_model` / `verify` handle the whole folder;
+`save_pretrained` / `load_pretrained` only its config and weights (the `best/` snapshot of a training run,
+an encoder to finetune). A folder written before checksums (or featurization) existed loads with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from mumo.chem.conformer import ConformerConfig
+from mumo.chem.tokenizer import SmilesTokenizer
+from mumo.data.download import sha256sum
+from mumo.data.standardise import FRAGMENT_POLICIES
+from mumo.io import atomic_path, write_json, write_text_atomic
+from mumo.model.config import MuMoConfig
+from mumo.model.model import MuMo
+
+CONFIG_NAME, WEIGHTS_NAME, CHECKSUMS_NAME = "config.json", "model.safetensors", "checksums.json"
+VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = "vocab.json", "task.json", "featurization.json"
+MODEL_DIR = "model"  # the saved model inside a training run's folder
+REQUIRED = (CONFIG_NAME, WEIGHTS_NAME, VOCAB_NAME, TASK_NAME)
+_HEAD_PREFIXES = ("head.", "target_scaler.")
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------
+# Config and weights
+
+
+def save_pretrained(model: MuMo, directory: str | os.PathLike) -> None:
+    """Write the weights (buffers such as the target scaler included), then the config that rebuilds the model."""
+    directory = Path(directory)
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    write_json({"sha256": {WEIGHTS_NAME: sha256sum(directory / WEIGHTS_NAME)}}, directory / CHECKSUMS_NAME)
+    with atomic_path(directory / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def verify_weights(directory: str | os.PathLike) -> None:
+    """Check each weight file against `checksums.json`; ValueError naming the file on a mismatch."""
+    directory = Path(directory)
+    if not (directory / CHECKSUMS_NAME).exists():
+        logger.warning(
+            "%s: no %s (written before mumo kept checksums); weights not verified", directory, CHECKSUMS_NAME
+        )
+        return
+    for name, expected in json.loads((directory / CHECKSUMS_NAME).read_text())["sha256"].items():
+        if sha256sum(directory / name) != expected:
+            raise ValueError(
+                f"{directory / name}: SHA-256 differs from {CHECKSUMS_NAME} (file damaged or replaced); "
+                "restore it or train the model again"
+            )
+
+
+def load_config(directory: str | os.PathLike) -> MuMoConfig:
+    return MuMoConfig.from_dict(json.loads((Path(directory) / CONFIG_NAME).read_text()))
+
+
+def load_weights(model: MuMo, directory: str | os.PathLike) -> None:
+    """Load the verified weights of `directory` into `model` (same architecture), on the model's device."""
+    verify_weights(directory)
+    device = next(model.parameters()).device
+    model.load_state_dict(load_file(str(Path(directory) / WEIGHTS_NAME), device=str(device)))
+
+
+def load_pretrained(
+    directory: str | os.PathLike, device: str | torch.device = "cpu", **overrides: Any
+) -> MuMo:
+    """Rebuild the model from its config (fields replaced by `overrides`) and load the saved weights.
+
+    The weights are verified against `checksums.json` first (see `verify_weights`). If the overrides change
+    the head (e.g. a pretrained checkpoint loaded with head="regression"), only the encoder is loaded and the
+    new head keeps its fresh initialisation; otherwise every weight must match.
+    """
+    verify_weights(directory)
+    saved = load_config(directory)
+    config = dataclasses.replace(saved, **overrides)
+    model = MuMo(config).to(device)
+    state = load_file(str(Path(directory) / WEIGHTS_NAME), device=str(device))
+    head_fields = ("head", "num_tasks", "pooler", "graph_sum")
+    if any(getattr(saved, f) != getattr(config, f) for f in head_fields):
+        state = {k: v for k, v in state.items() if not k.startswith(_HEAD_PREFIXES)}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith(_HEAD_PREFIXES)]
+        if missing or unexpected:
+            raise RuntimeError(f"encoder weights do not match: missing {missing}, unexpected {unexpected}")
+    else:
+        model.load_state_dict(state)
+    return model
+
+
+# --------------------------------------------------------------------------------------------------
+# The whole folder
+
+
+def featurization(fragments: str = "largest", conformer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The standardisation fragment policy and every conformer setting (defaults filled in), as recorded."""
+    if fragments not in FRAGMENT_POLICIES:
+        raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
+    return {"fragments": fragments, "conformer": dataclasses.asdict(ConformerConfig(**(conformer or {})))}
+
+
+def save_model(
+    directory: str | os.PathLike,
+    model: MuMo,
+    tokenizer: SmilesTokenizer,
+    task: dict[str, Any],
+    featurized: dict[str, Any] | None = None,
+) -> None:
+    """Write the folder: config and weights, vocabulary, `featurized` (see `featurization`) and task, whose
+    target scaler statistics are taken from the model."""
+    directory = Path(directory)
+    save_pretrained(model, directory)
+    tokenizer.save(directory / VOCAB_NAME)
+    if featurized is not None:
+        write_json(featurized, directory / FEATURIZATION_NAME)
+    if model.target_scaler is not None:
+        scaler = model.target_scaler
+        task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
+    write_text_atomic(directory / TASK_NAME, json.dumps(task, indent=2) + "\n")
+
+
+def find_model(path: str | os.PathLike) -> Path:
+    """The model folder itself, or a run folder holding `model/`."""
+    path = Path(path)
+    for candidate in (path, path / MODEL_DIR):
+        if (candidate / CONFIG_NAME).exists() and (candidate / TASK_NAME).exists():
+            return candidate
+    raise FileNotFoundError(
+        f"{path}: no trained model (expected {CONFIG_NAME} and {TASK_NAME} in it or in {MODEL_DIR}/)"
+    )
+
+
+def read_task(directory: str | os.PathLike) -> dict[str, Any]:
+    """task.json: task_type ("pretrain" for an encoder), tasks, max_length (and the target scaler)."""
+    return json.loads((Path(directory) / TASK_NAME).read_text())
+
+
+def read_featurization(directory: str | os.PathLike) -> dict[str, Any]:
+    """What the model's molecules went through (the defaults, with a warning, for a folder without a record)."""
+    path = Path(directory) / FEATURIZATION_NAME
+    if path.exists():
+        return json.loads(path.read_text())
+    logger.warning(
+        "%s: no %s (trained before mumo recorded it): assuming the largest fragment and default conformer "
+        "settings, which may differ from its training",
+        directory,
+        FEATURIZATION_NAME,
+    )
+    return featurization()
+
+
+def verify(directory: str | os.PathLike) -> None:
+    """Check that the folder is complete and its weights intact; the error names the missing or bad file."""
+    _require_files(Path(directory))
+    verify_weights(directory)
+
+
+def _require_files(directory: Path) -> None:
+    for name in REQUIRED:
+        if not (directory / name).is_file():
+            raise FileNotFoundError(
+                f"{directory / name}: missing from the saved model (a model folder holds {', '.join(REQUIRED)})"
+            )
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A loaded model folder: the model (eval mode) and what it needs to read molecules as it was trained."""
+
+    directory: Path
+    model: MuMo
+    tokenizer: SmilesTokenizer
+    task: dict[str, Any]
+    featurization: dict[str, Any]
+
+    @property
+    def config(self) -> MuMoConfig:
+        return self.model.config
+
+    @property
+    def conformer(self) -> ConformerConfig:
+        return ConformerConfig(**self.featurization["conformer"])
+
+
+def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu") -> SavedModel:
+    """Verify and load a model folder (or a run folder holding `model/`)."""
+    directory = find_model(directory)
+    _require_files(directory)  # the weights are verified as they load
+    return SavedModel(
+        directory=directory,
+        model=load_pretrained(directory, device=device).eval(),
+        tokenizer=SmilesTokenizer.load(directory / VOCAB_NAME),
+        task=read_task(directory),
+        featurization=read_featurization(directory),
+    )

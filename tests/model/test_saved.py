@@ -1,0 +1,71 @@
+"""The saved model folder: written by save_model, read whole by load_model, checked by verify."""
+
+import pytest
+import torch
+
+from mumo.chem.conformer import ConformerConfig
+from mumo.chem.tokenizer import SmilesTokenizer
+from mumo.model import MuMo, get_preset
+from mumo.model.saved import featurization, find_model, load_model, save_model, verify
+
+TASK = {"task_type": "regression", "tasks": ["logS"], "max_length": 64}
+
+
+@pytest.fixture
+def saved(tmp_path, batch):
+    """A run folder holding a tiny regression model in `model/`; returns (run folder, model, tokenizer)."""
+    tokenizer = SmilesTokenizer.build(["CCO", "c1ccccc1O", "CC(=O)N"])
+    model = MuMo(get_preset("tiny", head="regression")).eval()
+    model.target_scaler.fit(batch.labels.numpy())
+    save_model(tmp_path / "run" / "model", model, tokenizer, TASK, featurization("keep", {"max_iters": 7}))
+    return tmp_path / "run", model, tokenizer
+
+
+def test_a_saved_model_loads_whole_and_predicts_the_same(saved, batch):
+    run, model, tokenizer = saved
+    loaded = load_model(run)  # a run folder is found through its model/
+    assert loaded.directory == run / "model" == find_model(run / "model")
+    assert not loaded.model.training
+    assert torch.equal(loaded.model.predict(batch), model.predict(batch))
+    assert loaded.config == model.config
+    assert loaded.tokenizer.vocab_hash == tokenizer.vocab_hash
+    scaler = model.target_scaler
+    assert loaded.task == TASK | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
+    assert loaded.featurization["fragments"] == "keep"
+    assert loaded.conformer == ConformerConfig(max_iters=7)
+
+
+def test_a_corrupted_weight_file_is_detected_naming_it(saved):
+    folder = saved[0] / "model"
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-4:] = bytes(b ^ 0xFF for b in data[-4:])  # same size, still a valid file: only a tensor differs
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"{weights}: SHA-256 differs from checksums.json"):
+        verify(folder)
+    with pytest.raises(ValueError, match=rf"{weights}: SHA-256 differs"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("name", ["vocab.json", "model.safetensors"])
+def test_a_missing_file_is_named(saved, name):
+    folder = saved[0] / "model"
+    verify(folder)
+    (folder / name).unlink()
+    with pytest.raises(FileNotFoundError, match=rf"{folder / name}: missing from the saved model"):
+        verify(folder)
+    with pytest.raises(FileNotFoundError, match=rf"{folder / name}: missing"):
+        load_model(folder)
+
+
+def test_a_folder_without_a_model_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path}: no trained model"):
+        load_model(tmp_path)
+
+
+def test_a_model_saved_before_featurization_was_recorded_loads_with_defaults(saved, caplog):
+    folder = saved[0] / "model"
+    (folder / "featurization.json").unlink()
+    loaded = load_model(folder)
+    assert loaded.featurization == featurization() and loaded.conformer == ConformerConfig()
+    assert "no featurization.json" in caplog.text
