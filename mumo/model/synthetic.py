@@ -13,8 +13,9 @@ import numpy as np
 from mumo.chem.record import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, bond_angle_graph, directed_edges
 from mumo.chem.tokenizer import CLS_ID, LEADING_SPECIALS, SEP_ID, TRAILING_SPECIALS
 from mumo.model.batch import MolBatch, collate
+from mumo.model.config import MuMoConfig
 
-VOCAB = 2364  # the paper's vocabulary size
+VOCAB = MuMoConfig.vocab_size  # the paper's vocabulary size
 
 
 def synthetic_record(
