@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, processes: int, threads: int, workers: int, ou
         f"--store={args.store}",
         f"--vocab={args.vocab}",
         "--target-columns",
-        *args.tasks.split(","),
+        *args.tasks,
         f"--task-type={args.task_type}",
         f"--predictions={out / 'predictions.csv'}",
         f"--output={out}",
@@ -130,7 +130,13 @@ def main() -> None:
     parser.add_argument("--split", required=True, help="split JSON")
     parser.add_argument("--store", required=True, help="structure store covering the table")
     parser.add_argument("--vocab", required=True)
-    parser.add_argument("--tasks", default="Class")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["Class"],
+        metavar="COLUMN",
+        help="label columns (a name may hold commas)",
+    )
     parser.add_argument("--task-type", default="classification")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--preset", default="small")

@@ -10,8 +10,6 @@ rule ecfp:
         f"{RESULTS}/benchmarks/ecfp/{{table}}.tsv"
     wildcard_constraints:
         table=r"[A-Za-z0-9_\-]+(\.authors)?",
-    conda:
-        "../envs/data.yaml"
     params:
         n_bits=config["ecfp_rf"]["n_bits"],
         radius=config["ecfp_rf"]["radius"],
@@ -30,8 +28,6 @@ rule train_ecfp_rf:
         f"{RESULTS}/logs/train_ecfp_rf/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_ecfp_rf/{{dataset}}/{{split}}/seed{{seed}}.tsv"
-    conda:
-        "../envs/data.yaml"
     threads: 2
     params:
         dataset=resolved,
@@ -53,8 +49,6 @@ rule train_mean:
         f"{RESULTS}/logs/train_mean/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_mean/{{dataset}}/{{split}}/seed{{seed}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         dataset=resolved,
     script:

@@ -5,8 +5,6 @@ rule download:
         f"{RESULTS}/logs/download/{{filename}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/download/{{filename}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         upstream=lambda wc: plan.upstream_by_filename(wc.filename),
         mirror=config["download"]["mirror"],
@@ -24,8 +22,6 @@ rule fetch_dataset:
         f"{RESULTS}/logs/fetch_dataset/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fetch_dataset/{{dataset}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         dataset=resolved,
         download_dir=f"{RESULTS}/data/downloads",
@@ -42,8 +38,6 @@ rule fetch_authors:
         f"{RESULTS}/logs/fetch_authors/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fetch_authors/{{dataset}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         dataset=resolved,
         hub=plan.hub,
@@ -64,8 +58,6 @@ rule standardise_authors:
         f"{RESULTS}/logs/standardise_authors/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/standardise_authors/{{dataset}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         dataset=resolved,
         fragments=config["standardise"]["fragments"],
@@ -84,8 +76,6 @@ rule standardise:
         f"{RESULTS}/logs/standardise/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/standardise/{{dataset}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         dataset=resolved,
         fragments=config["standardise"]["fragments"],
@@ -102,8 +92,6 @@ rule split:
         f"{RESULTS}/logs/split/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/split/{{dataset}}/{{split}}/seed{{seed}}.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         fractions=config["split_fractions"],
     script:
@@ -123,7 +111,5 @@ rule data_report:
         plan.tagged("logs/data_report", "log"),
     benchmark:
         plan.tagged("benchmarks/data_report", "tsv")
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/data_report.py"

@@ -10,8 +10,6 @@ rule pretrain_corpus:
         f"{RESULTS}/logs/pretrain_corpus.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain_corpus.tsv"
-    conda:
-        "../envs/data.yaml"
     params:
         corpus=lambda wc: plan.corpus(),
         options=config["mumo"]["corpus"],
@@ -31,8 +29,6 @@ rule vocab:
         f"{RESULTS}/logs/vocab.log",
     benchmark:
         f"{RESULTS}/benchmarks/vocab.tsv"
-    conda:
-        "../envs/chem.yaml"
     params:
         raw_tables=plan.declared.raw_smiles_tables(),
     script:
@@ -51,8 +47,6 @@ rule pretrain:
         f"{RESULTS}/logs/pretrain/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain/{{model}}.tsv"
-    conda:
-        "../envs/train.yaml"
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
@@ -76,8 +70,6 @@ rule finetune:
         f"{RESULTS}/benchmarks/finetune/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.tsv"
     wildcard_constraints:
         model="mumo[a-z_]*",
-    conda:
-        "../envs/train.yaml"
     threads: config["mumo"]["threads"]
     params:
         dataset=resolved,
@@ -99,8 +91,6 @@ rule import_checkpoint:
         f"{RESULTS}/logs/import_checkpoint.log",
     benchmark:
         f"{RESULTS}/benchmarks/import_checkpoint.tsv"
-    conda:
-        "../envs/train.yaml"
     params:
         source=plan.imported_source,
         cache_dir=f"{RESULTS}/data/downloads/hub",

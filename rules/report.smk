@@ -8,8 +8,6 @@ rule evaluate:
         f"{RESULTS}/logs/evaluate/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.tsv"
-    conda:
-        "../envs/report.yaml"
     params:
         dataset=resolved,
     script:
@@ -29,8 +27,6 @@ rule aggregate:
         plan.tagged("logs/aggregate", "log"),
     benchmark:
         plan.tagged("benchmarks/aggregate", "tsv")
-    conda:
-        "../envs/report.yaml"
     script:
         "../workflow/scripts/aggregate.py"
 
@@ -52,8 +48,6 @@ rule figures:
         f"{RESULTS}/benchmarks/figures{plan.tag_dir}/{{figure}}.tsv"
     wildcard_constraints:
         figure="metrics|comparison|ablations",
-    conda:
-        "../envs/report.yaml"
     params:
         headline=plan.headline_metrics(),
         preset=config["mumo"]["preset"],
@@ -78,8 +72,6 @@ rule learning_curves:
         f"{RESULTS}/benchmarks/learning_curves{plan.tag_dir}/{{stage}}.tsv"
     wildcard_constraints:
         stage="pretrain|finetune",
-    conda:
-        "../envs/report.yaml"
     params:
         preset=config["mumo"]["preset"],
     script:

@@ -13,8 +13,6 @@ rule structure_shard:
         f"{RESULTS}/benchmarks/structure_shard/{{part}}.tsv"
     wildcard_constraints:
         part=r"corpus/shard\d+|datasets/[A-Za-z0-9_\-]+(\.authors)?",
-    conda:
-        "../envs/chem.yaml"
     threads: config["structure"]["threads"]
     params:
         sharding=lambda wc: plan.structure_sharding(wc.part),
@@ -39,8 +37,6 @@ rule structure_report:
         plan.tagged("logs/structure_report", "log"),
     benchmark:
         plan.tagged("benchmarks/structure_report", "tsv")
-    conda:
-        "../envs/chem.yaml"
     params:
         datasets=list(plan.tables()),
     script:

@@ -150,6 +150,45 @@ def test_every_subcommand_is_tested_above():
     assert set(commands) == tested
 
 
+# A SIDER label: list options take whole arguments, never split on commas
+SIDER_LABEL = "Injury, poisoning and procedural complications"
+
+
+@pytest.mark.parametrize("command", ["train", "finetune"])
+def test_label_names_with_commas_pass_intact(command):
+    from mumo.cli import build_parser
+
+    required = {
+        "train": ["d.csv", "--output", "o"],
+        "finetune": [f"--{k}=x" for k in ("table", "split", "store", "vocab", "predictions", "output")],
+    }[command]
+    args = build_parser().parse_args(
+        [
+            command,
+            *required,
+            "--task-type",
+            "classification",
+            "--target-columns",
+            SIDER_LABEL,
+            "Hepatobiliary disorders",
+        ]
+    )
+    assert args.target_columns == [SIDER_LABEL, "Hepatobiliary disorders"]
+
+
+def test_evaluate_scores_a_label_with_commas(tmp_path, capsys):
+    """`mumo predict`'s output for a SIDER task, with the label column beside it, scores as one task."""
+    frame = pd.DataFrame({SIDER_LABEL: [1, 0, 1, 0], f"pred_{SIDER_LABEL}": [0.9, 0.2, 0.6, 0.4]})
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "scores.csv"
+    assert (
+        main(["evaluate", "--input", str(tmp_path / "p.csv"), "--metrics", "roc_auc", "--output", str(out)])
+        == 0
+    )
+    scores = pd.read_csv(out)
+    assert scores["task"].tolist() == [SIDER_LABEL] and scores["value"].tolist() == [1.0]
+
+
 def test_old_spellings_still_parse():
     from mumo.cli import build_parser
 

@@ -3,11 +3,14 @@ editable install of the README) can train, predict and compare with the publishe
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +46,41 @@ def test_wheel_ships_every_package_data_file(tmp_path: Path):
     (wheel,) = tmp_path.glob("mumo-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert [name for name in data_files if name not in shipped] == []
+
+
+def _lock_script():
+    spec = importlib.util.spec_from_file_location("lock", ROOT / "scripts" / "lock.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pins(text: str) -> dict[str, str]:
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    pins = dict(line.split("==") for line in lines)
+    assert len(pins) == len(lines), "a package is pinned twice"
+    return pins
+
+
+def test_lock_pins_every_dependency_at_a_version_pyproject_accepts():
+    """bootstrap.sh installs with the lock as constraints: each pin must satisfy what pyproject asks for."""
+    lock = _lock_script()
+    pins = _pins(lock.LOCK.read_text())
+    for requirement in lock.project_requirements():
+        name = canonicalize_name(requirement.name)
+        if name == "torch":  # pinned by bootstrap.sh's TORCH_SPEC (CPU or CUDA build), not by the lock
+            assert name not in pins
+            continue
+        assert name in pins, f"{name} is not in requirements/lock.txt: run .venv/bin/python scripts/lock.py"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
+    data_packages = _pins((ROOT / "requirements" / "data.txt").read_text())
+    assert not ({"mumo", "torch-geometric"} | data_packages.keys()) & pins.keys()
+    assert "-c requirements/lock.txt" in (ROOT / "scripts" / "bootstrap.sh").read_text()
+
+
+def test_lock_is_the_tested_venvs_set():
+    """The lock is what this venv holds for mumo's requirements: a new or changed dependency needs a new lock."""
+    lock = _lock_script()
+    assert _pins(lock.lock_text()) == _pins(lock.LOCK.read_text()), (
+        "stale lock: run .venv/bin/python scripts/lock.py"
+    )

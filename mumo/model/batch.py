@@ -22,21 +22,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-#: Cardinalities of the 9 atom features (docs/model.md §1.2; each has a last "misc/unknown" slot where listed):
-#: atomic number 1–118 → Z−1 + misc; chirality (unspecified, CW, CCW, other, misc); total degree 0–10 + misc;
-#: formal charge −5…+5 + misc; total H 0–8 + misc; radical electrons 0–4 + misc;
-#: hybridisation (SP, SP2, SP3, SP3D, SP3D2, misc); aromatic; in ring.
-ATOM_FEATURE_DIMS: tuple[int, ...] = (119, 5, 12, 12, 10, 6, 6, 2, 2)
-#: Bond type (single, double, triple, aromatic, misc); stereo (none, Z, E, cis, trans, any); conjugated.
-BOND_FEATURE_DIMS: tuple[int, ...] = (5, 6, 2)
+# Defined once by the structure stage; re-exported here because they are the model's input contract too.
+from mumo.chem.record import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+from mumo.chem.tokenizer import MASK_ID, PAD_ID, special_token_ids
 
-MASK_ID, CLS_ID, PAD_ID, SEP_ID = 0, 1, 2, 3
-
-
-def special_token_ids(vocab_size: int) -> tuple[int, ...]:
-    """[MASK], [CLS], [PAD], [SEP], then [UNK], [BOS], [EOS] at the end of the vocabulary."""
-    return (MASK_ID, CLS_ID, PAD_ID, SEP_ID, vocab_size - 3, vocab_size - 2, vocab_size - 1)
-
+__all__ = [
+    "ATOM_FEATURE_DIMS",
+    "BOND_FEATURE_DIMS",
+    "MASK_ID",
+    "PAD_ID",
+    "MolBatch",
+    "collate",
+    "special_token_ids",
+]
 
 _GRAPH_KEYS = ("edge_index", "edge_attr", "ba_edge_index", "ba_angle")
 

@@ -1,37 +1,21 @@
 """Random structure records for tests and benchmarks: small connected graphs, coordinates and true bond angles.
 
-They follow the record contract of `mumo.model.batch` (not chemistry): random feature indices within
+They follow the record contract of `mumo.chem.record` (not chemistry): random feature indices within
 ATOM_FEATURE_DIMS / BOND_FEATURE_DIMS, a random tree plus ring closures, every third bond cut for the
-"fragment" view, and angles computed from the coordinates so that rigid-motion tests are meaningful.
+"fragment" view, and the structure stage's own edge and bond-angle code on random coordinates, so that
+rigid-motion tests are meaningful and graph sizes are free (no RDKit needed).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mumo.model.batch import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, MolBatch, collate
+from mumo.chem.record import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, bond_angle_graph, directed_edges
+from mumo.chem.tokenizer import CLS_ID, LEADING_SPECIALS, SEP_ID, TRAILING_SPECIALS
+from mumo.model.batch import MolBatch, collate
+from mumo.model.config import MuMoConfig
 
-VOCAB = 2364  # the paper's vocabulary size
-
-
-def bond_angles(pos: np.ndarray, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bond-angle graph: an edge from bond i→j to bond j→k (k ≠ i) with θ_ijk at centre j, in radians."""
-    src, dst = edge_index
-    pairs, angles = [], []
-    for b1 in range(len(src)):
-        i, j = src[b1], dst[b1]
-        for b2 in np.flatnonzero((src == j) & (dst != i)):
-            u, v = pos[i] - pos[j], pos[dst[b2]] - pos[j]
-            pairs.append((b1, b2))
-            cos = u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
-            angles.append(np.arccos(np.clip(cos, -1.0, 1.0)))
-    index = np.asarray(pairs, dtype=np.int64).reshape(-1, 2).T
-    return index, np.asarray(angles, dtype=np.float32)
-
-
-def directed(bonds: list[tuple[int, int]]) -> np.ndarray:
-    """Each bond i–j as i→j then j→i, in bond order."""
-    return np.asarray([e for i, j in bonds for e in ((i, j), (j, i))], dtype=np.int64).reshape(-1, 2).T
+VOCAB = MuMoConfig.vocab_size  # the paper's vocabulary size
 
 
 def synthetic_record(
@@ -50,10 +34,10 @@ def synthetic_record(
         "bonds": bonds,
     }
     for prefix, keep in (("", range(len(bonds))), ("frag_", kept)):
-        edge_index = directed([bonds[k] for k in keep])
-        ba_index, ba_angle = bond_angles(pos, edge_index)
+        edge_index = directed_edges(np.asarray([bonds[k] for k in keep]))
+        ba_index, ba_angle = bond_angle_graph(edge_index, pos)
         record[prefix + "edge_index"] = edge_index
-        record[prefix + "edge_attr"] = np.repeat(bond_attr[list(keep)], 2, axis=0).reshape(-1, 3)
+        record[prefix + "edge_attr"] = np.repeat(bond_attr[list(keep)], 2, axis=0)
         record[prefix + "ba_edge_index"] = ba_index
         record[prefix + "ba_angle"] = ba_angle
     return record
@@ -61,7 +45,8 @@ def synthetic_record(
 
 def synthetic_tokens(rng: np.random.Generator, length: int) -> list[int]:
     """[CLS] random non-special ids [SEP]."""
-    return [1, *rng.integers(4, VOCAB - 3, size=length - 2).tolist(), 3]
+    ordinary = rng.integers(len(LEADING_SPECIALS), VOCAB - len(TRAILING_SPECIALS), size=length - 2)
+    return [CLS_ID, *ordinary.tolist(), SEP_ID]
 
 
 def synthetic_batch(rng: np.random.Generator, batch_size: int, length: int, n_atoms: int) -> MolBatch:

@@ -8,13 +8,8 @@ from rdkit import Chem
 
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.fragments import brics_bond_mask
-from mumo.chem.graph import (
-    ATOM_FEATURE_DIMS,
-    BOND_FEATURE_DIMS,
-    atom_features,
-    bond_angle_graph,
-    bond_features,
-)
+from mumo.chem.graph import atom_features, bond_features
+from mumo.chem.record import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, bond_angle_graph
 from mumo.chem.structure import featurize_canonical, parse_smiles
 
 RECORD_DTYPES = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mumo.chem.tokenizer import SmilesTokenizer, detokenize, split_smiles, tokenize
+from mumo.chem.tokenizer import SmilesTokenizer, detokenize, special_token_ids, split_smiles, tokenize
 
 # Every token kind of the regex: bracket atoms (isotope, charge, H count, chirality), Br/Cl, two-digit
 # ring closures, bond symbols, branches, stereo slashes, dots, wildcards and reaction arrows.
@@ -116,6 +116,23 @@ def test_vocabulary_layout_and_frequency_order():
     assert SmilesTokenizer.build(["[Na+].Cl", "c1ccccc1", "CCN", "CCO"]).tokens == tokens
     assert len(SmilesTokenizer.build(["CCO", "CCN"], max_size=9)) == 9
     assert SmilesTokenizer.build(["CCO", "CCN"], max_size=9).tokens[4:6] == ["C", "N"]
+
+
+def test_special_token_ids_are_the_tokenizers():
+    """The model masks and pads with `special_token_ids` without a tokenizer: both must name the same ids."""
+    tokenizer = SmilesTokenizer.build(["CCO", "c1ccccc1"])
+    ids = (tokenizer.mask_id, tokenizer.cls_id, tokenizer.pad_id, tokenizer.sep_id)
+    ids += (tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id)
+    assert special_token_ids(len(tokenizer)) == ids
+    assert [tokenizer.tokens[i] for i in ids] == [
+        "[MASK]",
+        "[CLS]",
+        "[PAD]",
+        "[SEP]",
+        "[UNK]",
+        "[BOS]",
+        "[EOS]",
+    ]
 
 
 def test_encode_adds_specials_unknowns_and_truncates():

@@ -1,7 +1,15 @@
 import pytest
 
-from mumo.data.registry import REGISTRY, format_registry, get_dataset
-from mumo.data.sources import load_raw, resolve
+from mumo.data.registry import (
+    CLASSIFICATION,
+    DEFAULT_METRICS,
+    REGISTRY,
+    REGRESSION,
+    format_registry,
+    get_dataset,
+    metrics_for,
+)
+from mumo.data.sources import custom_spec, load_raw, resolve
 from mumo.eval.metrics import METRICS
 
 MOLECULENET = {"bbbp", "bace", "clintox", "tox21", "sider", "hiv", "esol", "freesolv", "lipophilicity"}
@@ -22,6 +30,30 @@ def test_tdc_metrics_follow_the_leaderboard():
     assert headline["ld50_zhu"] == "mae"
     assert sum(m == "pr_auc" for m in headline.values()) == 5
     assert sum(m == "spearman" for m in headline.values()) == 4
+
+
+def test_every_dataset_is_scored_with_its_task_types_default_metrics():
+    """One table of metrics per task type; a benchmark only chooses which one heads the list."""
+    for spec in REGISTRY.values():
+        if spec.tasks:
+            assert sorted(spec.metrics) == sorted(DEFAULT_METRICS[spec.task_type]), spec.name
+    assert REGISTRY["esol"].metrics == DEFAULT_METRICS[REGRESSION] == metrics_for(REGRESSION)
+    assert metrics_for(REGRESSION, "spearman") == ("spearman", "rmse", "mae", "r2", "pearson")
+    mine = {"path": "mine.csv", "label_columns": ["y"]}
+    for task_type in (CLASSIFICATION, REGRESSION):
+        spec = custom_spec("mine", {**mine, "task_type": task_type})
+        assert spec.metrics == DEFAULT_METRICS[task_type]
+    assert custom_spec("mine", {**mine, "task_type": REGRESSION, "metrics": ["mae"]}).metrics == ("mae",)
+
+
+def test_tdc_names_come_from_the_one_task_list():
+    """TDC's own task names serve both the published numbers and the authors' hub configurations."""
+    tdc = {name: spec for name, spec in REGISTRY.items() if spec.benchmark == "TDC"}
+    assert tdc["tdc_herg"].tdc_name == "hERG" and tdc["tdc_herg"].tdc_key == "herg"
+    for name, spec in tdc.items():
+        assert name == f"tdc_{spec.tdc_key}" and spec.tdc_name.lower() == spec.tdc_key, name
+        if spec.hub is not None:
+            assert (spec.hub.config, spec.hub.labels) == (spec.tdc_name, (("Y", "Y"),)), name
 
 
 def test_every_entry_is_consistent():

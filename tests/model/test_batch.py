@@ -1,8 +1,14 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from mumo.model.batch import MolBatch, collate, special_token_ids
+from mumo.chem import record as chem_record
+from mumo.model.batch import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, MolBatch, collate, special_token_ids
+from mumo.model.config import get_preset
+from mumo.model.graph import GraphEmbedding
 
 
 def test_collate_pads_right_and_offsets_indices(molecules, batch):
@@ -63,3 +69,34 @@ def test_collate_rejects_mismatched_inputs(molecules):
 
 def test_special_token_ids():
     assert special_token_ids(2364) == (0, 1, 2, 3, 2361, 2362, 2363)
+
+
+def test_model_embeddings_are_sized_by_the_featuriser():
+    """One definition of the feature sizes: the model's embedding tables hold every index RDKit produces."""
+    from mumo.chem.conformer import ConformerConfig
+    from mumo.chem.structure import featurize_canonical, parse_smiles
+
+    assert (ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS) == (
+        chem_record.ATOM_FEATURE_DIMS,
+        chem_record.BOND_FEATURE_DIMS,
+    )
+    # charge +6 and a hypervalent sulphur reach misc slots; aromatic, ring, stereo and chirality the others
+    smiles = ["C[C@H](N)C(=O)O", "F/C=C/c1ccncc1", "[Na+].[Cl-]", "CS(=O)(=O)F", "[C+6]"]
+    records = [featurize_canonical(parse_smiles(s).canonical, ConformerConfig()).record for s in smiles]
+    batch = collate([[1, 3]] * len(records), records)
+    embed = GraphEmbedding(get_preset("tiny", atom_encoder="embedding"))
+    atom_tables = [e.num_embeddings for e in embed.atom_encoder.embeddings]
+    bond_tables = [e.num_embeddings for e in embed.bond_encoder.embeddings]
+    assert batch.x.shape[1] == len(atom_tables) and batch.edge_attr.shape[1] == len(bond_tables)
+    assert (batch.x.max(0).values < torch.tensor(atom_tables)).all()
+    assert (batch.edge_attr.max(0).values < torch.tensor(bond_tables)).all()
+    assert batch.x[:, 3].max() == atom_tables[3] - 1  # the +6 charge lands in the last (misc) slot
+
+
+def test_model_imports_without_rdkit():
+    """The model layer reads structure records but must not need RDKit to import (it loads in torch-only jobs)."""
+    code = (
+        "import sys, mumo.model.batch, mumo.model.synthetic, mumo.model.graph, mumo.model.heads; "
+        "sys.exit('rdkit' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

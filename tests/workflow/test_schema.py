@@ -1,8 +1,16 @@
+import dataclasses
+import inspect
+from pathlib import Path
+
 import pytest
 import yaml
 from helpers import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+from mumo.baselines.ecfp_rf import RandomForestSettings, ecfp4
+from mumo.chem.conformer import ConformerConfig
+from mumo.cli import build_parser
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -30,3 +38,33 @@ def test_the_default_config_is_valid():
 def test_bad_values_are_refused_by_the_schema_naming_the_key(overrides, key):
     with pytest.raises(WorkflowError, match=key):
         validate(_config(**overrides), SCHEMA)
+
+
+def _schema_defaults(*path: str) -> dict:
+    node = yaml.safe_load(Path(SCHEMA).read_text())
+    for key in path:
+        node = node["properties"][key]
+    return {key: value["default"] for key, value in node["properties"].items() if "default" in value}
+
+
+def test_schema_defaults_are_the_librarys_and_the_clis():
+    """The workflow, the library and `mumo train` default to the same values (one fact, checked here)."""
+    forest = {f.name: f.default for f in dataclasses.fields(RandomForestSettings)}
+    fingerprint = {k: p.default for k, p in inspect.signature(ecfp4).parameters.items() if k != "smiles"}
+    assert _schema_defaults("ecfp_rf") == forest | fingerprint
+    conformer = {f.name: f.default for f in dataclasses.fields(ConformerConfig)}
+    assert _schema_defaults("structure", "conformer") == conformer
+    train = build_parser().parse_args(
+        ["train", "d.csv", "--output", "o", "--target-columns", "y", "--task-type", "regression"]
+    )
+    assert _schema_defaults()["split_fractions"] == train.split_fractions
+    assert _schema_defaults("standardise")["fragments"] == train.fragments
+
+
+def test_the_default_config_sets_what_the_schema_defaults_to():
+    """config/config.yaml spells out the README's defaults; the schema gives the same to configs that omit them."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert config["ecfp_rf"]["n_estimators"] == _schema_defaults("ecfp_rf")["n_estimators"] == 200
+    assert (
+        config["mumo"]["corpus"]["n_molecules"] == _schema_defaults("mumo", "corpus")["n_molecules"] == 3000
+    )
