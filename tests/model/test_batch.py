@@ -8,7 +8,7 @@ import torch
 from mumo.chem import record as chem_record
 from mumo.model.batch import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, MolBatch, collate, special_token_ids
 from mumo.model.config import get_preset
-from mumo.model.graph import GraphEmbedding
+from mumo.model.graph_encoder import GraphEmbedding
 
 
 def test_collate_pads_right_and_offsets_indices(molecules, batch):
@@ -96,7 +96,7 @@ def test_model_embeddings_are_sized_by_the_featuriser():
 def test_model_imports_without_rdkit():
     """The model layer reads structure records but must not need RDKit to import (it loads in torch-only jobs)."""
     code = (
-        "import sys, mumo.model.batch, mumo.model.synthetic, mumo.model.graph, mumo.model.heads; "
+        "import sys, mumo.model.batch, mumo.model.synthetic, mumo.model.graph_encoder, mumo.model.heads; "
         "sys.exit('rdkit' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
