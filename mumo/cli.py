@@ -315,22 +315,25 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+_STORE_AND_VOCAB = {"store": "structure store directory", "vocab": "vocabulary JSON"}
+
+
+def _required(p: argparse.ArgumentParser, **helps: str) -> None:
+    """Required `--name` options, in the order given, each with its help text."""
+    for name, help_text in helps.items():
+        p.add_argument(f"--{name}", required=True, help=help_text)
+
+
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="masked-token pretraining on a corpus (runs under torchrun too)")
-    p.add_argument("--corpus", required=True, help="CSV with a canonical_smiles column")
-    p.add_argument("--store", required=True, help="structure store directory")
-    p.add_argument("--vocab", required=True, help="vocabulary JSON")
-    p.add_argument("--output", required=True, help="run directory")
+    _required(p, corpus="CSV with a canonical_smiles column", **_STORE_AND_VOCAB, output="run directory")
     _training_options(p)
     p.set_defaults(func=_cmd_pretrain)
 
 
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="finetune on one split, predict its valid and test folds")
-    p.add_argument("--table", required=True, help="standardised CSV")
-    p.add_argument("--split", required=True, help="split JSON")
-    p.add_argument("--store", required=True, help="structure store directory")
-    p.add_argument("--vocab", required=True, help="vocabulary JSON")
+    _required(p, table="standardised CSV", split="split JSON", **_STORE_AND_VOCAB)
     p.add_argument("--target-columns", nargs="+", required=True, metavar="COLUMN", help="label columns")
     p.add_argument("--task-type", required=True, choices=["classification", "regression"], help="task type")
     p.add_argument("--seed", type=int, default=42, help="training seed")

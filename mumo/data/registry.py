@@ -8,6 +8,7 @@ to read it offline. Entries are looked up by name; an unknown name lists the val
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +32,12 @@ CHEMBL_URL = (
 # known offline: None = resolve the branch's commit once and keep using the recorded one.
 AUTHORS_HUB_REPO = "zihaojing/MuMo-Finetuning"
 AUTHORS_HUB_REVISION: str | None = None
+
+#: Label columns of the multi-label MoleculeNet sets, as their upstream CSVs name them (kept as data: 39 names).
+_LABELS: dict[str, tuple[str, ...]] = {
+    name: tuple(columns)
+    for name, columns in json.loads((Path(__file__).parent / "labels.json").read_text()).items()
+}
 
 #: What each task type is scored with (names of mumo.eval.metrics): every dataset's and every custom CSV's
 #: default, the first being the headline unless a benchmark names its own (`metrics_for`).
@@ -175,20 +182,7 @@ _MOLNET: list[DatasetSpec] = [
         "tox21",
         "MoleculeNet",
         CLASSIFICATION,
-        (
-            "NR-AR",
-            "NR-AR-LBD",
-            "NR-AhR",
-            "NR-Aromatase",
-            "NR-ER",
-            "NR-ER-LBD",
-            "NR-PPAR-gamma",
-            "SR-ARE",
-            "SR-ATAD5",
-            "SR-HSE",
-            "SR-MMP",
-            "SR-p53",
-        ),
+        _LABELS["tox21"],
         metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "tox21.csv.gz", "tox21.csv.gz", "smiles"),
         description="Tox21 challenge, 12 assays with missing labels",
@@ -198,35 +192,7 @@ _MOLNET: list[DatasetSpec] = [
         "sider",
         "MoleculeNet",
         CLASSIFICATION,
-        (
-            "Hepatobiliary disorders",
-            "Metabolism and nutrition disorders",
-            "Product issues",
-            "Eye disorders",
-            "Investigations",
-            "Musculoskeletal and connective tissue disorders",
-            "Gastrointestinal disorders",
-            "Social circumstances",
-            "Immune system disorders",
-            "Reproductive system and breast disorders",
-            "Neoplasms benign, malignant and unspecified (incl cysts and polyps)",
-            "General disorders and administration site conditions",
-            "Endocrine disorders",
-            "Surgical and medical procedures",
-            "Vascular disorders",
-            "Blood and lymphatic system disorders",
-            "Skin and subcutaneous tissue disorders",
-            "Congenital, familial and genetic disorders",
-            "Infections and infestations",
-            "Respiratory, thoracic and mediastinal disorders",
-            "Psychiatric disorders",
-            "Renal and urinary disorders",
-            "Pregnancy, puerperium and perinatal conditions",
-            "Ear and labyrinth disorders",
-            "Cardiac disorders",
-            "Nervous system disorders",
-            "Injury, poisoning and procedural complications",
-        ),
+        _LABELS["sider"],
         metrics_for(CLASSIFICATION),
         Upstream(DEEPCHEM + "sider.csv.gz", "sider.csv.gz", "smiles"),
         description="Side Effect Resource, 27 system organ classes",

@@ -64,18 +64,23 @@ def saved(monkeypatch):
     return figures
 
 
+def _figures(tmp_path: Path, stem: Path, *, figure: str, preset: str) -> None:
+    """The figure step on a table of bbbp's headline metric."""
+    figure_steps.figures(
+        table_csv=str(_table_csv(tmp_path / "table.csv")),
+        headline={"bbbp": "roc_auc"},
+        stem=str(stem),
+        figure=figure,
+        preset=preset,
+    )
+
+
 def _ticks(ax):
     return [t.get_text() for t in ax.get_yticklabels()]
 
 
 def test_comparison_figure_of_the_table_file_holds_ours_and_the_published_numbers(tmp_path, saved):
-    figure_steps.figures(
-        table_csv=str(_table_csv(tmp_path / "table.csv")),
-        headline={"bbbp": "roc_auc"},
-        stem=str(tmp_path / "figures" / "comparison"),
-        figure="comparison",
-        preset="paper",
-    )
+    _figures(tmp_path, tmp_path / "figures" / "comparison", figure="comparison", preset="paper")
     ((fig, stem),) = saved
     (ax,) = fig.axes
     assert fig._suptitle.get_text() == "Ours against published numbers"
@@ -98,13 +103,7 @@ def test_comparison_figure_of_the_table_file_holds_ours_and_the_published_number
 
 
 def test_ablation_figure_of_the_table_file(tmp_path, saved):
-    figure_steps.figures(
-        table_csv=str(_table_csv(tmp_path / "table.csv")),
-        headline={"bbbp": "roc_auc"},
-        stem=str(tmp_path / "ablations"),
-        figure="ablations",
-        preset="small",
-    )
+    _figures(tmp_path, tmp_path / "ablations", figure="ablations", preset="small")
     ((fig, _stem),) = saved
     (ax,) = fig.axes
     assert _ticks(ax) == [SMALL, f"{SMALL}: sequence only"]
@@ -113,13 +112,7 @@ def test_ablation_figure_of_the_table_file(tmp_path, saved):
 
 def test_an_unknown_figure_name_is_a_key_error(tmp_path):
     with pytest.raises(KeyError, match="histogram"):
-        figure_steps.figures(
-            table_csv=str(_table_csv(tmp_path / "table.csv")),
-            headline={"bbbp": "roc_auc"},
-            stem=str(tmp_path / "x"),
-            figure="histogram",
-            preset="small",
-        )
+        _figures(tmp_path, tmp_path / "x", figure="histogram", preset="small")
 
 
 def test_pretrain_curves_have_one_panel_per_model_named_for_readers(tmp_path, saved):
