@@ -303,10 +303,44 @@ class Plan:
     def run_metrics(self, models: tuple[str, ...] | None = None) -> list[str]:
         return [f"{self.run_dir(*run)}/metrics.json" for run in self.runs(models)]
 
-    def ablation_metrics(self) -> list[str]:
-        """Every ablation run on the configured datasets (the `ablations` target), whether or not `models:`
-        lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
-        return self.run_metrics(ABLATIONS)
+    def groups(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, tuple[int, ...]]]:
+        """(model, dataset, split, seeds): one training job each, which runs the seeds one after the other in
+        one process (one start-up, one queue wait on a cluster, instead of one per seed)."""
+        return [
+            (model, d.name, split, d.seeds)
+            for d in self.datasets.values()
+            for split in d.splits
+            for model in (self.models if models is None else models)
+        ]
+
+    def group_record(self, model: str, dataset: str, split: str, seeds: Collection[int]) -> str:
+        """The one declared output of a group's job, written after its last seed. The seeds are in its name, so
+        a run filtered to fewer seeds has a record of its own and reuses the seeds' folders."""
+        return f"{self.results}/runs/{model}/{dataset}/{split}/seeds-{'+'.join(map(str, seeds))}.json"
+
+    def group_records(self, models: tuple[str, ...] | None = None) -> list[str]:
+        return [self.group_record(*group) for group in self.groups(models)]
+
+    def split_files(self, dataset: str, split: str, seeds: str) -> list[str]:
+        """The split files of a group's seeds (`seeds` as in its record's name: `0+1+2`)."""
+        return [self.split_file(dataset, split, seed) for seed in parse_seeds(seeds)]
+
+    def seed_runs(self, model: str, dataset: str, split: str, seeds: str, log_dir: str) -> list[dict]:
+        """What a group's job does per seed: its split file, its run folder and its own log in `log_dir`."""
+        return [
+            {
+                "seed": seed,
+                "split_json": self.split_file(dataset, split, seed),
+                "run_dir": self.run_dir(model, dataset, split, seed),
+                "log": f"{log_dir}/seed{seed}.log",
+            }
+            for seed in parse_seeds(seeds)
+        ]
+
+    def ablation_records(self) -> list[str]:
+        """Every ablation's group record on the configured datasets (the `ablations` target), whether or not
+        `models:` lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
+        return self.group_records(ABLATIONS)
 
     def finetune_metrics(self) -> list[str]:
         """The per-step training log (`metrics.csv`) of every MuMo finetuning run."""
@@ -317,7 +351,14 @@ class Plan:
         return [f"{self.pretrain_dir(m)}/metrics.csv" for m in self.pretrained_models()]
 
     def curve_inputs(self, stage: str) -> list[str]:
-        """What the learning-curve figure of `stage` (pretrain | finetune) reads."""
+        """What the learning-curve figure of `stage` (pretrain | finetune) waits for: the pretraining logs, or
+        the MuMo groups' records (their seeds' logs, `finetune_metrics`, are no declared outputs)."""
+        if stage == "pretrain":
+            return self.pretrain_metrics()
+        return self.group_records(tuple(m.name for m in self.mumo_models()))
+
+    def curve_files(self, stage: str) -> list[str]:
+        """The metrics logs the learning-curve figure of `stage` draws."""
         return self.pretrain_metrics() if stage == "pretrain" else self.finetune_metrics()
 
     @property
@@ -381,6 +422,11 @@ class Plan:
             if resolved.source == "upstream" and resolved.spec.upstream.filename == filename:
                 return resolved.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
+
+
+def parse_seeds(seeds: str) -> tuple[int, ...]:
+    """The seeds of a group record's name (`0+1+2` -> (0, 1, 2))."""
+    return tuple(int(seed) for seed in seeds.split("+"))
 
 
 def _check_seeds(key: str, seeds: list) -> None:

@@ -25,6 +25,35 @@ def test_default_plan():
     assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
+def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
+    plan = Plan.from_config(_config(datasets={"bbbp": {}, "esol": {"seeds": [4, 5]}}))
+    groups = plan.groups()
+    assert len(groups) == 2 * 4 and len(plan.runs()) == (3 + 2) * 4
+    assert ("mumo", "esol", "balanced_scaffold", (4, 5)) in groups
+    assert plan.group_records()[0] == "results/runs/mean/bbbp/balanced_scaffold/seeds-0+1+2.json"
+    assert plan.split_files("esol", "balanced_scaffold", "4+5") == [
+        "results/data/splits/esol/balanced_scaffold/seed4.json",
+        "results/data/splits/esol/balanced_scaffold/seed5.json",
+    ]
+    (second,) = plan.seed_runs("mumo", "esol", "balanced_scaffold", "5", "results/logs/finetune/x")
+    assert second == {
+        "seed": 5,
+        "split_json": "results/data/splits/esol/balanced_scaffold/seed5.json",
+        "run_dir": "results/runs/mumo/esol/balanced_scaffold/seed5",
+        "log": "results/logs/finetune/x/seed5.log",
+    }
+    # the learning curves wait for the MuMo groups, and draw their seeds' logs
+    assert len(plan.curve_inputs("finetune")) == 2 * 2
+    assert len(plan.curve_files("finetune")) == (3 + 2) * 2
+
+
+def test_a_run_filtered_to_fewer_seeds_has_records_of_its_own():
+    full = Plan.from_config(_config(tasks=["bbbp"]))
+    fewer = Plan.from_config(_config(tasks=["bbbp"], seeds=[0]), overrides=["seeds"])
+    assert set(full.group_records()).isdisjoint(fewer.group_records())
+    assert {run[:3] for run in fewer.runs()} == {group[:3] for group in full.groups()}
+
+
 def test_tasks_restricts_the_run():
     plan = Plan.from_config(_config(tasks=["bbbp"]))
     assert list(plan.datasets) == ["bbbp"]
@@ -120,10 +149,9 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
         *[a for a in ABLATIONS if a != "mumo_seq_only"],
     )
     without = Plan.from_config(_config(tasks=["bbbp"]))
-    assert len(without.ablation_metrics()) == len(ABLATIONS) * 3
+    assert len(without.ablation_records()) == len(ABLATIONS)  # one group of seeds 0-2 per ablation
     assert (
-        "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seed2/metrics.json"
-        in without.ablation_metrics()
+        "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seeds-0+1+2.json" in without.ablation_records()
     )
 
 

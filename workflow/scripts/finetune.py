@@ -1,25 +1,20 @@
-from pathlib import Path
-
 from mumo.logs import log_to_file
-from mumo.train.recipes import run_finetune
+from mumo.steps.finetune import finetune_seeds
+from mumo.steps.seeds import SeedRun
 
 log_to_file(snakemake.log[0])
-inp, p = snakemake.input, snakemake.params
-weights = list(inp.pretrained)
-pretrained = str(Path(weights[0]).parent) if weights else None
-run_finetune(
-    inp.table,
-    inp.split,
-    list(inp.shards),
-    inp.vocab,
-    list(p.dataset.tasks),
-    p.dataset.spec.task_type,
-    int(snakemake.wildcards.seed),
-    dict(p.settings),
-    snakemake.output[0],
-    p.out_dir,
-    pretrained_dir=pretrained,
+inp, p, wc = snakemake.input, snakemake.params, snakemake.wildcards
+finetune_seeds(
+    [SeedRun(**run) for run in p.runs],
+    table=inp.table,
+    shards=list(inp.shards),
+    vocab=inp.vocab,
+    pretrained=list(inp.pretrained),
+    dataset=p.dataset,
+    settings=dict(p.settings),
     threads=snakemake.threads,
     fragments=p.fragments,
     conformer=dict(p.conformer),
+    run={"model": wc.model, "dataset": wc.dataset, "split": wc.split},
+    out_record=snakemake.output[0],
 )
