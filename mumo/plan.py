@@ -21,6 +21,9 @@ IMPORTED_MODEL = "mumo_paper"
 AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
 _FILTER_KEYS = ("models", "splits", "seeds")  # given with --config, they filter the configured run
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
+#: A corpus shard's job pays a start-up (~5 s: imports, reading the corpus) worth paying only for this many
+#: molecules (~70 CPU-s of conformers at ~48 ms each); a smaller corpus gets fewer shards than n_shards.
+MIN_SHARD_MOLECULES = 1500
 
 
 class ConfigError(ValueError):
@@ -223,14 +226,21 @@ class Plan:
         if not self.mumo_models():
             return []
         tables = [f"datasets/{stem}" for stem in self.tables()]
-        corpus = [f"corpus/shard{k}" for k in range(self.config["structure"]["n_shards"])]
+        corpus = [f"corpus/shard{k}" for k in range(self.corpus_n_shards())]
         return tables + (corpus if self.pretrained_models() else [])
+
+    def corpus_n_shards(self) -> int:
+        """`structure.n_shards`, or fewer for a small corpus: each shard gets at least MIN_SHARD_MOLECULES of
+        the corpus's `n_molecules` (a cached rerun then pays fewer start-ups)."""
+        corpus = self.config["mumo"]["corpus"]
+        molecules = corpus.get("n_molecules") or self.corpus().spec.rows
+        return max(1, min(self.config["structure"]["n_shards"], molecules // MIN_SHARD_MOLECULES))
 
     def structure_file(self, part: str) -> str:
         return f"{self.results}/structure/{part}.npz"
 
     def corpus_shards(self) -> list[str]:
-        """The corpus's part of the store, in `structure.n_shards` files (the one large table)."""
+        """The corpus's part of the store, in `corpus_n_shards()` files (the one large table)."""
         return [self.structure_file(p) for p in self.structure_parts() if p.startswith("corpus/")]
 
     def table_shards(self, dataset: str, split: str) -> list[str]:
@@ -249,7 +259,7 @@ class Plan:
     def structure_sharding(self, part: str) -> tuple[int, int]:
         """(shard, number of shards) of the source's molecules a part holds: a table is one file."""
         if part.startswith("corpus/shard"):
-            return int(part.removeprefix("corpus/shard")), self.config["structure"]["n_shards"]
+            return int(part.removeprefix("corpus/shard")), self.corpus_n_shards()
         return 0, 1
 
     def structure_raw_tables(self, part: str) -> list[str]:

@@ -336,7 +336,7 @@ def test_structures_only_for_mumo_and_per_table():
     assert Plan.from_config(_config(models=["ecfp_rf"])).structure_parts() == []
     assert Plan.from_config(_config(models=["ecfp_rf"])).targets()[-1] == "results/data_report.csv"
     plan = Plan.from_config(_config(tasks=["bbbp"]))
-    assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(4))]
+    assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(2))]
     assert plan.table_shards("bbbp", "balanced_scaffold") == ["results/structure/datasets/bbbp.npz"]
     assert plan.structure_shard_reports() == ["results/structure/datasets/bbbp.report.csv"]
     assert plan.structure_source("datasets/bbbp") == "results/data/standardised/bbbp.csv"
@@ -350,3 +350,16 @@ def test_the_chembl_corpus_is_a_download_job():
     assert download.startswith("results/data/downloads/chembl_") and download.endswith("_chemreps.txt.gz")
     assert plan.upstream_by_filename(Path(download).name).kind == "chembl_chemreps"
     assert Plan.from_config(_config(models=["ecfp_rf"])).corpus_download() == []
+
+
+@pytest.mark.parametrize(
+    ("n_molecules", "n_shards", "expected"), [(3000, 4, 2), (150, 2, 1), (0, 4, 4), (9000, 4, 4)]
+)
+def test_a_small_corpus_gets_fewer_shards_than_n_shards(n_molecules, n_shards, expected):
+    """A shard's job pays a start-up; n_molecules 0 takes the whole corpus (1.6 M MOSES molecules)."""
+    config = _config()
+    config["mumo"]["corpus"] = {**config["mumo"]["corpus"], "n_molecules": n_molecules}
+    config["structure"] = {**config["structure"], "n_shards": n_shards}
+    plan = Plan.from_config(config)
+    assert plan.corpus_n_shards() == expected
+    assert plan.corpus_shards()[-1] == f"results/structure/corpus/shard{expected - 1}.npz"
