@@ -96,17 +96,22 @@ def baseline_seeds(
 
     def train(seed_run: SeedRun) -> None:
         if features is None:
-            train_mean(table, seed_run.split_json, dataset, seed_run.predictions)
+            train_mean(
+                standardised_csv=table,
+                split_json=seed_run.split_json,
+                dataset=dataset,
+                out_predictions=seed_run.predictions,
+            )
         else:
             train_ecfp_rf(
-                table,
-                seed_run.split_json,
-                features,
-                dataset,
-                seed_run.seed,
-                settings,
-                threads,
-                seed_run.predictions,
+                standardised_csv=table,
+                split_json=seed_run.split_json,
+                features_npy=features,
+                dataset=dataset,
+                seed=seed_run.seed,
+                settings=settings,
+                threads=threads,
+                out_predictions=seed_run.predictions,
             )
 
     run_seeds(

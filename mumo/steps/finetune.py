@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,31 +11,38 @@ from mumo.steps.seeds import SeedRun, run_seeds
 from mumo.train.recipes import run_finetune
 
 
+@dataclass(frozen=True)
+class FinetuneInputs:
+    """The files every seed of a group reads besides its split: `pretrained` is the encoder's weights file
+    (or nothing, to start from scratch)."""
+
+    table: str
+    shards: list[str]
+    vocab: str
+    pretrained: list[str]
+
+
 def finetune_seeds(
     runs: list[SeedRun],
     *,
-    table: str,
-    shards: list[str],
-    vocab: str,
-    pretrained: list[str],
+    inputs: FinetuneInputs,
     dataset: ResolvedDataset,
     settings: dict[str, Any],
     threads: int,
-    fragments: str,
-    conformer: dict[str, Any],
+    featurized: dict[str, Any],
     run: dict[str, str],
     out_record: str,
 ) -> None:
-    """Each seed exactly as `run_finetune` trains it alone; `pretrained` is the encoder's weights file (or
-    nothing, to start from scratch)."""
-    pretrained_dir = str(Path(pretrained[0]).parent) if pretrained else None
+    """Each seed exactly as `run_finetune` trains it alone. `featurized` holds the pipeline's `fragments` and
+    `conformer` (how the table and the store were made)."""
+    pretrained_dir = str(Path(inputs.pretrained[0]).parent) if inputs.pretrained else None
 
     def train(seed_run: SeedRun) -> None:
         run_finetune(
-            standardised_csv=table,
+            standardised_csv=inputs.table,
             split_json=seed_run.split_json,
-            store_dir=shards,
-            vocab_json=vocab,
+            store_dir=inputs.shards,
+            vocab_json=inputs.vocab,
             tasks=list(dataset.tasks),
             task_type=dataset.spec.task_type,
             seed=seed_run.seed,
@@ -43,8 +51,8 @@ def finetune_seeds(
             out_dir=seed_run.run_dir,
             pretrained_dir=pretrained_dir,
             threads=threads,
-            fragments=fragments,
-            conformer=conformer,
+            fragments=featurized["fragments"],
+            conformer=featurized["conformer"],
         )
 
     run_seeds(
@@ -53,10 +61,9 @@ def finetune_seeds(
             "settings": settings,
             "tasks": list(dataset.tasks),
             "task_type": dataset.spec.task_type,
-            "fragments": fragments,
-            "conformer": conformer,
+            **featurized,
         },
-        inputs=[table, *shards, vocab, *pretrained],
+        inputs=[inputs.table, *inputs.shards, inputs.vocab, *inputs.pretrained],
         dataset=dataset,
         run=run,
         train=train,

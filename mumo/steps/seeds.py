@@ -87,11 +87,11 @@ def run_seeds(
                     "(its checkpoint is kept); run the job again to resume it"
                 )
             evaluate_run(
-                seed_run.predictions,
-                seed_run.split_json,
-                dataset,
-                {**run, "seed": seed_run.seed},
-                seed_run.metrics,
+                predictions_csv=seed_run.predictions,
+                split_json=seed_run.split_json,
+                dataset=dataset,
+                run={**run, "seed": seed_run.seed},
+                out_json=seed_run.metrics,
             )
         write_json({"seed": seed_run.seed, "key": key}, seed_run.done)
     log.info("%d seed(s) trained, %d kept from an earlier run", len(runs) - len(kept), len(kept))

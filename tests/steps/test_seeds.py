@@ -93,9 +93,9 @@ def test_a_rerun_keeps_finished_seeds_and_trains_the_unfinished_one(group, monke
     (tmp_path / "runs" / "seeds-0+1.json").unlink()
     trained = []
 
-    def counted(table, split_json, dataset, out):
-        trained.append(split_json)
-        train_mean(table, split_json, dataset, out)
+    def counted(**arguments):
+        trained.append(arguments["split_json"])
+        train_mean(**arguments)
 
     monkeypatch.setattr(baseline, "train_mean", counted)
     _mean_seeds(tmp_path, runs)
