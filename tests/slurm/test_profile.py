@@ -149,6 +149,7 @@ def submissions(dry_run_output: str) -> int:
     )
 
 
+@pytest.mark.slow
 def test_the_paper_config_submits_about_500_slurm_jobs(tmp_path):
     """Issue #15: ~1,150 Snakemake jobs (one finetune per model, dataset and split), about 515 submissions."""
     done = subprocess.run(
