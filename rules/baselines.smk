@@ -36,7 +36,9 @@ rule train_ecfp_rf:
     threads: 2
     params:
         dataset=resolved,
-        settings=lambda wc: {k: v for k, v in config["ecfp_rf"].items() if k not in ("n_bits", "radius")},
+        settings=lambda wc: {
+            k: v for k, v in config["ecfp_rf"].items() if k not in ("n_bits", "radius")
+        },
         runs=lambda wc: plan.seed_runs(
             "ecfp_rf",
             wc.dataset,
@@ -64,7 +66,11 @@ rule train_mean:
     params:
         dataset=resolved,
         runs=lambda wc: plan.seed_runs(
-            "mean", wc.dataset, wc.split, wc.seeds, f"{RESULTS}/logs/train_mean/{wc.dataset}/{wc.split}"
+            "mean",
+            wc.dataset,
+            wc.split,
+            wc.seeds,
+            f"{RESULTS}/logs/train_mean/{wc.dataset}/{wc.split}",
         ),
     script:
         "../workflow/scripts/train_mean.py"

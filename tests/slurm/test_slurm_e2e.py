@@ -1,8 +1,7 @@
 """End to end on a real (local, single-node) SLURM cluster, through profiles/slurm.
 
 1. The tiny .test config through `snakemake --profile profiles/slurm` (+ a test overlay that only shrinks
-   runtimes, memory, CPUs and polling): every job goes out by sbatch (grouped rules in their group's
-   submission) and shows in sacct, each in the partition
+   runtimes, memory, CPUs and polling): every job goes out by sbatch and shows in sacct, each in the partition
    its rule's resources name (GPU rules with a GPU, the others without); the results equal a local `--cores 2` run of the same config.
 2. Stand-ins for the future GPU rules (tests/slurm/stub), on a second cluster without accounting (no slurmdbd:
    `sacct` fails) through profiles/slurm + profiles/slurm-noacct: `pretrain`/`finetune`, with the profile's
@@ -152,12 +151,6 @@ def rule_of(row: dict) -> str:
     return match.group(1)
 
 
-def unit_of(name: str, grouped: dict[str, str]) -> str:
-    """What a submission ran: its rule, or for a group job (named `{group}_{its rules}`) the group."""
-    group = name.split("_")[0]
-    return group if group in set(grouped.values()) else name
-
-
 def expected_partition(rule: str, profile: dict) -> str:
     return (
         profile["set-resources"]
@@ -212,20 +205,14 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     log = done.stdout + done.stderr
     assert "command=sacct" in log, "with accounting, the profile's default status command is sacct"
 
-    # Every job of the DAG (except the target rule `all`, which has nothing to run) went out through sbatch:
-    # a job of a grouped rule inside its group's submission (the profile's `groups`), any other alone.
+    # Every job of the DAG (except the target rule `all`, which has nothing to run) went out through sbatch.
     expected = job_stats(local_log.read_text())
     expected.pop("all")
+    remote_jobs = sum(expected.values())
     assert expected["train_ecfp_rf"] > 0 and expected["aggregate"] == 1, expected
-    grouped = dict(entry.split("=") for entry in load_profile(PROFILE)["groups"])
-    submitted = Counter(re.findall(r"Group job (\w+)", log)) + Counter(
-        {rule: n for rule, n in expected.items() if rule not in grouped}
-    )
-    assert set(submitted) >= {"prep", "baselines", "structure", "report", "finetune", "pretrain"}, submitted
-    assert submitted.total() < expected.total()
-    assert len(re.findall(r"sbatch call: sbatch ", log)) == submitted.total()
+    assert len(re.findall(r"sbatch call: sbatch ", log)) == remote_jobs
     ids = submitted_ids(log)
-    assert len(ids) == submitted.total()
+    assert len(ids) == remote_jobs
 
     # sacct agrees: one allocation per job, all of this run, all completed, each rule as often as in the DAG,
     # each in the partition its resources name: the GPU rules (MuMo training) in `gpu` with a GPU allocated,
@@ -234,19 +221,23 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     rows = cluster.sacct("--name", run_id(log))
     assert sorted(r["JobIDRaw"] for r in rows) == sorted(ids)
     assert {r["State"] for r in rows} == {"COMPLETED"}, rows
-    assert Counter(unit_of(rule_of(r), grouped) for r in rows) == submitted
+    assert Counter(rule_of(r) for r in rows) == expected
     assert expected["pretrain"] == 2 and expected["finetune"] > 0, expected  # mumo and mumo_seq_only
     for row in rows:
-        rule = unit_of(rule_of(row), grouped)
+        rule = rule_of(row)
         gpu_rule = rule in GPU_RULES
         assert row["Partition"] == expected_partition(rule, profile) == ("gpu" if gpu_rule else "cpu"), row
         assert ("gres/gpu" in row["AllocTRES"]) == gpu_rule, row
         assert row["Account"] == cluster.account
-    for name, call in sbatch_calls(log).items():
-        if unit_of(name, grouped) in GPU_RULES:
+    for rule, call in sbatch_calls(log).items():
+        if rule in GPU_RULES:
             assert " -p gpu " in call and "--gpus=" in call and "--gres" not in call, (rule, call)
         else:
-            assert " -p cpu " in call and "--gpus" not in call and "--gres" not in call, (name, call)
+            assert " -p cpu " in call and "--gpus" not in call and "--gres" not in call, (rule, call)
+    multi = [r for r in rows if rule_of(r) == "train_ecfp_rf"]
+    assert all("cpu=2" in r["AllocTRES"] for r in multi), (
+        "train_ecfp_rf's threads did not become --cpus-per-task"
+    )
 
     # Same results as the local run.
     local_results, slurm_results = local_dir / "results", slurm_dir / "results"
