@@ -31,6 +31,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     split=r"[a-z_]+",
     seed=r"\d+",
+    seeds=r"\d+(\+\d+)*",
     model=r"[a-z0-9_]+",
 
 
@@ -52,4 +53,4 @@ rule all:
 # seeds, whether or not `models:` lists them; `ablations: true` also puts them in the table and figures.
 rule ablations:
     input:
-        plan.ablation_metrics(),
+        plan.ablation_records(),

@@ -21,6 +21,9 @@ IMPORTED_MODEL = "mumo_paper"
 AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
 _FILTER_KEYS = ("models", "splits", "seeds")  # given with --config, they filter the configured run
 _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
+#: A corpus shard's job pays a start-up (~5 s: imports, reading the corpus) worth paying only for this many
+#: molecules (~70 CPU-s of conformers at ~48 ms each); a smaller corpus gets fewer shards than n_shards.
+MIN_SHARD_MOLECULES = 1500
 
 
 class ConfigError(ValueError):
@@ -203,14 +206,21 @@ class Plan:
         if not self.mumo_models():
             return []
         tables = [f"datasets/{stem}" for stem in self.tables()]
-        corpus = [f"corpus/shard{k}" for k in range(self.config["structure"]["n_shards"])]
+        corpus = [f"corpus/shard{k}" for k in range(self.corpus_n_shards())]
         return tables + (corpus if self.pretrained_models() else [])
+
+    def corpus_n_shards(self) -> int:
+        """`structure.n_shards`, or fewer for a small corpus: each shard gets at least MIN_SHARD_MOLECULES of
+        the corpus's `n_molecules` (a cached rerun then pays fewer start-ups)."""
+        corpus = self.config["mumo"]["corpus"]
+        molecules = corpus.get("n_molecules") or self.corpus().spec.rows
+        return max(1, min(self.config["structure"]["n_shards"], molecules // MIN_SHARD_MOLECULES))
 
     def structure_file(self, part: str) -> str:
         return f"{self.results}/structure/{part}.npz"
 
     def corpus_shards(self) -> list[str]:
-        """The corpus's part of the store, in `structure.n_shards` files (the one large table)."""
+        """The corpus's part of the store, in `corpus_n_shards()` files (the one large table)."""
         return [self.structure_file(p) for p in self.structure_parts() if p.startswith("corpus/")]
 
     def table_shards(self, dataset: str, split: str) -> list[str]:
@@ -229,7 +239,7 @@ class Plan:
     def structure_sharding(self, part: str) -> tuple[int, int]:
         """(shard, number of shards) of the source's molecules a part holds: a table is one file."""
         if part.startswith("corpus/shard"):
-            return int(part.removeprefix("corpus/shard")), self.config["structure"]["n_shards"]
+            return int(part.removeprefix("corpus/shard")), self.corpus_n_shards()
         return 0, 1
 
     def structure_raw_tables(self, part: str) -> list[str]:
@@ -283,10 +293,44 @@ class Plan:
     def run_metrics(self, models: tuple[str, ...] | None = None) -> list[str]:
         return [f"{self.run_dir(*run)}/metrics.json" for run in self.runs(models)]
 
-    def ablation_metrics(self) -> list[str]:
-        """Every ablation run on the configured datasets (the `ablations` target), whether or not `models:`
-        lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
-        return self.run_metrics(ABLATIONS)
+    def groups(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, tuple[int, ...]]]:
+        """(model, dataset, split, seeds): one training job each, which runs the seeds one after the other in
+        one process (one start-up, one queue wait on a cluster, instead of one per seed)."""
+        return [
+            (model, d.name, split, d.seeds)
+            for d in self.datasets.values()
+            for split in d.splits
+            for model in (self.models if models is None else models)
+        ]
+
+    def group_record(self, model: str, dataset: str, split: str, seeds: Collection[int]) -> str:
+        """The one declared output of a group's job, written after its last seed. The seeds are in its name, so
+        a run filtered to fewer seeds has a record of its own and reuses the seeds' folders."""
+        return f"{self.results}/runs/{model}/{dataset}/{split}/seeds-{'+'.join(map(str, seeds))}.json"
+
+    def group_records(self, models: tuple[str, ...] | None = None) -> list[str]:
+        return [self.group_record(*group) for group in self.groups(models)]
+
+    def split_files(self, dataset: str, split: str, seeds: str) -> list[str]:
+        """The split files of a group's seeds (`seeds` as in its record's name: `0+1+2`)."""
+        return [self.split_file(dataset, split, seed) for seed in parse_seeds(seeds)]
+
+    def seed_runs(self, model: str, dataset: str, split: str, seeds: str, log_dir: str) -> list[dict]:
+        """What a group's job does per seed: its split file, its run folder and its own log in `log_dir`."""
+        return [
+            {
+                "seed": seed,
+                "split_json": self.split_file(dataset, split, seed),
+                "run_dir": self.run_dir(model, dataset, split, seed),
+                "log": f"{log_dir}/seed{seed}.log",
+            }
+            for seed in parse_seeds(seeds)
+        ]
+
+    def ablation_records(self) -> list[str]:
+        """Every ablation's group record on the configured datasets (the `ablations` target), whether or not
+        `models:` lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
+        return self.group_records(ABLATIONS)
 
     def finetune_metrics(self) -> list[str]:
         """The per-step training log (`metrics.csv`) of every MuMo finetuning run."""
@@ -297,7 +341,14 @@ class Plan:
         return [f"{self.pretrain_dir(m)}/metrics.csv" for m in self.pretrained_models()]
 
     def curve_inputs(self, stage: str) -> list[str]:
-        """What the learning-curve figure of `stage` (pretrain | finetune) reads."""
+        """What the learning-curve figure of `stage` (pretrain | finetune) waits for: the pretraining logs, or
+        the MuMo groups' records (their seeds' logs, `finetune_metrics`, are no declared outputs)."""
+        if stage == "pretrain":
+            return self.pretrain_metrics()
+        return self.group_records(tuple(m.name for m in self.mumo_models()))
+
+    def curve_files(self, stage: str) -> list[str]:
+        """The metrics logs the learning-curve figure of `stage` draws."""
         return self.pretrain_metrics() if stage == "pretrain" else self.finetune_metrics()
 
     @property
@@ -361,6 +412,11 @@ class Plan:
             if resolved.source == "upstream" and resolved.spec.upstream.filename == filename:
                 return resolved.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
+
+
+def parse_seeds(seeds: str) -> tuple[int, ...]:
+    """The seeds of a group record's name (`0+1+2` -> (0, 1, 2))."""
+    return tuple(int(seed) for seed in seeds.split("+"))
 
 
 def _check_seeds(key: str, seeds: list) -> None:

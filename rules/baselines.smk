@@ -17,23 +17,31 @@ rule ecfp:
         "../workflow/scripts/ecfp.py"
 
 
+# the baselines, like the finetunes: one job per (dataset, split) for all its seeds (mumo.steps.seeds)
 rule train_ecfp_rf:
     input:
         table=lambda wc: plan.split_table(wc.dataset, wc.split),
-        split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
+        splits=lambda wc: plan.split_files(wc.dataset, wc.split, wc.seeds),
         features=lambda wc: plan.ecfp_features(wc.dataset, wc.split),
     output:
-        f"{RESULTS}/runs/ecfp_rf/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
+        f"{RESULTS}/runs/ecfp_rf/{{dataset}}/{{split}}/seeds-{{seeds}}.json",
     log:
-        f"{RESULTS}/logs/train_ecfp_rf/{{dataset}}/{{split}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/train_ecfp_rf/{{dataset}}/{{split}}/seeds-{{seeds}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_ecfp_rf/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train_ecfp_rf/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     threads: 2
     params:
         dataset=resolved,
         settings=lambda wc: {
             k: v for k, v in config["ecfp_rf"].items() if k not in ("n_bits", "radius")
         },
+        runs=lambda wc: plan.seed_runs(
+            "ecfp_rf",
+            wc.dataset,
+            wc.split,
+            wc.seeds,
+            f"{RESULTS}/logs/train_ecfp_rf/{wc.dataset}/{wc.split}",
+        ),
     script:
         "../workflow/scripts/train_ecfp_rf.py"
 
@@ -42,14 +50,21 @@ rule train_ecfp_rf:
 rule train_mean:
     input:
         table=lambda wc: plan.split_table(wc.dataset, wc.split),
-        split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
+        splits=lambda wc: plan.split_files(wc.dataset, wc.split, wc.seeds),
     output:
-        f"{RESULTS}/runs/mean/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
+        f"{RESULTS}/runs/mean/{{dataset}}/{{split}}/seeds-{{seeds}}.json",
     log:
-        f"{RESULTS}/logs/train_mean/{{dataset}}/{{split}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/train_mean/{{dataset}}/{{split}}/seeds-{{seeds}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_mean/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train_mean/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     params:
         dataset=resolved,
+        runs=lambda wc: plan.seed_runs(
+            "mean",
+            wc.dataset,
+            wc.split,
+            wc.seeds,
+            f"{RESULTS}/logs/train_mean/{wc.dataset}/{wc.split}",
+        ),
     script:
         "../workflow/scripts/train_mean.py"

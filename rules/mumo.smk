@@ -54,27 +54,34 @@ rule pretrain:
         "../workflow/scripts/pretrain.py"
 
 
+# one job per (model, dataset, split): its seeds one after the other in one process (mumo.steps.seeds); only
+# the group's record is declared, so a failed job leaves the finished seeds' folders for the rerun to keep
 rule finetune:
     input:
         table=lambda wc: plan.split_table(wc.dataset, wc.split),
-        split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
+        splits=lambda wc: plan.split_files(wc.dataset, wc.split, wc.seeds),
         vocab=lambda wc: plan.vocab(wc.model),
         shards=lambda wc: plan.table_shards(wc.dataset, wc.split),
         pretrained=lambda wc: plan.pretrained_weights(wc.model),
     output:
-        predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
-        metrics=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/metrics.csv",
+        f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seeds-{{seeds}}.json",
     log:
-        f"{RESULTS}/logs/finetune/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/finetune/{{model}}/{{dataset}}/{{split}}/seeds-{{seeds}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/finetune/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/finetune/{{model}}/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     wildcard_constraints:
         model="mumo[a-z_]*",
     threads: config["mumo"]["threads"]
     params:
         dataset=resolved,
         settings=lambda wc: plan.model_settings(wc.model, "finetune", wc.dataset),
-        out_dir=lambda wc, output: str(Path(output.predictions).parent),
+        runs=lambda wc: plan.seed_runs(
+            wc.model,
+            wc.dataset,
+            wc.split,
+            wc.seeds,
+            f"{RESULTS}/logs/finetune/{wc.model}/{wc.dataset}/{wc.split}",
+        ),
         fragments=config["standardise"]["fragments"],
         conformer=config["structure"]["conformer"],
     script:

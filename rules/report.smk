@@ -1,22 +1,7 @@
-rule evaluate:
-    input:
-        predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/predictions.csv",
-        split=f"{RESULTS}/data/splits/{{dataset}}/{{split}}/seed{{seed}}.json",
-    output:
-        f"{RESULTS}/runs/{{model}}/{{dataset}}/{{split}}/seed{{seed}}/metrics.json",
-    log:
-        f"{RESULTS}/logs/evaluate/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{model}}/{{dataset}}/{{split}}/seed{{seed}}.tsv"
-    params:
-        dataset=resolved,
-    script:
-        "../workflow/scripts/evaluate.py"
-
-
+# reads the seeds' metrics.json that the groups' records list (the training jobs score their own seeds)
 rule aggregate:
     input:
-        plan.run_metrics(),
+        plan.group_records(),
     output:
         report(
             plan.table,
@@ -73,6 +58,7 @@ rule learning_curves:
     wildcard_constraints:
         stage="pretrain|finetune",
     params:
+        files=lambda wc: plan.curve_files(wc.stage),
         preset=config["mumo"]["preset"],
     script:
         "../workflow/scripts/learning_curves.py"

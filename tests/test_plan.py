@@ -25,6 +25,35 @@ def test_default_plan():
     assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
+def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
+    plan = Plan.from_config(_config(datasets={"bbbp": {}, "esol": {"seeds": [4, 5]}}))
+    groups = plan.groups()
+    assert len(groups) == 2 * 4 and len(plan.runs()) == (3 + 2) * 4
+    assert ("mumo", "esol", "balanced_scaffold", (4, 5)) in groups
+    assert plan.group_records()[0] == "results/runs/mean/bbbp/balanced_scaffold/seeds-0+1+2.json"
+    assert plan.split_files("esol", "balanced_scaffold", "4+5") == [
+        "results/data/splits/esol/balanced_scaffold/seed4.json",
+        "results/data/splits/esol/balanced_scaffold/seed5.json",
+    ]
+    (second,) = plan.seed_runs("mumo", "esol", "balanced_scaffold", "5", "results/logs/finetune/x")
+    assert second == {
+        "seed": 5,
+        "split_json": "results/data/splits/esol/balanced_scaffold/seed5.json",
+        "run_dir": "results/runs/mumo/esol/balanced_scaffold/seed5",
+        "log": "results/logs/finetune/x/seed5.log",
+    }
+    # the learning curves wait for the MuMo groups, and draw their seeds' logs
+    assert len(plan.curve_inputs("finetune")) == 2 * 2
+    assert len(plan.curve_files("finetune")) == (3 + 2) * 2
+
+
+def test_a_run_filtered_to_fewer_seeds_has_records_of_its_own():
+    full = Plan.from_config(_config(tasks=["bbbp"]))
+    fewer = Plan.from_config(_config(tasks=["bbbp"], seeds=[0]), overrides=["seeds"])
+    assert set(full.group_records()).isdisjoint(fewer.group_records())
+    assert {run[:3] for run in fewer.runs()} == {group[:3] for group in full.groups()}
+
+
 def test_tasks_restricts_the_run():
     plan = Plan.from_config(_config(tasks=["bbbp"]))
     assert list(plan.datasets) == ["bbbp"]
@@ -120,10 +149,9 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
         *[a for a in ABLATIONS if a != "mumo_seq_only"],
     )
     without = Plan.from_config(_config(tasks=["bbbp"]))
-    assert len(without.ablation_metrics()) == len(ABLATIONS) * 3
+    assert len(without.ablation_records()) == len(ABLATIONS)  # one group of seeds 0-2 per ablation
     assert (
-        "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seed2/metrics.json"
-        in without.ablation_metrics()
+        "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seeds-0+1+2.json" in without.ablation_records()
     )
 
 
@@ -308,7 +336,7 @@ def test_structures_only_for_mumo_and_per_table():
     assert Plan.from_config(_config(models=["ecfp_rf"])).structure_parts() == []
     assert Plan.from_config(_config(models=["ecfp_rf"])).targets()[-1] == "results/data_report.csv"
     plan = Plan.from_config(_config(tasks=["bbbp"]))
-    assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(4))]
+    assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(2))]
     assert plan.table_shards("bbbp", "balanced_scaffold") == ["results/structure/datasets/bbbp.npz"]
     assert plan.structure_shard_reports() == ["results/structure/datasets/bbbp.report.csv"]
     assert plan.structure_source("datasets/bbbp") == "results/data/standardised/bbbp.csv"
@@ -322,3 +350,16 @@ def test_the_chembl_corpus_is_a_download_job():
     assert download.startswith("results/data/downloads/chembl_") and download.endswith("_chemreps.txt.gz")
     assert plan.upstream_by_filename(Path(download).name).kind == "chembl_chemreps"
     assert Plan.from_config(_config(models=["ecfp_rf"])).corpus_download() == []
+
+
+@pytest.mark.parametrize(
+    ("n_molecules", "n_shards", "expected"), [(3000, 4, 2), (150, 2, 1), (0, 4, 4), (9000, 4, 4)]
+)
+def test_a_small_corpus_gets_fewer_shards_than_n_shards(n_molecules, n_shards, expected):
+    """A shard's job pays a start-up; n_molecules 0 takes the whole corpus (1.6 M MOSES molecules)."""
+    config = _config()
+    config["mumo"]["corpus"] = {**config["mumo"]["corpus"], "n_molecules": n_molecules}
+    config["structure"] = {**config["structure"], "n_shards": n_shards}
+    plan = Plan.from_config(config)
+    assert plan.corpus_n_shards() == expected
+    assert plan.corpus_shards()[-1] == f"results/structure/corpus/shard{expected - 1}.npz"

@@ -1,4 +1,5 @@
-"""Baseline steps: ECFP fingerprints once per dataset, then per split and seed a forest or the mean predictor."""
+"""Baseline steps: ECFP fingerprints once per dataset, then per split and seed a forest or the mean predictor
+(every seed of a split in one job: `baseline_seeds`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mumo.baselines import ecfp_rf, mean
 from mumo.data.sources import ResolvedDataset
 from mumo.eval.predictions import long_predictions
 from mumo.io import atomic_path, write_csv
+from mumo.steps.seeds import SeedRun, run_seeds
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +77,48 @@ def train_mean(
     means = mean.fit_predict(labels, train, 1).ravel()  # also when a fold is empty (fraction 0)
     log.info("mean baseline: %s", dict(zip(tasks, means.round(4).tolist(), strict=True)))
     write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)
+
+
+def baseline_seeds(
+    runs: list[SeedRun],
+    *,
+    table: str,
+    features: str | None,
+    dataset: ResolvedDataset,
+    settings: dict,
+    threads: int,
+    run: dict[str, str],
+    out_record: str,
+) -> None:
+    """`run["model"]`'s predictions and scores on every seed of one (dataset, split): the ECFP+RF forest from
+    the table's `features`, or the mean predictor (no features, no settings)."""
+
+    def train(seed_run: SeedRun) -> None:
+        if features is None:
+            train_mean(
+                standardised_csv=table,
+                split_json=seed_run.split_json,
+                dataset=dataset,
+                out_predictions=seed_run.predictions,
+            )
+        else:
+            train_ecfp_rf(
+                standardised_csv=table,
+                split_json=seed_run.split_json,
+                features_npy=features,
+                dataset=dataset,
+                seed=seed_run.seed,
+                settings=settings,
+                threads=threads,
+                out_predictions=seed_run.predictions,
+            )
+
+    run_seeds(
+        runs,
+        identity={"settings": settings, "tasks": list(dataset.tasks), "task_type": dataset.spec.task_type},
+        inputs=[table] if features is None else [table, features],
+        dataset=dataset,
+        run=run,
+        train=train,
+        out_record=out_record,
+    )

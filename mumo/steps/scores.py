@@ -29,5 +29,14 @@ def evaluate_run(
     write_json(record, out_json)
 
 
-def aggregate_table(metric_files: list[str], out_csv: str) -> None:
-    write_csv(aggregate(run_scores(metric_files)), out_csv)
+def aggregate_table(group_records: list[str], out_csv: str) -> None:
+    """The table from the seeds' metric files that the groups' records (mumo.steps.seeds) list."""
+    write_csv(
+        aggregate(run_scores([path for record in group_records for path in record_metrics(record)])), out_csv
+    )
+
+
+def record_metrics(record_json: str) -> list[str]:
+    """The per-seed metric files a group's record lists (its paths are relative to the record's folder)."""
+    record = Path(record_json)
+    return [str(record.parent / path) for path in json.loads(record.read_text())["metrics"]]

@@ -18,6 +18,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
 NOACCT = REPO / "profiles" / "slurm-noacct"
+GROUPED = REPO / "profiles" / "slurm-grouped"
 GPU_RULES = ("pretrain", "finetune")
 FUTURE_RULES = set(GPU_RULES)  # named in the profile before the rules exist
 
@@ -102,7 +103,7 @@ def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cp
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
-    jobs = re.findall(r"\nrule (\w+):\n(.*?)\n(?=\S)", done.stdout, flags=re.S)
+    jobs = re.findall(r"\n(?:    )?rule (\w+):\n(.*?)\n(?=\S)", done.stdout, flags=re.S)  # grouped: indented
     assert len(jobs) > 10
     seen = set()
     for rule, body in jobs:
@@ -131,3 +132,35 @@ def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cp
             threads = re.search(r"threads: (\d+)", body)
             assert int(threads.group(1) if threads else 1) == profile["set-threads"][rule], rule
     assert {"train_ecfp_rf", "standardise", "aggregate", "pretrain", "finetune"} <= seen
+
+
+def test_groups_name_cpu_rules_only_and_every_group_has_its_components(workflow_rules):
+    overlay = yaml.safe_load((GROUPED / "config.yaml").read_text())
+    grouped = dict(entry.split("=") for entry in overlay["groups"])
+    components = dict(entry.split("=") for entry in overlay["group-components"])
+    assert set(grouped) <= workflow_rules, set(grouped) - workflow_rules
+    assert not set(grouped) & set(GPU_RULES), "a group of GPU jobs would ask for the sum of their GPUs"
+    assert set(components) == set(grouped.values())
+    assert all(int(n) >= 2 for n in components.values())
+
+
+def submissions(dry_run_output: str) -> int:
+    """SLURM jobs a dry run through the profile plans: one per group job, one per job outside any group."""
+    return len(re.findall(r"Group job \w+", dry_run_output)) + len(
+        [rule for rule in re.findall(r"\nrule (\w+):", dry_run_output) if rule != "all"]
+    )
+
+
+@pytest.mark.slow
+def test_the_paper_config_submits_about_500_slurm_jobs(tmp_path):
+    """Issue #15: ~1,150 Snakemake jobs (one finetune per model, dataset and split); with the grouped overlay
+    about 515 submissions (the overlay does not yet run through SLURM: see docs/cluster.md)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+         "--configfile", str(REPO / "config" / "paper.yaml"), "--profile", str(PROFILE), "--profile", str(GROUPED),
+         "--workflow-profile", "none", "--cores", "1024"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    assert len(re.findall(r"\nrule finetune:", done.stdout)) == 476  # 68 (dataset, split) pairs × 7 models
+    assert 450 < submissions(done.stdout) <= 520

@@ -264,7 +264,11 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     predictions = sorted(
         p.relative_to(local_results) for p in local_results.glob("runs/*/*/*/*/predictions.csv")
     )
-    assert len(predictions) == expected["train_mean"] + expected["train_ecfp_rf"] + expected["finetune"]
+    seeds = len(yaml.safe_load(local_config.read_text())["seeds"])  # each training job ran every seed
+    assert (
+        len(predictions)
+        == (expected["train_mean"] + expected["train_ecfp_rf"] + expected["finetune"]) * seeds
+    )
     for relative in predictions:
         rtol = MUMO_RTOL if relative.parts[1].startswith("mumo") else 1e-9
         assert_same_numbers(

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,9 @@ def test_evaluate_run_names_a_predictions_file_it_cannot_score(tmp_path, text, m
 def test_aggregate_table_summarises_seeds_beside_the_published_numbers(tmp_path):
     runs = [[0.8, 0.3, 0.4, 0.9, 0.6, 0.1], [0.9, 0.1, 0.8, 0.7, 0.2, 0.3], [0.6, 0.5, 0.4, 0.9, 0.7, 0.2]]
     files = [_evaluate(tmp_path, seed, test_scores) for seed, test_scores in enumerate(runs)]
-    aggregate_table(metric_files=[str(f) for f in files], out_csv=str(tmp_path / "table.csv"))
+    record = tmp_path / "seeds-0+1+2.json"  # a group's record lists its seeds' files relative to itself
+    record.write_text(json.dumps({"metrics": [str(Path(f).relative_to(tmp_path)) for f in files]}))
+    aggregate_table(group_records=[str(record)], out_csv=str(tmp_path / "table.csv"))
     table = pd.read_csv(tmp_path / "table.csv")
     assert table.columns.tolist() == TABLE_COLUMNS
     assert len(table) == 4  # one row per metric: test fold only, one task
@@ -107,5 +110,5 @@ def test_aggregate_table_summarises_seeds_beside_the_published_numbers(tmp_path)
 
 def test_aggregate_table_refuses_to_write_an_empty_table(tmp_path):
     with pytest.raises(ValueError, match="no run metrics to aggregate"):
-        aggregate_table(metric_files=[], out_csv=str(tmp_path / "table.csv"))
+        aggregate_table(group_records=[], out_csv=str(tmp_path / "table.csv"))
     assert not (tmp_path / "table.csv").exists()

@@ -1,28 +1,16 @@
-from pathlib import Path
-
 from mumo.logs import log_to_file
-from mumo.train.recipes import FinetuneData, run_finetune
+from mumo.steps.finetune import FinetuneInputs, finetune_seeds
+from mumo.steps.seeds import SeedRun
 
 log_to_file(snakemake.log[0])
-inp, p = snakemake.input, snakemake.params
-weights = list(inp.pretrained)
-pretrained = str(Path(weights[0]).parent) if weights else None
-data = FinetuneData(
-    inp.table,
-    inp.split,
-    list(inp.shards),
-    inp.vocab,
-    list(p.dataset.tasks),
-    p.dataset.spec.task_type,
-    fragments=p.fragments,
-    conformer=dict(p.conformer),
-)
-run_finetune(
-    data,
-    seed=int(snakemake.wildcards.seed),
+inp, p, wc = snakemake.input, snakemake.params, snakemake.wildcards
+finetune_seeds(
+    [SeedRun(**run) for run in p.runs],
+    inputs=FinetuneInputs(inp.table, list(inp.shards), inp.vocab, list(inp.pretrained)),
+    dataset=p.dataset,
     settings=dict(p.settings),
-    out_predictions=snakemake.output[0],
-    out_dir=p.out_dir,
-    pretrained_dir=pretrained,
     threads=snakemake.threads,
+    featurized={"fragments": p.fragments, "conformer": dict(p.conformer)},
+    run={"model": wc.model, "dataset": wc.dataset, "split": wc.split},
+    out_record=snakemake.output[0],
 )

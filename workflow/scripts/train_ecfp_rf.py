@@ -1,15 +1,16 @@
 from mumo.logs import log_to_file
-from mumo.steps.baseline import train_ecfp_rf
+from mumo.steps.baseline import baseline_seeds
+from mumo.steps.seeds import SeedRun
 
 log_to_file(snakemake.log[0])
-inp = snakemake.input
-train_ecfp_rf(
-    inp.table,
-    inp.split,
-    inp.features,
-    snakemake.params.dataset,
-    int(snakemake.wildcards.seed),
-    dict(snakemake.params.settings),
-    snakemake.threads,
-    snakemake.output[0],
+wc = snakemake.wildcards
+baseline_seeds(
+    [SeedRun(**run) for run in snakemake.params.runs],
+    table=snakemake.input.table,
+    features=snakemake.input.features,
+    dataset=snakemake.params.dataset,
+    settings=dict(snakemake.params.settings),
+    threads=snakemake.threads,
+    run={"model": "ecfp_rf", "dataset": wc.dataset, "split": wc.split},
+    out_record=snakemake.output[0],
 )

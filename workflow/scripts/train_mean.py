@@ -1,6 +1,16 @@
 from mumo.logs import log_to_file
-from mumo.steps.baseline import train_mean
+from mumo.steps.baseline import baseline_seeds
+from mumo.steps.seeds import SeedRun
 
 log_to_file(snakemake.log[0])
-inp = snakemake.input
-train_mean(inp.table, inp.split, snakemake.params.dataset, snakemake.output[0])
+wc = snakemake.wildcards
+baseline_seeds(
+    [SeedRun(**run) for run in snakemake.params.runs],
+    table=snakemake.input.table,
+    features=None,
+    dataset=snakemake.params.dataset,
+    settings={},
+    threads=snakemake.threads,
+    run={"model": "mean", "dataset": wc.dataset, "split": wc.split},
+    out_record=snakemake.output[0],
+)
