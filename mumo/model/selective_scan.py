@@ -141,7 +141,7 @@ def _scan_(a: Tensor, x: Tensor, chunk: int, cum: Tensor, reverse: bool = False)
         else:  # chunks start at 0, chunk, ...; step t is t positions after a chunk's start
             cur, prev = slice(t, length, chunk), slice(t - 1, length - 1, chunk)
         x[:, cur].addcmul_(a[:, cur], x[:, prev])
-        torch.mul(a[:, cur], cum[:, prev], out=cum[:, cur])
+        cum[:, cur].copy_(a[:, cur]).mul_(cum[:, prev])  # in place, without `out=` on a view (no graph break)
     if reverse:
         bounds = [(max(hi - chunk, 0), hi, hi) for hi in range(length - chunk, 0, -chunk)]
     else:
