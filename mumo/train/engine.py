@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from mumo.model import MuMo, save_pretrained
 from mumo.model.batch import MolBatch
 from mumo.model.checkpoint import WEIGHTS_NAME
+from mumo.model.compile import maybe_compile
 from mumo.train import checkpoint as ckpt
 from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
 from mumo.train.metrics_log import MetricsLog, plot_learning_curve
@@ -263,6 +264,7 @@ def train(
         num_workers=s.num_workers,
         persistent_workers=s.num_workers > 0,
     )
+    maybe_compile(model, s.compile)  # in place: the encoder and head compiled over bucketed shapes
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from mumo.model.compile import check_compile_mode
 from mumo.model.config import MuMoConfig, get_preset
 
 SCHEDULES = ("linear", "cosine", "constant")
@@ -46,6 +47,7 @@ EXECUTION_KEYS = frozenset(
         "max_steps_this_invocation",
         "progress",
         "keep_checkpoints",
+        "compile",
     }
 )
 
@@ -94,6 +96,8 @@ class TrainSettings:
     max_steps_this_invocation: int | None = None  # stop (after a checkpoint) once this many steps ran here
     progress: bool = True  # tqdm progress bar
     keep_checkpoints: bool = False  # keep checkpoints/ and best/ after a finished run (they are resume state)
+    # torch.compile the encoder and head over bucketed shapes: false, true ("default"), "reduce-overhead"
+    compile: bool | str = False
 
     def __post_init__(self) -> None:
         """Refuse every value a run could not use, naming the setting, before any job starts."""
@@ -106,6 +110,7 @@ class TrainSettings:
         for name in ("resume", "progress", "keep_checkpoints"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"setting {name} must be true or false, got {getattr(self, name)!r}")
+        check_compile_mode(self.compile)
         for name in _FLOATS:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
