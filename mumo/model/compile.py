@@ -1,10 +1,13 @@
 """torch.compile for MuMo: the encoder and the head as whole graphs over bucketed static shapes.
 
-A training step of the small models is bound by operator launches and Python work, not arithmetic
-(benchmarks/results/compile-cpu.md). Compiled, the encoder and the head are one graph each
-(`fullgraph=True`: a graph break is an error, not a silent fallback), specialised on static shapes
-(`dynamic=False`); bucketing (`mumo.model.buckets`) keeps the number of shapes small, and on a GPU
+On a GPU a step of the small models is bound by launches and host work, not arithmetic (issue #15: on
+the H100 the step time did not grow from 64 to 128 tokens). Compiled, the encoder and the head are one
+graph each (`fullgraph=True`: a graph break is an error, not a silent fallback), specialised on static
+shapes (`dynamic=False`); bucketing (`mumo.model.buckets`) keeps the number of shapes small, and on a GPU
 "reduce-overhead" replays each shape as a CUDA graph. The loss and the optimizer step stay eager.
+On CPU it does not pay today: minutes of compilation per shape and no faster steps, because the
+chunked scan's in-place slice updates become whole-tensor copies in the traced graph
+(benchmarks/results/compile-cpu.md).
 
 torch is imported on call only: `mumo.train.settings` validates the setting with this module and must
 import without torch.

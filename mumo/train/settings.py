@@ -97,6 +97,7 @@ class TrainSettings:
     progress: bool = True  # tqdm progress bar
     keep_checkpoints: bool = False  # keep checkpoints/ and best/ after a finished run (they are resume state)
     # torch.compile the encoder and head over bucketed shapes: false, true ("default"), "reduce-overhead"
+    # (CUDA graphs); for GPUs: on CPU each shape compiles for minutes and steps are not faster
     compile: bool | str = False
 
     def __post_init__(self) -> None:
