@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mumo.model.batch import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS, MolBatch
@@ -27,6 +28,15 @@ def mlp(in_dim: int, hidden: int) -> nn.Sequential:
 def sum_by_index(src: Tensor, index: Tensor, size: int) -> Tensor:
     """out[i] = Σ_{k: index[k] = i} src[k], out of place (rows with no entry are 0)."""
     return src.new_zeros(size, src.shape[1]).index_add(0, index, src)
+
+
+def sum_by_molecule(x: Tensor, batch: MolBatch) -> Tensor:
+    """Atom states [N, H] summed per molecule → [B, H].
+
+    One spare row B collects the atoms that belong to no molecule (the padding of `mumo.model.buckets`,
+    whose `atom_batch` is B) and is dropped; an unpadded batch leaves it empty.
+    """
+    return sum_by_index(x, batch.atom_batch, batch.batch_size + 1)[:-1]
 
 
 class MPNN(nn.Module):
@@ -158,12 +168,16 @@ class GraphEmbedding(nn.Module):
 
 
 def pack_atoms(x: Tensor, batch: MolBatch) -> tuple[Tensor, Tensor]:
-    """Atom states [N, H] → [B, n_max, H] zero-padded, and the node mask [B, n_max]."""
-    dense = x.new_zeros(batch.batch_size, batch.max_atoms, x.shape[-1])
-    dense = dense.index_put((batch.atom_batch, batch.atom_pos), x)
+    """Atom states [N, H] → [B, n_max, H] zero-padded, and the node mask [B, n_max].
+
+    Padding atoms (molecule B) land in a spare row B that is dropped, as in `sum_by_molecule`.
+    """
+    dense = x.new_zeros(batch.batch_size + 1, batch.max_atoms, x.shape[-1])
+    dense = dense.index_put((batch.atom_batch, batch.atom_pos), x)[:-1]
     node_mask = torch.arange(batch.max_atoms, device=x.device) < batch.num_atoms[:, None]
     return dense, node_mask
 
 
 def unpack_atoms(dense: Tensor, batch: MolBatch) -> Tensor:
-    return dense[batch.atom_batch, batch.atom_pos]
+    """[B, n_max, H] → [N, H]; padding atoms (molecule B) read a zero row."""
+    return F.pad(dense, (0, 0, 0, 0, 0, 1))[batch.atom_batch, batch.atom_pos]

@@ -10,17 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mumo.model.attention import Attention
 from mumo.model.batch import MolBatch
+from mumo.model.buckets import pad_to_buckets
 from mumo.model.config import MuMoConfig
 from mumo.model.graph_encoder import (
     GraphEmbedding,
     GraphLayer,
     GraphState,
     pack_atoms,
-    sum_by_index,
+    sum_by_molecule,
     unpack_atoms,
 )
 from mumo.model.heads import PretrainHead, PropertyHead, TargetScaler
@@ -85,10 +87,9 @@ class FusionBlock(nn.Module):
             atoms = self.graph_from_seq(atoms, h, token_mask)
             return h_new, unpack_atoms(atoms, batch)
         keep = token_mask[..., None].to(h.dtype)
-        atom_mean = (
-            sum_by_index(x, batch.atom_batch, batch.batch_size) / batch.num_atoms.clamp(min=1)[:, None]
-        )
+        atom_mean = sum_by_molecule(x, batch) / batch.num_atoms.clamp(min=1)[:, None]
         token_mean = (h * keep).sum(dim=1) / keep.sum(dim=1)
+        token_mean = F.pad(token_mean, (0, 0, 0, 1))  # padding atoms (molecule B) get a zero row
         return h + atom_mean[:, None].to(h.dtype), x + token_mean[batch.atom_batch].to(x.dtype)
 
     def forward(
@@ -103,7 +104,7 @@ class FusionBlock(nn.Module):
                 graph = layer(graph, batch)
         h = self.mamba(h, token_mask)
         if self.use_graph:
-            atoms_sum = sum_by_index(graph.x, batch.atom_batch, batch.batch_size).to(h.dtype)
+            atoms_sum = sum_by_molecule(graph.x, batch).to(h.dtype)
             cls = h[:, 0] + self.inject(torch.cat([atoms_sum, h[:, 0]], dim=-1)).to(h.dtype)
             h = torch.cat([cls[:, None], h[:, 1:]], dim=1)
         return self.norm(h + r), graph
@@ -112,7 +113,7 @@ class FusionBlock(nn.Module):
 @dataclass
 class EncoderOutput:
     hidden: Tensor  # [B, L, H]
-    atoms: Tensor | None  # [N, H] final atom states; None without the graph
+    atoms: Tensor | None  # [N, H] final atom states (padding atoms included); None without the graph
     atoms_sum: Tensor | None  # [B, H] their sum per molecule
 
 
@@ -140,9 +141,7 @@ class MuMoEncoder(nn.Module):
             h, graph = block(h, mask, graph, batch)
         if graph is None:
             return EncoderOutput(self.final_norm(h), None, None)
-        return EncoderOutput(
-            self.final_norm(h), graph.x, sum_by_index(graph.x, batch.atom_batch, batch.batch_size)
-        )
+        return EncoderOutput(self.final_norm(h), graph.x, sum_by_molecule(graph.x, batch))
 
 
 class MuMo(nn.Module):
@@ -154,11 +153,17 @@ class MuMo(nn.Module):
         self.encoder = MuMoEncoder(config)
         self.head = PretrainHead(config) if config.head == "pretrain" else PropertyHead(config)
         self.target_scaler = TargetScaler(config.num_tasks) if config.head == "regression" else None
+        # pad every batch to bucketed sizes before the encoder (mumo.model.buckets); set by maybe_compile
+        self.bucketing = False
 
     def forward(self, batch: MolBatch) -> Tensor:
         """Logits: [B, L, vocab] (pretrain), [B, 2] (classification), [B, T] (multilabel; regression, scaled)."""
+        length = batch.tokens.shape[1]
+        if self.bucketing:
+            batch = pad_to_buckets(batch, self.config)
         out = self.encoder(batch)
-        return self.head(out.hidden, batch.token_mask, out.atoms_sum)
+        logits = self.head(out.hidden, batch.token_mask, out.atoms_sum)
+        return logits[:, :length] if self.config.head == "pretrain" else logits
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """Masked-token labels [B, L] (pretrain) or task labels [B] / [B, T] with NaN where missing.

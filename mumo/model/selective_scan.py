@@ -24,7 +24,7 @@ from torch import Tensor
 from mumo.model.kernels import cuda_selective_scan_fn, resolve_impl
 
 
-def selective_scan(
+def selective_scan(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's selective_scan_fn
     u: Tensor,
     delta: Tensor,
     A: Tensor,
@@ -75,7 +75,7 @@ def _compute_dtype(u: Tensor) -> torch.dtype:
 # Reference: one step per time position.
 
 
-def selective_scan_ref(
+def selective_scan_ref(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's selective_scan_fn
     u: Tensor,
     delta: Tensor,
     A: Tensor,
@@ -141,7 +141,7 @@ def _scan_(a: Tensor, x: Tensor, chunk: int, cum: Tensor, reverse: bool = False)
         else:  # chunks start at 0, chunk, ...; step t is t positions after a chunk's start
             cur, prev = slice(t, length, chunk), slice(t - 1, length - 1, chunk)
         x[:, cur].addcmul_(a[:, cur], x[:, prev])
-        torch.mul(a[:, cur], cum[:, prev], out=cum[:, cur])
+        cum[:, cur].copy_(a[:, cur]).mul_(cum[:, prev])  # in place, without `out=` on a view (no graph break)
     if reverse:
         bounds = [(max(hi - chunk, 0), hi, hi) for hi in range(length - chunk, 0, -chunk)]
     else:
@@ -177,7 +177,7 @@ class _ChunkedScan(torch.autograd.Function):
         return a, x
 
     @staticmethod
-    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk: int):
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk: int):  # noqa: PLR0917 -- Function.apply passes positionally
         with torch.autocast(u.device.type, enabled=False):
             b, d, length = u.shape
             a, x = _ChunkedScan._decay_and_input(u, delta, A, B)
@@ -235,7 +235,7 @@ class _ChunkedScan(torch.autograd.Function):
         return du, grad_delta, dA, dB, dC, None
 
 
-def selective_scan_chunked(
+def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's selective_scan_fn
     u: Tensor,
     delta: Tensor,
     A: Tensor,

@@ -33,6 +33,7 @@ def train_ecfp_rf(
     split_json: str,
     features_npy: str,
     dataset: ResolvedDataset,
+    *,
     seed: int,
     settings: dict,
     threads: int,

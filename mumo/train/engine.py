@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from mumo.model import MuMo
 from mumo.model.batch import MolBatch
+from mumo.model.compile import maybe_compile
 from mumo.model.precision import autocast
 from mumo.model.saved import load_weights, save_pretrained
 from mumo.train import resume as ckpt
@@ -292,6 +293,7 @@ class Trainer:
             num_workers=s.num_workers,
             persistent_workers=s.num_workers > 0,
         )
+        maybe_compile(model, s.compile)  # in place: the encoder and head compiled over bucketed shapes
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay
         )

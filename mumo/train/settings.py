@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mumo.model.compile import COMPILE_MODE_ERROR, is_compile_mode
 from mumo.model.config import MuMoConfig, get_preset
 
 SCHEDULES = ("linear", "cosine", "constant")
@@ -58,6 +59,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
         lambda value: isinstance(value, bool),
         "setting {name} must be true or false, got {value!r}",
     ),
+    (("compile",), is_compile_mode, COMPILE_MODE_ERROR),
     (
         tuple(sorted(_FLOATS)),
         lambda value: isinstance(value, int | float) and not isinstance(value, bool),
@@ -109,6 +111,7 @@ EXECUTION_KEYS = frozenset(
         "max_steps_this_invocation",
         "progress",
         "keep_checkpoints",
+        "compile",
     }
 )
 
@@ -157,6 +160,9 @@ class TrainSettings:
     max_steps_this_invocation: int | None = None  # stop (after a checkpoint) once this many steps ran here
     progress: bool = True  # tqdm progress bar
     keep_checkpoints: bool = False  # keep checkpoints/ and best/ after a finished run (they are resume state)
+    # torch.compile the encoder and head over bucketed shapes: false, true ("default"), "reduce-overhead"
+    # (CUDA graphs); for GPUs: on CPU each shape compiles for minutes and steps are not faster
+    compile: bool | str = False
 
     def __post_init__(self) -> None:
         """Refuse every value a run could not use, naming the setting, before any job starts."""
