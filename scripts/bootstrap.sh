@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create ./.venv with mumo, the workflow tools and the offline data packages, at the tested versions
-# (requirements/lock.txt); every rule of the pipeline runs in this one venv. Safe to run again.
+# (envs/lock.txt); every rule of the pipeline runs in this one venv. Safe to run again.
 #   bash scripts/bootstrap.sh          # pipeline
 #   bash scripts/bootstrap.sh --test   # pipeline + test/lint tools
 # Environment: PYTHON (default python3), TORCH_SPEC (default torch==2.13.0; on a CPU-only machine outside
@@ -25,7 +25,7 @@ fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first and pinned: a bare 'torch' requirement would pull a multi-GB CUDA build where a CPU one suffices.
 .venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" ${TORCH_SPEC:-torch==2.13.0}
-# Every other package at the version the tests passed with (requirements/lock.txt, written by scripts/lock.py).
-"${pip[@]}" -c requirements/lock.txt -e ".[${extras}]"
-"${pip[@]}" --no-deps -r requirements/data.txt
+# Every other package at the version the tests passed with (envs/lock.txt, written by scripts/lock.py).
+"${pip[@]}" -c envs/lock.txt -e ".[${extras}]"
+"${pip[@]}" --no-deps -r envs/data.txt
 .venv/bin/mumo datasets --offline

@@ -1,10 +1,10 @@
-"""Write requirements/lock.txt: the exact versions, in this venv, of everything mumo's install pulls in.
+"""Write envs/lock.txt: the exact versions, in this venv, of everything mumo's install pulls in.
 
 Run with the venv that passed the tests (`.venv/bin/python scripts/lock.py`) after changing dependencies;
 scripts/bootstrap.sh then installs mumo with the file as pip constraints, so a new machine gets the tested set.
 The walk starts at pyproject.toml's dependencies and its `slurm` and `test` extras (what bootstrap installs) and
 follows the installed packages' requirements, so packages that merely sit in the venv are not locked. Left out: mumo itself, torch (TORCH_SPEC
-in bootstrap.sh pins it, as a CPU or a CUDA build) and the data packages (pinned in requirements/data.txt).
+in bootstrap.sh pins it, as a CPU or a CUDA build) and the data packages (pinned in envs/data.txt).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCK = ROOT / "requirements" / "lock.txt"
+LOCK = ROOT / "envs" / "lock.txt"
 EXTRAS = ("slurm", "test")
 UNLOCKED = {"torch"}
 
@@ -68,7 +68,7 @@ def lock_text() -> str:
     header = (
         f"# The tested pip set (Python {platform.python_version()}), written by scripts/lock.py from the venv\n"
         "# that passed the tests. scripts/bootstrap.sh installs mumo with these as constraints; torch is pinned\n"
-        "# there (TORCH_SPEC), the data packages in requirements/data.txt.\n"
+        "# there (TORCH_SPEC), the data packages in envs/data.txt.\n"
     )
     return header + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
 

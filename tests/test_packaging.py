@@ -71,11 +71,11 @@ def test_lock_pins_every_dependency_at_a_version_pyproject_accepts():
         if name == "torch":  # pinned by bootstrap.sh's TORCH_SPEC (CPU or CUDA build), not by the lock
             assert name not in pins
             continue
-        assert name in pins, f"{name} is not in requirements/lock.txt: run .venv/bin/python scripts/lock.py"
+        assert name in pins, f"{name} is not in envs/lock.txt: run .venv/bin/python scripts/lock.py"
         assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
-    data_packages = _pins((ROOT / "requirements" / "data.txt").read_text())
+    data_packages = _pins((ROOT / "envs" / "data.txt").read_text())
     assert not ({"mumo", "torch-geometric"} | data_packages.keys()) & pins.keys()
-    assert "-c requirements/lock.txt" in (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert "-c envs/lock.txt" in (ROOT / "scripts" / "bootstrap.sh").read_text()
 
 
 def test_lock_is_the_tested_venvs_set():
