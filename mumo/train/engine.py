@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -213,17 +214,17 @@ class TrainResult:
     best_valid: float | None
 
 
-def train(
-    model: MuMo,
-    train_set: MoleculeDataset,
-    loss_fn: LossFn,
-    *,
-    evaluate: Callable[[MuMo], float] | None,
-    settings: TrainSettings,
-    out_dir: str | Path,
-    dist: Dist,
-    run_key: str,
-) -> TrainResult:
+class TrainJob(TypedDict):
+    """What a training run needs besides the model, its data and its loss (`train`'s keyword arguments)."""
+
+    evaluate: Callable[[MuMo], float] | None  # validation loss, or None for no validation
+    settings: TrainSettings
+    out_dir: str | Path
+    dist: Dist
+    run_key: str  # the settings, inputs and world size: a checkpoint of another run is not resumed
+
+
+def train(model: MuMo, train_set: MoleculeDataset, loss_fn: LossFn, **job: Unpack[TrainJob]) -> TrainResult:
     """Train `model` in place; on return it holds the selected weights (last, or best validation loss).
 
     Writes `out_dir/metrics.csv`, `learning_curve.png`, `checkpoints/` and, with selection best_valid,
@@ -232,17 +233,7 @@ def train(
     run is finished, both folders are deleted (the caller saves the selected weights once, as `model/`)
     unless `keep_checkpoints`. Logs one line per epoch: train loss, validation loss, learning rate, time.
     """
-    trainer = Trainer(
-        model,
-        train_set,
-        loss_fn,
-        evaluate=evaluate,
-        settings=settings,
-        out_dir=out_dir,
-        dist=dist,
-        run_key=run_key,
-    )
-    return trainer.run()
+    return Trainer(model, train_set, loss_fn, **job).run()
 
 
 class Trainer:
@@ -251,24 +242,16 @@ class Trainer:
     checkpointing), finish. Every rank runs the same calls, so the collectives inside line up."""
 
     def __init__(
-        self,
-        model: MuMo,
-        train_set: MoleculeDataset,
-        loss_fn: LossFn,
-        *,
-        evaluate: Callable[[MuMo], float] | None,
-        settings: TrainSettings,
-        out_dir: str | Path,
-        dist: Dist,
-        run_key: str,
+        self, model: MuMo, train_set: MoleculeDataset, loss_fn: LossFn, **job: Unpack[TrainJob]
     ) -> None:
         import deepspeed
 
-        s = self.settings = settings
-        self.loss_fn, self.evaluate, self.dist = loss_fn, evaluate, dist
-        self.out_dir = Path(out_dir)
+        s = self.settings = job["settings"]
+        dist = self.dist = job["dist"]
+        self.loss_fn, self.evaluate = loss_fn, job["evaluate"]
+        self.out_dir = Path(job["out_dir"])
         self.ckpt_dir, self.best_dir = self.out_dir / "checkpoints", self.out_dir / "best"
-        self.run_key = f"{run_key}|world_size={dist.world_size}"
+        self.run_key = f"{job['run_key']}|world_size={dist.world_size}"
         self.sampler = LengthBatchSampler(
             train_set.lengths,
             s.batch_size,
