@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mumo import __version__
+from mumo.data.download import sha256sum
 from mumo.data.sources import ResolvedDataset
 from mumo.io import write_json
 from mumo.steps.scores import evaluate_run
@@ -112,12 +113,8 @@ def _finished(seed_run: SeedRun, key: str) -> bool:
 
 
 def _file_digest(head: str, paths: list[str]) -> str:
-    digest = hashlib.sha256(head.encode())
-    for path in paths:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """`head` and the files' bytes (through their SHA-256), as 16 hex digits."""
+    return hashlib.sha256("|".join([head, *map(sha256sum, paths)]).encode()).hexdigest()[:16]
 
 
 @contextmanager
