@@ -116,7 +116,7 @@ def baseline_seeds(
 
     run_seeds(
         runs,
-        identity={"settings": settings, "tasks": list(dataset.tasks), "task_type": dataset.spec.task_type},
+        identity={"settings": settings},
         inputs=[table] if features is None else [table, features],
         dataset=dataset,
         run=run,

@@ -60,12 +60,7 @@ def finetune_seeds(
 
     run_seeds(
         runs,
-        identity={
-            "settings": settings,
-            "tasks": list(dataset.tasks),
-            "task_type": dataset.spec.task_type,
-            **featurized,
-        },
+        identity={"settings": settings, **featurized},
         inputs=[inputs.table, *inputs.shards, inputs.vocab, *inputs.pretrained],
         dataset=dataset,
         run=run,

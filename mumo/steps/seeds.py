@@ -67,9 +67,16 @@ def run_seeds(
     """Train (`train` writes the seed's predictions.csv) and score every seed not already finished from the
     same identity, in order; then write the group's record `out_record`.
 
-    `identity` (settings and options) and the bytes of `inputs` (the files every seed reads besides its split)
-    say what a finished seed was made from; `run` is the group's model, dataset and split."""
-    common = _file_digest(json.dumps({**identity, "mumo": __version__}, sort_keys=True, default=str), inputs)
+    `identity` (settings and options), the dataset's tasks and task type and the bytes of `inputs` (the files
+    every seed reads besides its split) say what a finished seed was made from; `run` is the group's model,
+    dataset and split."""
+    made_from = {
+        **identity,
+        "tasks": list(dataset.tasks),
+        "task_type": dataset.spec.task_type,
+        "mumo": __version__,
+    }
+    common = _file_digest(json.dumps(made_from, sort_keys=True, default=str), inputs)
     kept = []
     for seed_run in runs:
         key = _file_digest(f"{common}|seed={seed_run.seed}", [seed_run.split_json])
