@@ -1,4 +1,10 @@
-"""The `mumo` command: thin argparse wrappers over library functions (imports are lazy to keep start-up fast)."""
+"""MuMo for your own molecules: featurize, train, predict and evaluate from CSV files, and price a config.
+
+Every command reads and writes plain files; `mumo COMMAND --help` says what each needs. Errors are one line
+naming the file, row or key (`--debug` shows the traceback).
+"""
+
+# Thin argparse wrappers over library functions; imports are lazy to keep start-up fast.
 
 from __future__ import annotations
 
@@ -446,8 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: Exception) -> str:
-    """The error's own message on one line (KeyError's repr quotes dropped), else its type."""
-    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    """The error's own message on one line (KeyError's repr quotes dropped, OSError as "path: reason")."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    elif isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])
+    else:
+        text = str(error)
     return " ".join(text.split()) or type(error).__name__
 
 
