@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from mumo.plan import Plan
+from mumo.plan import Plan, type_command_line_values
 
 min_version("9.0")
 
@@ -15,6 +15,8 @@ if not workflow.config_settings.configfiles:
     configfile: "config/config.yaml"
 
 
+# --config seeds=[1] gives ['1'] (YAML's BaseLoader): retyped as a config file would have it
+type_command_line_values(config, workflow.config_settings.config)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

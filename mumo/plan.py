@@ -4,10 +4,12 @@ plan is testable without Snakemake."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+
+import yaml
 
 from mumo.catalog import ABLATIONS, MODELS, ModelSpec, get_model
 from mumo.data.hub import HubSource
@@ -412,6 +414,29 @@ class Plan:
             if resolved.source == "upstream" and resolved.spec.upstream.filename == filename:
                 return resolved.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
+
+
+def type_command_line_values(config: dict, overrides: Mapping) -> None:
+    """Give `--config` values the types a config file would give them, in place.
+
+    Snakemake parses a `--config` value's top level itself but reads lists and mappings with YAML's
+    BaseLoader, so `seeds=[1]` arrives as ['1'] and the schema refuses it. Only the strings that came from
+    the command line are retyped (a config file's quoted "1" stays a string).
+    """
+
+    def retype(value, given):
+        if isinstance(given, Mapping):
+            return {key: retype(value[key], given[key]) if key in given else value[key] for key in value}
+        if isinstance(given, list):
+            return [retype(item, item) for item in value]
+        if isinstance(given, str) and given:
+            parsed = yaml.safe_load(given)
+            return parsed if isinstance(parsed, (bool, int, float)) else value
+        return value
+
+    for key, given in overrides.items():
+        if isinstance(given, (Mapping, list)) and key in config:
+            config[key] = retype(config[key], given)
 
 
 def parse_seeds(seeds: str) -> tuple[int, ...]:

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -8,7 +9,7 @@ import yaml
 from helpers import REPO
 
 from mumo.catalog import ABLATIONS
-from mumo.plan import ConfigError, Plan
+from mumo.plan import ConfigError, Plan, type_command_line_values
 
 
 def _config(**overrides):
@@ -363,3 +364,25 @@ def test_a_small_corpus_gets_fewer_shards_than_n_shards(n_molecules, n_shards, e
     plan = Plan.from_config(config)
     assert plan.corpus_n_shards() == expected
     assert plan.corpus_shards()[-1] == f"results/structure/corpus/shard{expected - 1}.npz"
+
+
+def test_command_line_lists_and_mappings_get_a_config_files_types():
+    """`--config seeds=[1] mumo="{threads: 2, corpus: {seed: 3}}"` arrives from Snakemake as strings."""
+    config = {"seeds": ["1", "2"], "mumo": {"threads": "2", "preset": "small", "corpus": {"seed": "3"}}}
+    overrides = {"seeds": ["1", "2"], "mumo": {"threads": "2", "corpus": {"seed": "3"}}}
+    type_command_line_values(config, overrides)
+    assert config == {"seeds": [1, 2], "mumo": {"threads": 2, "preset": "small", "corpus": {"seed": 3}}}
+    quoted = {"mumo": {"preset": "1"}}  # a config file's quoted "1" that --config did not touch
+    type_command_line_values(quoted, {"mumo": {"threads": "2"}})
+    assert quoted == {"mumo": {"preset": "1"}}
+
+
+def test_snakemake_accepts_a_seed_list_on_the_command_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--directory", str(tmp_path),
+         "--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config" / "config.yaml"),
+         "--config", "seeds=[1]", "models=[mean]"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"train_mean\s+5\b", done.stdout), done.stdout  # one job per dataset, seed 1 only

@@ -130,7 +130,6 @@ def test_a_seed_trained_after_another_in_one_job_equals_the_seed_trained_alone(r
     files = ("predictions.csv", "metrics.json", "summary.json", "metrics.csv")
     before = {name: (group / "seed1" / name).read_bytes() for name in files}
     shutil.rmtree(group / "seed1")
-    # (`--config seeds=[1]` would give the string '1', which the schema refuses)
     snakemake(tmp_path, tiny_config(tmp_path, seeds=[1]), str(group / "seeds-1.json"))
     after = {name: (group / "seed1" / name).read_bytes() for name in files}
     assert after["predictions.csv"] == before["predictions.csv"]
