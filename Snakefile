@@ -45,6 +45,23 @@ include: "rules/mumo.smk"
 include: "rules/report.smk"
 
 
+# Run in Snakemake's own process whatever the executor: on a cluster these are the login node's jobs, because
+# the downloads need the internet that compute nodes often lack, and the rest only read and write a few
+# files in seconds (a SLURM submission would wait longer in the queue than it runs). On a laptop: no change.
+localrules:
+    all,
+    ablations,
+    download,
+    fetch_dataset,
+    fetch_authors,
+    import_checkpoint,
+    data_report,
+    structure_report,
+    aggregate,
+    figures,
+    learning_curves,
+
+
 rule all:
     default_target: True
     input:

@@ -3,7 +3,8 @@ recipes, priced with a throughput table measured per preset, batch size, precisi
 
 A job's molecule-passes are its training passes (epochs × the molecules its optimizer steps consume) and its
 forward-only passes (validation during training, then predicting the valid and test folds once). Time =
-training passes / throughput + forward passes / (throughput / FORWARD_SHARE) + a fixed start-up per job.
+training passes / throughput + forward passes / (throughput / FORWARD_SHARE) + a fixed start-up per process
+(a finetune job's seeds share one).
 Estimates, not measurements: see README "What the paper configuration costs" for the method and its limits.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -79,6 +80,7 @@ class Job:
     steps: int  # optimizer steps
     train_passes: int
     forward_passes: int
+    startups: int  # processes it starts: a finetune's seeds share their job's one (mumo.steps.seeds)
 
 
 @dataclass(frozen=True)
@@ -164,12 +166,14 @@ def size_job(
         total,
         passes,
         forward,
+        processes,
     )
 
 
 def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
     """Every training job of the plan: one pretraining per pretrained model (on `gpus` processes, DDP), one
-    finetune (or baseline fit) per (model, dataset, split, seed) of Plan.runs()."""
+    finetune (or baseline fit) per (model, dataset, split, seed) of Plan.runs(). The seeds of a (model,
+    dataset, split) train one after the other in one Snakemake job: only the first pays the start-up."""
     from mumo.train.settings import TrainSettings
 
     out = []
@@ -186,14 +190,19 @@ def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
             )
         )
     fractions = plan.config["split_fractions"]
+    started: set[tuple[str, str, str]] = set()
     for model, dataset, split, seed in plan.runs():
         d = plan.datasets[dataset]
         folds = fold_sizes(dataset_rows(plan, dataset), split, fractions, d.spec.benchmark == "TDC")
         if get_model(model).kind != "mumo":
-            out.append(Job("baseline", model, dataset, split, seed, None, None, 0, 0, 1, 0, *folds, 0, 0, 0))
+            out.append(
+                Job("baseline", model, dataset, split, seed, None, None, 0, 0, 1, 0, *folds, 0, 0, 0, 0)
+            )
             continue
         settings = plan.model_settings(model, "finetune", dataset)
-        out.append(size_job(JobKey("finetune", model, dataset, split, seed), settings, folds))
+        job = size_job(JobKey("finetune", model, dataset, split, seed), settings, folds)
+        out.append(job if (model, dataset, split) not in started else replace(job, startups=0))
+        started.add((model, dataset, split))
     return out
 
 
@@ -336,7 +345,7 @@ class Bill:
 def job_seconds(job: Job, rate: float) -> float:
     """Device-seconds of a job at `rate` training molecules/s per device."""
     forward = rate / FORWARD_SHARE
-    return job.train_passes / rate + job.forward_passes / forward + STARTUP_S * job.processes
+    return job.train_passes / rate + job.forward_passes / forward + STARTUP_S * job.startups
 
 
 def price(jobs_: list[Job], table: ThroughputTable, device: str, gpus: int) -> Bill:

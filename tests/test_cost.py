@@ -38,6 +38,21 @@ def test_jobs_of_the_tiny_config_are_the_plans_runs_and_pretrainings():
     assert pretrain.train + pretrain.valid == 150  # mumo.corpus.n_molecules
 
 
+def test_the_seeds_of_a_finetune_job_pay_one_start_up():
+    plan = Plan.from_config(load_config(TINY_CONFIG))
+    finetunes = [j for j in jobs(plan) if j.rule == "finetune"]
+    groups = {(j.model, j.dataset, j.split) for j in finetunes}
+    assert len(finetunes) > len(groups)  # several seeds per (model, dataset, split)
+    assert sorted((j.model, j.dataset, j.split) for j in finetunes if j.startups == 1) == sorted(groups)
+    assert {j.startups for j in finetunes} == {0, 1}
+    pretrain = jobs(plan, gpus=4)[0]
+    assert pretrain.rule == "pretrain" and pretrain.startups == 4  # one per DDP process
+    later_seed = next(j for j in finetunes if j.startups == 0)
+    assert job_seconds(later_seed, rate=10.0) == pytest.approx(
+        later_seed.train_passes / 10 + later_seed.forward_passes / 30
+    )
+
+
 def test_molecule_passes_and_steps_of_a_hand_checked_job():
     settings = {"preset": "tiny", "epochs": 3, "batch_size": 4, "grad_accum": 2}
     job = size_job(JobKey("finetune", "mumo", "d", "random", 0), settings, (50, 10, 7))

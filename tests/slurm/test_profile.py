@@ -10,15 +10,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_facts import group_components, groups, local_rules
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
 NOACCT = REPO / "profiles" / "slurm-noacct"
-GROUPED = REPO / "profiles" / "slurm-grouped"
 GPU_RULES = ("pretrain", "finetune")
 FUTURE_RULES = set(GPU_RULES)  # named in the profile before the rules exist
 
@@ -98,8 +99,7 @@ def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cp
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(tmp_path / "config.yaml"), "--profile", str(PROFILE), "--workflow-profile", "none",
-         "--cores", "1024"],  # a dry run otherwise assumes 1 core and caps the threads it prints
+         "--configfile", str(tmp_path / "config.yaml"), "--profile", str(PROFILE), "--workflow-profile", "none"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
@@ -134,33 +134,48 @@ def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cp
     assert {"train_ecfp_rf", "standardise", "aggregate", "pretrain", "finetune"} <= seen
 
 
-def test_groups_name_cpu_rules_only_and_every_group_has_its_components(workflow_rules):
-    overlay = yaml.safe_load((GROUPED / "config.yaml").read_text())
-    grouped = dict(entry.split("=") for entry in overlay["groups"])
-    components = dict(entry.split("=") for entry in overlay["group-components"])
+def test_groups_hold_cpu_rules_only_and_local_rules_are_neither_grouped_nor_gpu(profile, workflow_rules):
+    grouped, components = groups(profile), group_components(profile)
     assert set(grouped) <= workflow_rules, set(grouped) - workflow_rules
     assert not set(grouped) & set(GPU_RULES), "a group of GPU jobs would ask for the sum of their GPUs"
     assert set(components) == set(grouped.values())
-    assert all(int(n) >= 2 for n in components.values())
+    assert all(n >= 1 for n in components.values())
+    assert local_rules() <= workflow_rules, local_rules() - workflow_rules
+    assert not local_rules() & (set(grouped) | set(GPU_RULES))
+    assert {"download", "fetch_dataset", "fetch_authors", "import_checkpoint"} <= local_rules(), (
+        "the downloads need the login node's internet"
+    )
+    # `cores` bounds a group job's width; it also caps every rule's threads, so it must not cut the GPU jobs'
+    assert profile["cores"] >= max(profile["set-threads"].values())
 
 
-def submissions(dry_run_output: str) -> int:
-    """SLURM jobs a dry run through the profile plans: one per group job, one per job outside any group."""
-    return len(re.findall(r"Group job \w+", dry_run_output)) + len(
-        [rule for rule in re.findall(r"\nrule (\w+):", dry_run_output) if rule != "all"]
+def submissions(dry_run_output: str) -> Counter:
+    """What a dry run through the profile plans, as kind -> count: `group` jobs (one SLURM job each), `plain`
+    jobs outside any group (one SLURM job each) and `local` jobs (the workflow's localrules but `all`, run by
+    snakemake itself). Grouped jobs are printed indented, under their `Group job` line."""
+    plain = Counter(re.findall(r"\nrule (\w+):", dry_run_output))
+    plain.pop("all", None)
+    local = sum(n for rule, n in plain.items() if rule in local_rules())
+    return Counter(
+        group=len(re.findall(r"Group job \w+", dry_run_output)),
+        plain=sum(plain.values()) - local,
+        local=local,
     )
 
 
 @pytest.mark.slow
 def test_the_paper_config_submits_about_500_slurm_jobs(tmp_path):
-    """Issue #15: ~1,150 Snakemake jobs (one finetune per model, dataset and split); with the grouped overlay
-    about 515 submissions (the overlay does not yet run through SLURM: see docs/cluster.md)."""
+    """Issue #15: ~1,150 Snakemake jobs (one finetune per model, dataset and split) become under 500 SLURM
+    submissions with the documented command: the GPU jobs alone, the CPU rules in groups, the rest local."""
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(REPO / "config" / "paper.yaml"), "--profile", str(PROFILE), "--profile", str(GROUPED),
-         "--workflow-profile", "none", "--cores", "1024"],
+         "--configfile", str(REPO / "config" / "paper.yaml"), "--profile", str(PROFILE), "--workflow-profile", "none"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
-    assert len(re.findall(r"\nrule finetune:", done.stdout)) == 476  # 68 (dataset, split) pairs × 7 models
-    assert 450 < submissions(done.stdout) <= 520
+    planned = submissions(done.stdout)
+    finetunes = len(re.findall(r"\nrule finetune:", done.stdout))
+    assert finetunes == 476  # 68 (dataset, split) pairs × 7 models
+    assert planned["plain"] == finetunes + 5, planned  # + one pretraining per pretrained model: nothing else
+    assert planned["local"] > 50 and planned["group"] > 4, planned
+    assert planned["group"] + planned["plain"] <= 500, planned

@@ -1,8 +1,10 @@
 """End to end on a real (local, single-node) SLURM cluster, through profiles/slurm.
 
 1. The tiny .test config through `snakemake --profile profiles/slurm` (+ a test overlay that only shrinks
-   runtimes, memory, CPUs and polling): every job goes out by sbatch and shows in sacct, each in the partition
-   its rule's resources name (GPU rules with a GPU, the others without); the results equal a local `--cores 2` run of the same config.
+   runtimes, memory, CPUs and polling): the workflow's `localrules` run in snakemake's own process, the CPU
+   rules go out in the profile's groups (one SLURM job runs several of them) and every other job alone; each
+   submission shows in sacct, in the partition its resources name (GPU rules with a GPU, the others without);
+   the results equal a local `--cores 2` run of the same config.
 2. Stand-ins for the future GPU rules (tests/slurm/stub), on a second cluster without accounting (no slurmdbd:
    `sacct` fails) through profiles/slurm + profiles/slurm-noacct: `pretrain`/`finetune`, with the profile's
    own partition, GPU model and constraint, land in the gpu partition with GPUs; `pretrain` is one job whose
@@ -27,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workflow_facts import group_of_comment, groups, local_rules
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
@@ -35,6 +38,7 @@ STUB = Path(__file__).resolve().parent / "stub" / "Snakefile"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TEST_MEM_MB = 800  # per job; the test node has 16 GB
 TEST_RUNTIME_MIN = 5
+TEST_GROUP_CPUS = 2  # `cores`: the widest a group job gets on the 6-CPU test node
 RUN_TIMEOUT_S = 1200  # the tiny run takes ~9 min on a busy 2-core machine
 GPU_RULES = ("pretrain", "finetune")
 MUMO_RTOL = 1e-3  # float32 training: see the comparison in the end-to-end test  # a hang (e.g. status queries that never answer) is a failure
@@ -88,6 +92,7 @@ def write_overlay(path: Path, cluster, **settings) -> Path:
         "default-resources": shrink(profile["default-resources"], cluster),
         "set-resources": {rule: shrink(res, cluster) for rule, res in profile["set-resources"].items()},
         "set-threads": {rule: 1 for rule in profile.get("set-threads", {})},
+        "cores": TEST_GROUP_CPUS,
         **settings,
     }
     overlay["set-threads"]["train_ecfp_rf"] = 2  # still a multi-threaded job
@@ -111,6 +116,15 @@ def run_through_slurm(cluster, *args: str) -> tuple[subprocess.CompletedProcess,
 
 def explain(done: subprocess.CompletedProcess) -> str:
     return f"rc={done.returncode}\n--- stdout:\n{done.stdout[-4000:]}\n--- stderr:\n{done.stderr[-8000:]}"
+
+
+def finished_in_groups(workdir: Path) -> Counter:
+    """rule -> 'Finished jobid' lines in the SLURM group jobs' own logs. Each job of a group is reported twice
+    there: by the snakemake that `srun` started for it, and by the group job's snakemake that started it."""
+    logs = (workdir / ".snakemake" / "slurm_logs").glob("group_*/**/*.log")
+    return Counter(
+        rule for log in logs for rule in re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log.read_text())
+    )
 
 
 def job_stats(log: str) -> Counter:
@@ -205,28 +219,43 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
     log = done.stdout + done.stderr
     assert "command=sacct" in log, "with accounting, the profile's default status command is sacct"
 
-    # Every job of the DAG (except the target rule `all`, which has nothing to run) went out through sbatch.
-    expected = job_stats(local_log.read_text())
-    expected.pop("all")
-    remote_jobs = sum(expected.values())
-    assert expected["train_ecfp_rf"] > 0 and expected["aggregate"] == 1, expected
-    assert len(re.findall(r"sbatch call: sbatch ", log)) == remote_jobs
-    ids = submitted_ids(log)
-    assert len(ids) == remote_jobs
-
-    # sacct agrees: one allocation per job, all of this run, all completed, each rule as often as in the DAG,
-    # each in the partition its resources name: the GPU rules (MuMo training) in `gpu` with a GPU allocated,
-    # every other rule in `cpu` without one.
+    # Every job of the DAG went where the workflow and the profile send it: the localrules (and the target
+    # `all`) nowhere, the grouped rules inside group jobs, every other job (the GPU rules) in a SLURM job of
+    # its own.
     profile = load_profile(PROFILE)
+    grouped = groups(profile)
+    expected = job_stats(local_log.read_text())
+    local = {rule: n for rule, n in expected.items() if rule in local_rules()}
+    in_groups = Counter({rule: n for rule, n in expected.items() if rule in grouped})
+    alone = Counter({rule: n for rule, n in expected.items() if rule not in local and rule not in grouped})
+    assert set(alone) == set(GPU_RULES), alone
+    assert expected["pretrain"] == 2 and expected["finetune"] > 0, expected  # mumo and mumo_seq_only
+    assert local["aggregate"] == 1 and in_groups["train_ecfp_rf"] > 0 and in_groups["split"] > 0, expected
+    assert finished_in_groups(slurm_dir) == in_groups + in_groups, "not every grouped job ran in a group job"
+    group_jobs = re.findall(r"Group job (\w+)", log)
+    assert set(group_jobs) == {grouped[rule] for rule in in_groups}, group_jobs
+    submissions = sum(alone.values()) + len(group_jobs)
+    assert len(group_jobs) < sum(in_groups.values())
+    assert len(re.findall(r"sbatch call: sbatch ", log)) == submissions
+    ids = submitted_ids(log)
+    assert len(ids) == submissions
+
+    # sacct agrees: one allocation per submission, all of this run, all completed, each GPU rule as often as in
+    # the DAG, each group as often as snakemake formed it, each in the partition its resources name: the GPU
+    # rules (MuMo training) in `gpu` with a GPU allocated, the group jobs in `cpu` without one, never wider
+    # than `cores`.
     rows = cluster.sacct("--name", run_id(log))
     assert sorted(r["JobIDRaw"] for r in rows) == sorted(ids)
     assert {r["State"] for r in rows} == {"COMPLETED"}, rows
-    assert Counter(rule_of(r) for r in rows) == expected
-    assert expected["pretrain"] == 2 and expected["finetune"] > 0, expected  # mumo and mumo_seq_only
+    group_rows = [r for r in rows if group_of_comment(r["Comment"], set(grouped.values()))]
+    assert Counter(group_of_comment(r["Comment"], set(grouped.values())) for r in group_rows) == Counter(
+        group_jobs
+    )
+    assert Counter(rule_of(r) for r in rows if r not in group_rows) == alone
     for row in rows:
-        rule = rule_of(row)
-        gpu_rule = rule in GPU_RULES
-        assert row["Partition"] == expected_partition(rule, profile) == ("gpu" if gpu_rule else "cpu"), row
+        gpu_rule = row not in group_rows and rule_of(row) in GPU_RULES
+        partition = expected_partition(rule_of(row), profile) if gpu_rule else "cpu"
+        assert row["Partition"] == partition == ("gpu" if gpu_rule else "cpu"), row
         assert ("gres/gpu" in row["AllocTRES"]) == gpu_rule, row
         assert row["Account"] == cluster.account
     for rule, call in sbatch_calls(log).items():
@@ -234,9 +263,9 @@ def test_tiny_workflow_runs_through_the_slurm_profile_like_a_local_run(slurm_clu
             assert " -p gpu " in call and "--gpus=" in call and "--gres" not in call, (rule, call)
         else:
             assert " -p cpu " in call and "--gpus" not in call and "--gres" not in call, (rule, call)
-    multi = [r for r in rows if rule_of(r) == "train_ecfp_rf"]
-    assert all("cpu=2" in r["AllocTRES"] for r in multi), (
-        "train_ecfp_rf's threads did not become --cpus-per-task"
+    cpus = {int(re.search(r"cpu=(\d+)", r["AllocTRES"]).group(1)) for r in group_rows}
+    assert max(cpus) == TEST_GROUP_CPUS, (
+        "a group job is as wide as `cores` allows (train_ecfp_rf alone has 2 threads)"
     )
 
     # Same results as the local run.
