@@ -235,6 +235,58 @@ class _ChunkedScan(torch.autograd.Function):
         return du, grad_delta, dA, dB, dC, None
 
 
+# --------------------------------------------------------------------------------------------------
+# Compile-friendly path: the same chunked scan without in-place writes, differentiated by autograd.
+
+
+def _scan_stacked(a: Tensor, x: Tensor, chunk: int) -> Tensor:
+    """The states x_t <- a_t * x_{t-1} + x_t along dim 1, like `_scan_`, but out of place.
+
+    Traced, every in-place slice update of `_scan_` becomes a copy of the whole tensor (`slice_scatter`);
+    here the length is padded to whole chunks, chunks become a dimension, and each step's states are new
+    tensors stacked at the end, so the traced graph holds only pointwise steps that inductor fuses.
+    """
+    batch, length, *rest = x.shape
+    n_chunks = -(-length // chunk)
+    if pad := n_chunks * chunk - length:  # trailing positions: they never reach earlier states
+        a, x = (torch.cat([t, t.new_zeros(batch, pad, *rest)], 1) for t in (a, x))
+    a_steps = a.reshape(batch, n_chunks, chunk, *rest).unbind(2)
+    x_steps = x.reshape(batch, n_chunks, chunk, *rest).unbind(2)
+    # every chunk from a zero state, all chunks at once; `decays` is the decay accumulated since chunk start
+    states, decays = [x_steps[0]], [a_steps[0]]
+    for a_t, x_t in zip(a_steps[1:], x_steps[1:], strict=True):
+        states.append(torch.addcmul(x_t, a_t, states[-1]))
+        decays.append(a_t * decays[-1])
+    # the state carried into each chunk: the previous chunk's last state, completed by its own carry
+    carries = [torch.zeros_like(states[-1][:, 0])]
+    for last_state, last_decay in zip(states[-1].unbind(1)[:-1], decays[-1].unbind(1)[:-1], strict=True):
+        carries.append(torch.addcmul(last_state, last_decay, carries[-1]))
+    carry = torch.stack(carries, 1).unsqueeze(2)
+    h = torch.addcmul(torch.stack(states, 2), torch.stack(decays, 2), carry)
+    return h.reshape(batch, n_chunks * chunk, *rest)[:, :length]
+
+
+def _selective_scan_functional(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, chunk: int
+) -> tuple[Tensor, Tensor]:
+    """(y, last state) of `_ChunkedScan`, built from `_scan_stacked` for autograd to differentiate.
+
+    Chosen under torch.compile over `_ChunkedScan`'s recomputing backward: its adjoint scan writes slices in
+    place too, while the derivative of pointwise steps is pointwise steps that inductor fuses and, with its
+    min-cut partitioner, recomputes or saves as it finds cheaper. The cost: the graph saves states of size
+    (batch, length, dim, state) per layer instead of recomputing them in backward.
+    """
+    with torch.autocast(u.device.type, enabled=False):
+        b, d, length = u.shape
+        g, n = B.shape[1], A.shape[1]
+        shape5 = (b, length, g, d // g, 1)
+        a = torch.exp(delta.transpose(1, 2).reshape(shape5) * A.view(g, d // g, n))
+        x = (delta * u).transpose(1, 2).reshape(shape5) * B.permute(0, 3, 1, 2).unsqueeze(3)
+        h = _scan_stacked(a, x, chunk)
+        y = (h * C.permute(0, 3, 1, 2).unsqueeze(3)).sum(-1).reshape(b, length, d).transpose(1, 2)
+        return y, h[:, -1].reshape(b, d, n)
+
+
 def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's selective_scan_fn
     u: Tensor,
     delta: Tensor,
@@ -247,8 +299,14 @@ def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's sel
     delta_softplus: bool = False,
     return_last_state: bool = False,
     chunk_size: int | None = None,
+    *,
+    functional: bool | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Pure-PyTorch selective scan, vectorised over the sequence by `_scan_`; same contract as the reference."""
+    """Pure-PyTorch selective scan, vectorised over the sequence; same contract as the reference.
+
+    `functional` None: `_selective_scan_functional` while torch.compile traces (one scan per layer, no CPU
+    batch blocks), else `_ChunkedScan` (in place, batch blocks on CPU), whose eager results stay unchanged.
+    """
     dtype_in, dtype = u.dtype, _compute_dtype(u)
     u = u.to(dtype)
     delta = _prepare_delta(delta, delta_bias, delta_softplus, dtype)
@@ -256,6 +314,10 @@ def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's sel
     B = (B.unsqueeze(1) if B.dim() == 3 else B).to(dtype)
     C = (C.unsqueeze(1) if C.dim() == 3 else C).to(dtype)
     chunk = chunk_size or default_chunk_size(u.shape[2])
+    if torch.compiler.is_compiling() if functional is None else functional:
+        y, last_state = _selective_scan_functional(u, delta, A, B, C, chunk=chunk)
+        y = _finish(y, u, D, z, dtype_in)
+        return (y, last_state) if return_last_state else y
     batch, dim, length = u.shape
     block = batch if u.is_cuda else max(1, CPU_BLOCK_ELEMENTS // (dim * length * A.shape[1]))
     parts = [
