@@ -239,52 +239,51 @@ class _ChunkedScan(torch.autograd.Function):
 # Compile-friendly path: the same chunked scan without in-place writes, differentiated by autograd.
 
 
-def _scan_stacked(a: Tensor, x: Tensor, chunk: int) -> Tensor:
-    """The states x_t <- a_t * x_{t-1} + x_t along dim 1, like `_scan_`, but out of place.
+def _time_major_chunks(t: Tensor, chunk: int) -> tuple[Tensor, ...]:
+    """(batch, ..., length) -> per position in a chunk, a tensor (chunks, batch, ...), zeros padded in front.
 
-    Traced, every in-place slice update of `_scan_` becomes a copy of the whole tensor (`slice_scatter`);
-    here the length is padded to whole chunks, chunks become a dimension, and each step's states are new
-    tensors stacked at the end, so the traced graph holds only pointwise steps that inductor fuses.
+    Leading zeros (delta = 0: decay 1, input 0) keep the state at zero, so the real positions and the last
+    state are unchanged. Time-major, so that each step reads and writes contiguous blocks.
     """
-    batch, length, *rest = x.shape
-    n_chunks = -(-length // chunk)
-    if pad := n_chunks * chunk - length:  # trailing positions: they never reach earlier states
-        a, x = (torch.cat([t, t.new_zeros(batch, pad, *rest)], 1) for t in (a, x))
-    a_steps = a.reshape(batch, n_chunks, chunk, *rest).unbind(2)
-    x_steps = x.reshape(batch, n_chunks, chunk, *rest).unbind(2)
-    # every chunk from a zero state, all chunks at once; `decays` is the decay accumulated since chunk start
-    states, decays = [x_steps[0]], [a_steps[0]]
-    for a_t, x_t in zip(a_steps[1:], x_steps[1:], strict=True):
-        states.append(torch.addcmul(x_t, a_t, states[-1]))
-        decays.append(a_t * decays[-1])
-    # the state carried into each chunk: the previous chunk's last state, completed by its own carry
-    carries = [torch.zeros_like(states[-1][:, 0])]
-    for last_state, last_decay in zip(states[-1].unbind(1)[:-1], decays[-1].unbind(1)[:-1], strict=True):
-        carries.append(torch.addcmul(last_state, last_decay, carries[-1]))
-    carry = torch.stack(carries, 1).unsqueeze(2)
-    h = torch.addcmul(torch.stack(states, 2), torch.stack(decays, 2), carry)
-    return h.reshape(batch, n_chunks * chunk, *rest)[:, :length]
+    n_chunks = -(-t.shape[-1] // chunk)
+    t = F.pad(t, (n_chunks * chunk - t.shape[-1], 0)).movedim(-1, 0)
+    return t.reshape(n_chunks, chunk, *t.shape[1:]).unbind(1)
 
 
 def _selective_scan_functional(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, chunk: int
 ) -> tuple[Tensor, Tensor]:
-    """(y, last state) of `_ChunkedScan`, built from `_scan_stacked` for autograd to differentiate.
+    """(y, last state) of `_ChunkedScan` without in-place writes, for autograd to differentiate.
 
-    Chosen under torch.compile over `_ChunkedScan`'s recomputing backward: its adjoint scan writes slices in
-    place too, while the derivative of pointwise steps is pointwise steps that inductor fuses and, with its
-    min-cut partitioner, recomputes or saves as it finds cheaper. The cost: the graph saves states of size
-    (batch, length, dim, state) per layer instead of recomputing them in backward.
+    Traced, every in-place slice update of `_scan_` becomes a copy of the whole tensor (`slice_scatter`);
+    here chunks are a dimension and each step's states are new tensors: the chunks are scanned from a zero
+    state all at once (a loop over the positions of a chunk), a loop over chunks carries each chunk's last
+    state into the next, and each position's output is reduced from its state as soon as it is complete.
+    The traced graph then holds pointwise steps and small reductions that inductor fuses, and their
+    derivative is the same again, which it fuses too; it saves the per-step states for backward
+    (batch·length·dim·state values per layer) where `_ChunkedScan` recomputes them.
     """
     with torch.autocast(u.device.type, enabled=False):
         b, d, length = u.shape
         g, n = B.shape[1], A.shape[1]
-        shape5 = (b, length, g, d // g, 1)
-        a = torch.exp(delta.transpose(1, 2).reshape(shape5) * A.view(g, d // g, n))
-        x = (delta * u).transpose(1, 2).reshape(shape5) * B.permute(0, 3, 1, 2).unsqueeze(3)
-        h = _scan_stacked(a, x, chunk)
-        y = (h * C.permute(0, 3, 1, 2).unsqueeze(3)).sum(-1).reshape(b, length, d).transpose(1, 2)
-        return y, h[:, -1].reshape(b, d, n)
+        deltas = _time_major_chunks(delta.view(b, g, d // g, 1, length), chunk)
+        inputs = _time_major_chunks((delta * u).view(b, g, d // g, 1, length), chunk)
+        Bs, Cs = (_time_major_chunks(M.unsqueeze(2), chunk) for M in (B, C))  # (chunks, b, g, 1, n) each
+        A = A.view(g, d // g, n)
+        decay = torch.exp(deltas[0] * A)
+        states, decays = [inputs[0] * Bs[0]], [decay]
+        for delta_t, input_t, B_t in zip(deltas[1:], inputs[1:], Bs[1:], strict=True):
+            decay = torch.exp(delta_t * A)
+            states.append(torch.addcmul(input_t * B_t, decay, states[-1]))
+            decays.append(decay * decays[-1])
+        # the state carried into each chunk: the previous chunk's last state, completed by its own carry
+        carries = [torch.zeros_like(states[-1][0])]
+        for last_state, last_decay in zip(states[-1].unbind(0), decays[-1].unbind(0), strict=True):
+            carries.append(torch.addcmul(last_state, last_decay, carries[-1]))
+        carry = torch.stack(carries[:-1]).unsqueeze(1)
+        h = torch.addcmul(torch.stack(states, 1), torch.stack(decays, 1), carry)
+        y = (h * torch.stack(Cs, 1)).sum(-1).reshape(-1, b, d)[-length:].permute(1, 2, 0)
+        return y, carries[-1].reshape(b, d, n)
 
 
 def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's selective_scan_fn

@@ -9,7 +9,6 @@ from mumo.model import kernels
 from mumo.model.causal_conv import causal_conv1d, causal_conv1d_ref
 from mumo.model.selective_scan import (
     _scan_,
-    _scan_stacked,
     selective_scan,
     selective_scan_chunked,
     selective_scan_ref,
@@ -130,8 +129,6 @@ def test_scan_recurrence(reverse, length, chunk):
     a_before = a.clone()
     torch.testing.assert_close(_scan_(a, x.clone(), chunk, torch.empty_like(a), reverse=reverse), expected)
     assert torch.equal(a, a_before)
-    if not reverse:
-        torch.testing.assert_close(_scan_stacked(a, x, chunk), expected)
 
 
 def test_compiling_traces_one_out_of_place_scan(monkeypatch):
@@ -152,7 +149,7 @@ def test_compiling_traces_one_out_of_place_scan(monkeypatch):
     calls = [node.target for node in graphs[0].graph.nodes if node.op in ("call_function", "call_method")]
     names = [getattr(target, "__name__", str(target)) for target in calls]
     assert [name for name in names if name.endswith("_") and not name.startswith("_")] == []
-    assert names.count("exp") == 1
+    assert not [name for name in names if name in {"cat", "autograd_function_apply"}]  # blocks, _ChunkedScan
 
 
 def test_dispatch_and_errors():
