@@ -258,7 +258,7 @@ def _selective_scan_functional(
     Traced, every in-place slice update of `_scan_` becomes a copy of the whole tensor (`slice_scatter`);
     here chunks are a dimension and each step's states are new tensors: the chunks are scanned from a zero
     state all at once (a loop over the positions of a chunk), a loop over chunks carries each chunk's last
-    state into the next, and each position's output is reduced from its state as soon as it is complete.
+    state into the next, and the stacked states, completed by the carries, are reduced against C at once.
     The traced graph then holds pointwise steps and small reductions that inductor fuses, and their
     derivative is the same again, which it fuses too; it saves the per-step states for backward
     (batch·length·dim·state values per layer) where `_ChunkedScan` recomputes them.
@@ -266,8 +266,8 @@ def _selective_scan_functional(
     with torch.autocast(u.device.type, enabled=False):
         b, d, length = u.shape
         g, n = B.shape[1], A.shape[1]
-        deltas = _time_major_chunks(delta.view(b, g, d // g, 1, length), chunk)
-        inputs = _time_major_chunks((delta * u).view(b, g, d // g, 1, length), chunk)
+        deltas = _time_major_chunks(delta.reshape(b, g, d // g, 1, length), chunk)
+        inputs = _time_major_chunks((delta * u).reshape(b, g, d // g, 1, length), chunk)
         Bs, Cs = (_time_major_chunks(M.unsqueeze(2), chunk) for M in (B, C))  # (chunks, b, g, 1, n) each
         A = A.view(g, d // g, n)
         decay = torch.exp(deltas[0] * A)
