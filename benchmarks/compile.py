@@ -5,10 +5,12 @@ size: a `small` classification model trains on one synthetic batch (molecules of
 tokens per atom, as in the MoleculeNet tables) with a plain PyTorch step: forward and loss, backward, AdamW
 (the optimizer mumo's engine hands DeepSpeed). `eager` is the model as trained today; `compiled` is the same
 model after `mumo.model.compile.maybe_compile` (inductor, fullgraph, bucketed static shapes; the loss and the
-optimizer stay eager, as in the engine). Reported per mode: median wall and process-CPU seconds of a step
-(after warm-up; on a shared box CPU time is the steadier figure), the first step (the compile, for
-`compiled`; `compiled_foreach` reuses its code from inductor's cache, a fresh directory per run), and the profiler's operator counts of one step by phase: every `aten::` call and the top-level
-calls dispatched from outside any other operator (`count_ops`).
+optimizer stay eager, as in the engine); `compiled_optim` compiles the optimizer step too. Reported per mode:
+median wall and process-CPU seconds of a step (after warm-up; on a shared box CPU time is the steadier
+figure), the first step (the compile, for `compiled`; `compiled_foreach` and `compiled_optim` reuse the
+model's code from inductor's cache, a fresh directory per run), and the profiler's operator counts of one
+step by phase: every `aten::` call and the top-level calls dispatched from outside any other operator
+(`count_ops`).
 
     .venv/bin/python benchmarks/compile.py                       # small preset, batches 1 4 32
     .venv/bin/python benchmarks/compile.py --preset tiny --batches 2 --steps 2   # a quick check
@@ -39,8 +41,9 @@ from mumo.model.compile import maybe_compile
 from mumo.model.synthetic import synthetic_record, synthetic_tokens
 from mumo.train.recipes import supervised_loss
 
-#: model × optimizer: AdamW's default on CPU is its per-tensor loop; foreach=True batches the parameters
-MODES = ("eager", "eager_foreach", "compiled", "compiled_foreach")
+#: model × optimizer: AdamW's default on CPU is its per-tensor loop; foreach=True batches the parameters;
+#: compiled_optim also compiles the (foreach) optimizer step
+MODES = ("eager", "eager_foreach", "compiled", "compiled_foreach", "compiled_optim")
 PHASES = ("forward_loss", "backward", "optimizer")
 
 
@@ -71,7 +74,8 @@ def measure(args: argparse.Namespace, batch, mode: str) -> dict:
     if mode.startswith("compiled"):
         maybe_compile(model, True)
         torch._dynamo.reset()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, foreach=mode.endswith("foreach"))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, foreach=mode.endswith(("foreach", "optim")))
+    optimizer_step = torch.compile(optimizer.step) if mode == "compiled_optim" else optimizer.step
 
     def phases():
         loss = supervised_loss(model, batch, None)
@@ -79,7 +83,7 @@ def measure(args: argparse.Namespace, batch, mode: str) -> dict:
         optimizer.zero_grad()
         loss.backward()
         yield None
-        optimizer.step()
+        optimizer_step()
         yield None
 
     walls, cpus, first_loss = [], [], None

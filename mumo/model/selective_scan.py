@@ -235,6 +235,57 @@ class _ChunkedScan(torch.autograd.Function):
         return du, grad_delta, dA, dB, dC, None
 
 
+# --------------------------------------------------------------------------------------------------
+# Compile-friendly path: the same chunked scan without in-place writes, differentiated by autograd.
+
+
+def _time_major_chunks(t: Tensor, chunk: int) -> tuple[Tensor, ...]:
+    """(batch, ..., length) -> per position in a chunk, a tensor (chunks, batch, ...), zeros padded in front.
+
+    Leading zeros (delta = 0: decay 1, input 0) keep the state at zero, so the real positions and the last
+    state are unchanged. Time-major, so that each step reads and writes contiguous blocks.
+    """
+    n_chunks = -(-t.shape[-1] // chunk)
+    t = F.pad(t, (n_chunks * chunk - t.shape[-1], 0)).movedim(-1, 0)
+    return t.reshape(n_chunks, chunk, *t.shape[1:]).unbind(1)
+
+
+def _selective_scan_functional(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, chunk: int
+) -> tuple[Tensor, Tensor]:
+    """(y, last state) of `_ChunkedScan` without in-place writes, for autograd to differentiate.
+
+    Traced, every in-place slice update of `_scan_` becomes a copy of the whole tensor (`slice_scatter`);
+    here chunks are a dimension and each step's states are new tensors: the chunks are scanned from a zero
+    state all at once (a loop over the positions of a chunk), a loop over chunks carries each chunk's last
+    state into the next, and the stacked states, completed by the carries, are reduced against C at once.
+    The traced graph then holds pointwise steps and small reductions that inductor fuses, and their
+    derivative is the same again, which it fuses too; it saves the per-step states for backward
+    (batch·length·dim·state values per layer) where `_ChunkedScan` recomputes them.
+    """
+    with torch.autocast(u.device.type, enabled=False):
+        b, d, length = u.shape
+        g, n = B.shape[1], A.shape[1]
+        deltas = _time_major_chunks(delta.reshape(b, g, d // g, 1, length), chunk)
+        inputs = _time_major_chunks((delta * u).reshape(b, g, d // g, 1, length), chunk)
+        Bs, Cs = (_time_major_chunks(M.unsqueeze(2), chunk) for M in (B, C))  # (chunks, b, g, 1, n) each
+        A = A.view(g, d // g, n)
+        decay = torch.exp(deltas[0] * A)
+        states, decays = [inputs[0] * Bs[0]], [decay]
+        for delta_t, input_t, B_t in zip(deltas[1:], inputs[1:], Bs[1:], strict=True):
+            decay = torch.exp(delta_t * A)
+            states.append(torch.addcmul(input_t * B_t, decay, states[-1]))
+            decays.append(decay * decays[-1])
+        # the state carried into each chunk: the previous chunk's last state, completed by its own carry
+        carries = [torch.zeros_like(states[-1][0])]
+        for last_state, last_decay in zip(states[-1].unbind(0), decays[-1].unbind(0), strict=True):
+            carries.append(torch.addcmul(last_state, last_decay, carries[-1]))
+        carry = torch.stack(carries[:-1]).unsqueeze(1)
+        h = torch.addcmul(torch.stack(states, 1), torch.stack(decays, 1), carry)
+        y = (h * torch.stack(Cs, 1)).sum(-1).reshape(-1, b, d)[-length:].permute(1, 2, 0)
+        return y, carries[-1].reshape(b, d, n)
+
+
 def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's selective_scan_fn
     u: Tensor,
     delta: Tensor,
@@ -247,8 +298,14 @@ def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's sel
     delta_softplus: bool = False,
     return_last_state: bool = False,
     chunk_size: int | None = None,
+    *,
+    functional: bool | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Pure-PyTorch selective scan, vectorised over the sequence by `_scan_`; same contract as the reference."""
+    """Pure-PyTorch selective scan, vectorised over the sequence; same contract as the reference.
+
+    `functional` None: `_selective_scan_functional` while torch.compile traces (one scan per layer, no CPU
+    batch blocks), else `_ChunkedScan` (in place, batch blocks on CPU), whose eager results stay unchanged.
+    """
     dtype_in, dtype = u.dtype, _compute_dtype(u)
     u = u.to(dtype)
     delta = _prepare_delta(delta, delta_bias, delta_softplus, dtype)
@@ -256,6 +313,10 @@ def selective_scan_chunked(  # noqa: PLR0913, PLR0917 -- mirrors mamba_ssm's sel
     B = (B.unsqueeze(1) if B.dim() == 3 else B).to(dtype)
     C = (C.unsqueeze(1) if C.dim() == 3 else C).to(dtype)
     chunk = chunk_size or default_chunk_size(u.shape[2])
+    if torch.compiler.is_compiling() if functional is None else functional:
+        y, last_state = _selective_scan_functional(u, delta, A, B, C, chunk=chunk)
+        y = _finish(y, u, D, z, dtype_in)
+        return (y, last_state) if return_last_state else y
     batch, dim, length = u.shape
     block = batch if u.is_cuda else max(1, CPU_BLOCK_ELEMENTS // (dim * length * A.shape[1]))
     parts = [

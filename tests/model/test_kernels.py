@@ -7,7 +7,12 @@ import torch
 
 from mumo.model import kernels
 from mumo.model.causal_conv import causal_conv1d, causal_conv1d_ref
-from mumo.model.selective_scan import _scan_, selective_scan, selective_scan_chunked, selective_scan_ref
+from mumo.model.selective_scan import (
+    _scan_,
+    selective_scan,
+    selective_scan_chunked,
+    selective_scan_ref,
+)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 needs_scan_kernel = pytest.mark.skipif(
@@ -72,32 +77,43 @@ def assert_all_close_normwise(actual, expected, tol):
     ],
 )
 @pytest.mark.parametrize(("length", "chunk"), [(1, None), (37, None), (37, 4), (64, 16), (64, 64)])
-def test_chunked_scan_matches_reference(names, flags, groups, length, chunk):
+@pytest.mark.parametrize("functional", [False, True])
+def test_chunked_scan_matches_reference(names, flags, groups, length, chunk, functional):
     inputs = scan_inputs(length=length, groups=groups)
     expected = run_with_grads(selective_scan_ref, inputs, names, **flags)
-    actual = run_with_grads(selective_scan_chunked, inputs, names, chunk_size=chunk, **flags)
+    actual = run_with_grads(
+        selective_scan_chunked, inputs, names, chunk_size=chunk, functional=functional, **flags
+    )
     assert_all_close(actual[0] + actual[1], expected[0] + expected[1], rtol=1e-4, atol=1e-5)
 
 
-def test_chunked_scan_gradcheck_fp64():
+@pytest.mark.parametrize("functional", [False, True])
+def test_chunked_scan_gradcheck_fp64(functional):
     inputs = scan_inputs(batch=1, dim=4, state=3, length=11, groups=2, dtype=torch.float64)
 
     def fn(u, delta, A, B, C, D, z, delta_bias):
         return selective_scan_chunked(
-            u, delta, A, B, C, D, z, delta_bias, delta_softplus=True, return_last_state=True, chunk_size=3
+            *(u, delta, A, B, C, D, z, delta_bias),
+            delta_softplus=True,
+            return_last_state=True,
+            chunk_size=3,
+            functional=functional,
         )
 
     assert torch.autograd.gradcheck(fn, tuple(inputs.values()))
 
 
-def test_chunked_scan_is_stable_on_long_sequences_with_strong_decay():
+@pytest.mark.parametrize("functional", [False, True])
+def test_chunked_scan_is_stable_on_long_sequences_with_strong_decay(functional):
     """exp(+cumsum) would overflow here (Σ delta·A < -6e4); the chunked scan only multiplies decays <= 1."""
     inputs = scan_inputs(batch=1, dim=4, state=4, length=2048)
     with torch.no_grad():
         inputs["A"].mul_(30.0)
         inputs["delta"].abs_().add_(1.0)
     expected = run_with_grads(selective_scan_ref, inputs, ("D",), return_last_state=True)
-    actual = run_with_grads(selective_scan_chunked, inputs, ("D",), return_last_state=True)
+    actual = run_with_grads(
+        selective_scan_chunked, inputs, ("D",), return_last_state=True, functional=functional
+    )
     assert all(torch.isfinite(t).all() for t in actual[0] + actual[1])
     assert_all_close(actual[0] + actual[1], expected[0] + expected[1], rtol=1e-4, atol=1e-5)
 
@@ -113,6 +129,27 @@ def test_scan_recurrence(reverse, length, chunk):
     a_before = a.clone()
     torch.testing.assert_close(_scan_(a, x.clone(), chunk, torch.empty_like(a), reverse=reverse), expected)
     assert torch.equal(a, a_before)
+
+
+def test_compiling_traces_one_out_of_place_scan(monkeypatch):
+    """Under torch.compile: no in-place writes (each would trace into a whole-tensor copy), no batch blocks."""
+    from mumo.model import selective_scan as module
+
+    monkeypatch.setattr(module, "CPU_BLOCK_ELEMENTS", 1)  # eager scans these 5 molecules one by one
+    inputs = {k: v.detach() for k, v in scan_inputs(batch=5).items()}
+    graphs = []
+
+    def backend(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    core = [inputs[k] for k in ("u", "delta", "A", "B", "C")]
+    compiled = torch.compile(selective_scan_chunked, backend=backend, fullgraph=True, dynamic=False)
+    torch.testing.assert_close(compiled(*core), selective_scan_chunked(*core), rtol=1e-5, atol=1e-6)
+    calls = [node.target for node in graphs[0].graph.nodes if node.op in ("call_function", "call_method")]
+    names = [getattr(target, "__name__", str(target)) for target in calls]
+    assert [name for name in names if name.endswith("_") and not name.startswith("_")] == []
+    assert not [name for name in names if name in {"cat", "autograd_function_apply"}]  # blocks, _ChunkedScan
 
 
 def test_dispatch_and_errors():
