@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from mumo.plan import Plan
+from mumo.plan import PRETRAINING_CHAIN_PRIORITY, Plan
 
 min_version("9.0")
 

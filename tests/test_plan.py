@@ -8,7 +8,7 @@ import yaml
 from helpers import REPO
 
 from mumo.catalog import ABLATIONS
-from mumo.plan import ConfigError, Plan
+from mumo.plan import PRETRAINING_CHAIN_PRIORITY, ConfigError, Plan
 
 
 def _config(**overrides):
@@ -363,3 +363,15 @@ def test_a_small_corpus_gets_fewer_shards_than_n_shards(n_molecules, n_shards, e
     plan = Plan.from_config(config)
     assert plan.corpus_n_shards() == expected
     assert plan.corpus_shards()[-1] == f"results/structure/corpus/shard{expected - 1}.npz"
+
+
+def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
+    plan = Plan.from_config(_config())
+    corpus, tables = plan.structure_priority("corpus/shard0"), plan.structure_priority("datasets/freesolv")
+    assert corpus == PRETRAINING_CHAIN_PRIORITY > tables > plan.finetune_priority("mumo", "bbbp")
+    # the larger table's structures first, the authors' table of a dataset as large as its own
+    assert plan.structure_priority("datasets/bbbp") > plan.structure_priority("datasets/esol") > tables
+    assert plan.structure_priority("datasets/bbbp.authors") == plan.structure_priority("datasets/bbbp")
+    # a finetune that reads the graph costs about twice a sequence-only one on the same molecules
+    assert plan.finetune_priority("mumo", "esol") > plan.finetune_priority("mumo_seq_only", "bbbp")
+    assert plan.finetune_priority("mumo_seq_only", "bbbp") > plan.finetune_priority("mumo", "freesolv")
