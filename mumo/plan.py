@@ -25,7 +25,8 @@ _CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "bench
 #: molecules (~70 CPU-s of conformers at ~48 ms each); a smaller corpus gets fewer shards than n_shards.
 MIN_SHARD_MOLECULES = 1500
 #: Priority tiers of the rules (see Plan.structure_priority): the pretraining chain (every dataset's table,
-#: the corpus, its structures, pretrain), then the tables' structures; a tier is above any dataset's size.
+#: the corpus, its structures, pretrain) and the splits (a second each, but left at priority 0 they wait for a
+#: free core while the finetunes wait for them), then the tables' structures; a tier is above any dataset's size.
 PRETRAINING_CHAIN_PRIORITY = 2_000_000
 TABLE_STRUCTURE_PRIORITY = 1_000_000
 

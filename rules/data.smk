@@ -94,6 +94,7 @@ rule split:
         f"{RESULTS}/logs/split/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/split/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+    priority: PRETRAINING_CHAIN_PRIORITY
     params:
         fractions=config["split_fractions"],
     script:
