@@ -31,6 +31,12 @@ PRETRAINING_CHAIN_PRIORITY = 2_000_000
 TABLE_STRUCTURE_PRIORITY = 1_000_000
 
 
+def _step_cost(model: str) -> int:
+    """A training step's relative cost: 2 for a model that reads the graph, 1 for a sequence-only one (the
+    default run's finetunes: 703 against 377 s for the same five datasets)."""
+    return 2 if get_model(model).overrides.get("use_graph", True) else 1
+
+
 class ConfigError(ValueError):
     """A config value that the schema cannot catch (unknown dataset, split or model name...)."""
 
@@ -230,11 +236,13 @@ class Plan:
             return PRETRAINING_CHAIN_PRIORITY
         return TABLE_STRUCTURE_PRIORITY + self._rows(part.removeprefix("datasets/").split(".")[0])
 
+    def pretrain_priority(self, model: str) -> int:
+        """The pretraining chain's; of two pretrainings ready together, the costlier first."""
+        return PRETRAINING_CHAIN_PRIORITY + _step_cost(model)
+
     def finetune_priority(self, model: str, dataset: str) -> int:
-        """Longest first: the molecules of the dataset, doubled for a model that reads the graph (its steps
-        cost about twice a sequence-only model's: 703 against 377 s for the default run's five datasets)."""
-        uses_graph = get_model(model).overrides.get("use_graph", True)
-        return self._rows(dataset) * (2 if uses_graph else 1)
+        """Longest first: the molecules of the dataset times the model's relative cost of a step."""
+        return self._rows(dataset) * _step_cost(model)
 
     def _rows(self, dataset: str) -> int:
         """The dataset's molecules as the registry knows them (0 where it does not), to order jobs by size."""

@@ -49,7 +49,7 @@ rule pretrain:
         f"{RESULTS}/logs/pretrain/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain/{{model}}.tsv"
-    priority: PRETRAINING_CHAIN_PRIORITY
+    priority: lambda wc: plan.pretrain_priority(wc.model)
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),

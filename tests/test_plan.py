@@ -369,6 +369,7 @@ def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
     plan = Plan.from_config(_config())
     corpus, tables = plan.structure_priority("corpus/shard0"), plan.structure_priority("datasets/freesolv")
     assert corpus == PRETRAINING_CHAIN_PRIORITY > tables > plan.finetune_priority("mumo", "bbbp")
+    assert plan.pretrain_priority("mumo") > plan.pretrain_priority("mumo_seq_only") > corpus
     # the larger table's structures first, the authors' table of a dataset as large as its own
     assert plan.structure_priority("datasets/bbbp") > plan.structure_priority("datasets/esol") > tables
     assert plan.structure_priority("datasets/bbbp.authors") == plan.structure_priority("datasets/bbbp")
