@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from mumo.plan import Plan, type_command_line_values
+from mumo.plan import PRETRAINING_CHAIN_PRIORITY, Plan, type_command_line_values
 
 min_version("9.0")
 

@@ -22,6 +22,7 @@ rule fetch_dataset:
         f"{RESULTS}/logs/fetch_dataset/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fetch_dataset/{{dataset}}.tsv"
+    priority: PRETRAINING_CHAIN_PRIORITY
     params:
         dataset=resolved,
         download_dir=f"{RESULTS}/data/downloads",
@@ -76,6 +77,7 @@ rule standardise:
         f"{RESULTS}/logs/standardise/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/standardise/{{dataset}}.tsv"
+    priority: PRETRAINING_CHAIN_PRIORITY
     params:
         dataset=resolved,
         fragments=config["standardise"]["fragments"],
@@ -92,6 +94,7 @@ rule split:
         f"{RESULTS}/logs/split/{{dataset}}/{{split}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/split/{{dataset}}/{{split}}/seed{{seed}}.tsv"
+    priority: PRETRAINING_CHAIN_PRIORITY
     params:
         fractions=config["split_fractions"],
     script:

@@ -10,6 +10,7 @@ rule pretrain_corpus:
         f"{RESULTS}/logs/pretrain_corpus.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain_corpus.tsv"
+    priority: PRETRAINING_CHAIN_PRIORITY
     params:
         corpus=lambda wc: plan.corpus(),
         options=config["mumo"]["corpus"],
@@ -29,6 +30,7 @@ rule vocab:
         f"{RESULTS}/logs/vocab.log",
     benchmark:
         f"{RESULTS}/benchmarks/vocab.tsv"
+    priority: PRETRAINING_CHAIN_PRIORITY
     params:
         raw_tables=plan.declared.raw_smiles_tables(),
     script:
@@ -47,6 +49,7 @@ rule pretrain:
         f"{RESULTS}/logs/pretrain/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain/{{model}}.tsv"
+    priority: lambda wc: plan.pretrain_priority(wc.model)
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
@@ -71,6 +74,7 @@ rule finetune:
         f"{RESULTS}/benchmarks/finetune/{{model}}/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     wildcard_constraints:
         model="mumo[a-z_]*",
+    priority: lambda wc: plan.finetune_priority(wc.model, wc.dataset)
     threads: config["mumo"]["threads"]
     params:
         dataset=resolved,

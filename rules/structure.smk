@@ -13,6 +13,7 @@ rule structure_shard:
         f"{RESULTS}/benchmarks/structure_shard/{{part}}.tsv"
     wildcard_constraints:
         part=r"corpus/shard\d+|datasets/[A-Za-z0-9_\-]+(\.authors)?",
+    priority: lambda wc: plan.structure_priority(wc.part)
     threads: config["structure"]["threads"]
     params:
         sharding=lambda wc: plan.structure_sharding(wc.part),

@@ -9,7 +9,7 @@ import yaml
 from helpers import REPO
 
 from mumo.catalog import ABLATIONS
-from mumo.plan import ConfigError, Plan, type_command_line_values
+from mumo.plan import PRETRAINING_CHAIN_PRIORITY, ConfigError, Plan, type_command_line_values
 
 
 def _config(**overrides):
@@ -386,3 +386,16 @@ def test_snakemake_accepts_a_seed_list_on_the_command_line(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"train_mean\s+5\b", done.stdout), done.stdout  # one job per dataset, seed 1 only
+
+
+def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
+    plan = Plan.from_config(_config())
+    corpus, tables = plan.structure_priority("corpus/shard0"), plan.structure_priority("datasets/freesolv")
+    assert corpus == PRETRAINING_CHAIN_PRIORITY > tables > plan.finetune_priority("mumo", "bbbp")
+    assert plan.pretrain_priority("mumo") > plan.pretrain_priority("mumo_seq_only") > corpus
+    # the larger table's structures first, the authors' table of a dataset as large as its own
+    assert plan.structure_priority("datasets/bbbp") > plan.structure_priority("datasets/esol") > tables
+    assert plan.structure_priority("datasets/bbbp.authors") == plan.structure_priority("datasets/bbbp")
+    # a finetune that reads the graph costs about twice a sequence-only one on the same molecules
+    assert plan.finetune_priority("mumo", "esol") > plan.finetune_priority("mumo_seq_only", "bbbp")
+    assert plan.finetune_priority("mumo_seq_only", "bbbp") > plan.finetune_priority("mumo", "freesolv")
