@@ -296,13 +296,16 @@ class Bill:
 
     def wall_hours(self) -> tuple[float, float]:
         """(pretraining, finetuning) wall time on `gpus` devices: each pretraining on all of them one after
-        another (linear DDP scaling assumed), then the finetunes packed greedily, longest first, onto the
-        least-loaded device."""
+        another (linear DDP scaling assumed), then the finetune jobs packed greedily, longest first, onto the
+        least-loaded device; a job is a (model, dataset, split), whose seeds train one after another on one
+        device."""
         pretrain = self.hours("pretrain") / self.gpus
+        per_job: dict[tuple, float] = {}
+        for j, s in zip(self.jobs, self.seconds, strict=True):
+            if j.rule == "finetune":
+                per_job[j.model, j.dataset, j.split] = per_job.get((j.model, j.dataset, j.split), 0.0) + s
         loads = [0.0] * self.gpus
-        for s in sorted((s for j, s in zip(self.jobs, self.seconds, strict=True) if j.rule == "finetune"))[
-            ::-1
-        ]:
+        for s in sorted(per_job.values(), reverse=True):
             loads[loads.index(min(loads))] += s
         return pretrain, max(loads) / 3600
 

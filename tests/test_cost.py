@@ -110,12 +110,20 @@ def test_finetunes_are_packed_greedily_and_pretraining_uses_every_gpu():
     plan = Plan.from_config(load_config(TINY_CONFIG))
     finetune = next(j for j in jobs(plan) if j.rule == "finetune")
     pretrain = replace(finetune, rule="pretrain")
-    bill = Bill(
-        "cpu", 2, [pretrain, *[finetune] * 5], [3600.0 * 4, *(3600.0 * h for h in (5, 4, 3, 3, 3))], {}
-    )
+    others = [replace(finetune, dataset=f"set{i}") for i in range(5)]  # five jobs of their own
+    bill = Bill("cpu", 2, [pretrain, *others], [3600.0 * 4, *(3600.0 * h for h in (5, 4, 3, 3, 3))], {})
     # longest first onto the least-loaded device: 5 | 4, +3 -> 7, +3 -> 8, +3 -> 10
     assert bill.wall_hours() == (2.0, 10.0)
     assert bill.hours("finetune") == 18.0 and bill.hours() == 22.0
+
+
+def test_the_seeds_of_a_finetune_job_share_its_device():
+    """Three seeds of one (model, dataset, split) run one after another in one job: 3 h on one of 3 devices."""
+    finetune = next(j for j in jobs(Plan.from_config(load_config(TINY_CONFIG))) if j.rule == "finetune")
+    seeds = [replace(finetune, seed=seed) for seed in range(3)]
+    assert Bill("cpu", 3, seeds, [3600.0] * 3, {}).wall_hours() == (0.0, 3.0)
+    other = replace(finetune, split="random")
+    assert Bill("cpu", 3, [*seeds, other], [3600.0] * 4, {}).wall_hours() == (0.0, 3.0)
 
 
 def test_the_paper_config_has_a_bill_with_both_parts():
