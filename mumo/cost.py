@@ -82,6 +82,11 @@ class Job:
     forward_passes: int
     startups: int  # processes it starts: a finetune's seeds share their job's one (mumo.steps.seeds)
 
+    @property
+    def workflow_job(self) -> tuple[str, str, str, str | None]:
+        """The Snakemake job that runs it: one per (rule, model, dataset, split), its seeds one after another."""
+        return self.rule, self.model, self.dataset, self.split
+
 
 @dataclass(frozen=True)
 class Rate:
@@ -190,7 +195,7 @@ def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
             )
         )
     fractions = plan.config["split_fractions"]
-    started: set[tuple[str, str, str]] = set()
+    started: set[tuple] = set()
     for model, dataset, split, seed in plan.runs():
         d = plan.datasets[dataset]
         folds = fold_sizes(dataset_rows(plan, dataset), split, fractions, d.spec.benchmark == "TDC")
@@ -201,8 +206,8 @@ def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
             continue
         settings = plan.model_settings(model, "finetune", dataset)
         job = size_job(JobKey("finetune", model, dataset, split, seed), settings, folds)
-        out.append(job if (model, dataset, split) not in started else replace(job, startups=0))
-        started.add((model, dataset, split))
+        out.append(job if job.workflow_job not in started else replace(job, startups=0))
+        started.add(job.workflow_job)
     return out
 
 
@@ -303,7 +308,7 @@ class Bill:
         per_job: dict[tuple, float] = {}
         for j, s in zip(self.jobs, self.seconds, strict=True):
             if j.rule == "finetune":
-                per_job[j.model, j.dataset, j.split] = per_job.get((j.model, j.dataset, j.split), 0.0) + s
+                per_job[j.workflow_job] = per_job.get(j.workflow_job, 0.0) + s
         loads = [0.0] * self.gpus
         for s in sorted(per_job.values(), reverse=True):
             loads[loads.index(min(loads))] += s

@@ -236,7 +236,9 @@ class Plan:
         """A corpus shard before everything; a table's part after the pretraining, the largest table first."""
         if part.startswith("corpus/"):
             return PRETRAINING_CHAIN_PRIORITY
-        return TABLE_STRUCTURE_PRIORITY + self._rows(part.removeprefix("datasets/").split(".")[0])
+        return TABLE_STRUCTURE_PRIORITY + self._rows(
+            part.removeprefix("datasets/").removesuffix(f".{AUTHORS}")
+        )
 
     def pretrain_priority(self, model: str) -> int:
         """The pretraining chain's; of two pretrainings ready together, the costlier first."""
