@@ -38,6 +38,7 @@ from mumo.io import write_text_atomic
 from mumo.model import MuMo, collate, get_preset
 from mumo.model.buckets import pad_to_buckets
 from mumo.model.compile import maybe_compile
+from mumo.model.selective_scan import selective_scan_chunked
 from mumo.model.synthetic import synthetic_record, synthetic_tokens
 from mumo.train.recipes import supervised_loss
 
@@ -45,6 +46,10 @@ from mumo.train.recipes import supervised_loss
 #: compiled_optim also compiles the (foreach) optimizer step
 MODES = ("eager", "eager_foreach", "compiled", "compiled_foreach", "compiled_optim")
 PHASES = ("forward_loss", "backward", "optimizer")
+#: library matrix products: the same calls, eager or compiled
+MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addmv", "aten::mv"}
+#: the eager selective scan's autograd Function, forward and backward (mumo.model.selective_scan)
+SCAN_EVENTS = {"_ChunkedScan", "_ChunkedScanBackward"}
 
 
 def molecule_batch(rng: np.random.Generator, batch_size: int):
@@ -66,6 +71,30 @@ def count_ops(prof) -> tuple[int, int]:
     aten = [e for e in prof.events() if e.name.startswith("aten::")]
     dispatched = [e for e in aten if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::")]
     return len(aten), len(dispatched)
+
+
+def time_shares(profiles: dict) -> dict[str, float]:
+    """Shares of one step's profiled self-CPU time: matrix products (outside the scan), the selective scan
+    (eager: its Function's forward and backward, inclusive), the optimizer phase; "other" is the rest."""
+    total = {phase: sum(e.self_cpu_time_total for e in prof.events()) for phase, prof in profiles.items()}
+    scan = matmul = 0.0
+    for phase in ("forward_loss", "backward"):
+        for event in profiles[phase].events():
+            if event.name in SCAN_EVENTS:
+                scan += event.cpu_time_total
+            elif event.name in MATMUL_OPS and not _inside(event, SCAN_EVENTS):
+                matmul += event.self_cpu_time_total
+    step = sum(total.values())
+    shares = {"matmul": matmul / step, "scan": scan / step, "optimizer": total["optimizer"] / step}
+    return {k: round(v, 3) for k, v in shares.items()} | {"other": round(1 - sum(shares.values()), 3)}
+
+
+def _inside(event, names: set[str]) -> bool:
+    while event.cpu_parent is not None:
+        event = event.cpu_parent
+        if event.name in names:
+            return True
+    return False
 
 
 def measure(args: argparse.Namespace, batch, mode: str) -> dict:
@@ -93,12 +122,12 @@ def measure(args: argparse.Namespace, batch, mode: str) -> dict:
             first_loss = value.item() if first_loss is None and value is not None else first_loss
         walls.append(time.perf_counter() - tick)
         cpus.append(time.process_time() - cpu_tick)
-    ops = {}
+    profiles = {}
     steps = phases()
     for phase in PHASES:
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=[ProfilerActivity.CPU]) as profiles[phase]:
             next(steps)
-        ops[phase] = count_ops(prof)
+    ops = {phase: count_ops(prof) for phase, prof in profiles.items()}
     timed = slice(1 + args.warmup, None)
     return {
         "kind": "step",
@@ -113,7 +142,51 @@ def measure(args: argparse.Namespace, batch, mode: str) -> dict:
         "aten_ops": sum(ops[p][0] for p in PHASES),
         "dispatched_ops": sum(ops[p][1] for p in PHASES),
         **{f"{p}_ops": ops[p][1] for p in PHASES},
+        "time_shares": time_shares(profiles),
     }
+
+
+def measure_scan(args: argparse.Namespace, batch_size: int, length: int) -> list[dict]:
+    """One Mamba layer's selective scan, forward and backward, eager vs compiled, at the model's sizes."""
+    config = get_preset(args.preset)
+    generator = torch.Generator().manual_seed(0)
+    dim, state = config.d_inner, config.d_state
+
+    def leaf(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return (torch.randn(*shape, generator=generator) * scale).requires_grad_()
+
+    u, delta, z = (
+        leaf(batch_size, dim, length),
+        leaf(batch_size, dim, length, scale=0.5),
+        leaf(batch_size, dim, length),
+    )
+    A, B, C = leaf(dim, state), leaf(batch_size, state, length), leaf(batch_size, state, length)
+    rows = []
+    for mode, scan in (
+        ("eager", lambda *a: selective_scan_chunked(*a, delta_softplus=True, functional=False)),
+        (
+            "compiled",
+            torch.compile(lambda *a: selective_scan_chunked(*a, delta_softplus=True), fullgraph=True),
+        ),
+    ):
+        walls, cpus = [], []
+        for _ in range(1 + args.warmup + args.steps):
+            tick, cpu_tick = time.perf_counter(), time.process_time()
+            scan(u, delta, -A.exp(), B, C, None, z).sum().backward()
+            walls.append(time.perf_counter() - tick)
+            cpus.append(time.process_time() - cpu_tick)
+        rows.append(
+            {
+                "kind": "scan",
+                "preset": args.preset,
+                "mode": mode,
+                "batch_size": batch_size,
+                "shape": [batch_size, dim, length, state],
+                "first_s": round(walls[0], 3),
+                "cpu_s": round(statistics.median(cpus[1 + args.warmup :]), 5),
+            }
+        )
+    return rows
 
 
 def shapes(batch, preset: str) -> dict:
@@ -130,7 +203,9 @@ def shapes(batch, preset: str) -> dict:
     }
 
 
-def markdown(info: dict, rows: list[dict], command: str) -> str:
+def markdown(info: dict, all_rows: list[dict], command: str) -> str:
+    rows = [r for r in all_rows if r["kind"] == "step"]
+    scans = [r for r in all_rows if r["kind"] == "scan"]
     lines = [
         f"# Eager vs compiled training step on CPU ({info['cpu']})",
         "",
@@ -158,6 +233,16 @@ def markdown(info: dict, rows: list[dict], command: str) -> str:
         "| batch | mode | speed-up (wall) | speed-up (CPU) | first step − step, s (the compile) |",
         "|---|---|---|---|---|",
     ]
+    shares_header = [
+        "",
+        "Where a step's time goes (shares of the profiled self-CPU time of one step; the scan is eager's "
+        "`_ChunkedScan` forward and backward; compiled, it is inside inductor's kernels and counted as other). "
+        "Bound: 1 / (matmul + scan) of `eager`, the speed-up if compiling made everything else free:",
+        "",
+        "| batch | mode | matmul | scan | optimizer | other | bound |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    shares_rows = []
     by_key = {(r["batch_size"], r["mode"]): r for r in rows}
     for batch_size in sorted({r["batch_size"] for r in rows}):
         eager = by_key[batch_size, "eager"]
@@ -167,7 +252,25 @@ def markdown(info: dict, rows: list[dict], command: str) -> str:
                 f"| {batch_size} | {mode} | {eager['step_s'] / other['step_s']:.2f}× "
                 f"| {eager['cpu_s'] / other['cpu_s']:.2f}× | {other['first_step_s'] - other['step_s']:.1f} |"
             )
-    return "\n".join(lines) + "\n"
+        for mode in MODES:
+            shares = by_key[batch_size, mode]["time_shares"]
+            bound = f"{1 / (shares['matmul'] + shares['scan']):.2f}×" if mode == "eager" else ""
+            shares_rows.append(
+                f"| {batch_size} | {mode} | {shares['matmul']:.0%} | {shares['scan']:.0%} "
+                f"| {shares['optimizer']:.0%} | {shares['other']:.0%} | {bound} |"
+            )
+    scan_lines = [
+        "",
+        "The selective scan alone (one Mamba layer, forward and backward, process CPU time; first call "
+        "includes the compile):",
+        "",
+        "| batch | shape (batch, dim, length, state) | mode | first call s (wall) | step s (CPU) |",
+        "|---|---|---|---|---|",
+    ] + [
+        f"| {r['batch_size']} | {tuple(r['shape'])} | {r['mode']} | {r['first_s']} | {r['cpu_s']} |"
+        for r in scans
+    ]
+    return "\n".join(lines + shares_header + shares_rows + scan_lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,6 +292,10 @@ def main(argv: list[str] | None = None) -> None:
         batch = molecule_batch(rng, batch_size)
         for mode in MODES:
             row = measure(args, batch, mode) | {"sizes": shapes(batch, args.preset)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+        length = pad_to_buckets(batch, get_preset(args.preset)).tokens.shape[1]
+        for row in measure_scan(args, batch_size, length):
             print(json.dumps(row), flush=True)
             rows.append(row)
     info["load_average_after"] = machine(torch.device("cpu"))["load_average"]
