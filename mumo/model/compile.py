@@ -6,9 +6,9 @@ graph each (`fullgraph=True`: a graph break is an error, not a silent fallback),
 shapes (`dynamic=False`); bucketing (`mumo.model.buckets`) keeps the number of shapes small, and on a GPU
 "reduce-overhead" replays each shape as a CUDA graph. The loss and the optimizer step stay eager.
 Under compile the selective scan takes its out-of-place path (`selective_scan_chunked`), which traces
-without whole-tensor copies. On CPU it still does not pay: minutes of compilation per shape for steps
-1.2× faster at batch 1 and slower at batch 32, because half of a step is matrix products that stay
-library calls and bucketing pads them (benchmarks/results/compile-cpu.md).
+without whole-tensor copies. On CPU it does not pay: minutes of compilation per shape for steps about as
+fast at batch 1 and slower at batch 32, where matrix products (library calls, on padded sizes) and the
+scan (whose eager backward beats inductor's) are three quarters of a step (benchmarks/results/compile-cpu.md).
 
 torch is imported on call only: `mumo.train.settings` validates the setting with this module and must
 import without torch.
