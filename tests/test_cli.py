@@ -372,7 +372,7 @@ def test_predict_names_a_model_folder_that_is_not_there(tmp_path, capsys):
 def test_train_an_ensemble_of_one_seed(work, tmp_path, capsys):
     args = ["train", str(work / "molecules.csv"), "--target-columns", "p_np", "--task-type", "classification"]
     args += ["--output", str(tmp_path / "ens"), "--seeds", "0", "--split", "random", "--preset", "tiny"]
-    args += ["--epochs", "1", "--batch-size", "8", "--conformer", "timeout_s=2", "max_iters=50"]
+    args += ["--epochs", "1", "--batch-size", "8", "--conformer", "max_embed_attempts=10", "max_iters=50"]
     assert main([*args, "--set", "progress=false", "num_workers=0"]) == 0
     assert pd.read_csv(tmp_path / "ens" / "rejected.csv")["smiles"].tolist() == ["C1CC"]
     assert set(pd.read_csv(tmp_path / "ens" / "report.csv")["fold"]) == {"valid", "test"}
