@@ -388,6 +388,12 @@ def test_train_names_a_missing_target_column(work, tmp_path, capsys):
     _one_line_error(capsys, "train", r"molecules.csv: missing column\(s\) \['activity'\]")
 
 
+def test_train_names_a_removed_conformer_setting(work, tmp_path, capsys):
+    args = ["train", str(work / "molecules.csv"), "--target-columns", "p_np", "--task-type", "classification"]
+    assert main([*args, "--output", str(tmp_path / "o"), "--conformer", "timeout_s=10"]) == 1
+    _one_line_error(capsys, "train", r"unknown conformer setting 'timeout_s' \(removed: .*max_embed_attempts")
+
+
 def test_import_checkpoint_of_a_local_folder(tmp_path, capsys):
     source = FIXTURES / "reference_checkpoint" / "pretrain"
     assert main(["import-checkpoint", str(source), "--output", str(tmp_path / "model")]) == 0
