@@ -1,8 +1,8 @@
 """One seeded 3D conformer per molecule, with a recorded fallback chain (docs/model.md §1.3).
 
-Chain: ETKDGv3 (retried with random coordinates, then with ignoreSmoothingFailures) → MMFF94 → UFF where
-MMFF has no parameters → the unoptimised ETKDG geometry where neither has → 2D depiction coordinates when
-nothing embeds or the molecule is too large. Every molecule gets exactly one `source` from
+Chain: ETKDGv3 (retried with random coordinates, then with ignoreSmoothingFailures where the distance bounds
+do not smooth) → MMFF94 → UFF where MMFF has no parameters → the unoptimised ETKDG geometry where neither has
+→ 2D depiction coordinates when nothing embeds or the molecule is too large. Every molecule gets exactly one `source` from
 `CONFORMER_SOURCES` and a human-readable `reason` for anything that is not plain `mmff`.
 
 What bounds the work, in counts and never in seconds, so that the same settings, seed and RDKit version give
