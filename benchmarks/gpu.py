@@ -161,7 +161,7 @@ def prepare_dataset(args: argparse.Namespace, root: Path) -> dict:
     build_shard(
         smiles,
         root / "store" / "shard.npz",
-        ConformerConfig(max_iters=50, add_hs_below_heavy_atoms=0, timeout_s=2),
+        ConformerConfig(max_iters=50, add_hs_below_heavy_atoms=0, max_embed_attempts=10),
         args.workers,
     )
     SmilesTokenizer.build(smiles).save(root / "vocab.json")

@@ -69,7 +69,7 @@ def plain_loop(smiles: list[str], config: ConformerConfig) -> int:
             mol = Chem.AddHs(mol)
         params = rdDistGeom.ETKDGv3()
         params.randomSeed = config.seed
-        params.timeout = config.timeout_s
+        params.maxIterations = config.max_embed_attempts
         embedded = rdDistGeom.EmbedMolecule(mol, params) >= 0
         if not embedded:
             params.useRandomCoords = True

@@ -310,7 +310,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="conformer settings (mumo.chem.conformer.ConformerConfig: timeout_s, max_iters, num_conformers, "
+        help="conformer settings (mumo.chem.conformer.ConformerConfig: max_embed_attempts, max_iters, num_conformers, "
         "...); default: its defaults, as the pipeline's",
     )
     p.add_argument(

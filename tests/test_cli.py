@@ -372,7 +372,7 @@ def test_predict_names_a_model_folder_that_is_not_there(tmp_path, capsys):
 def test_train_an_ensemble_of_one_seed(work, tmp_path, capsys):
     args = ["train", str(work / "molecules.csv"), "--target-columns", "p_np", "--task-type", "classification"]
     args += ["--output", str(tmp_path / "ens"), "--seeds", "0", "--split", "random", "--preset", "tiny"]
-    args += ["--epochs", "1", "--batch-size", "8", "--conformer", "timeout_s=2", "max_iters=50"]
+    args += ["--epochs", "1", "--batch-size", "8", "--conformer", "max_embed_attempts=10", "max_iters=50"]
     assert main([*args, "--set", "progress=false", "num_workers=0"]) == 0
     assert pd.read_csv(tmp_path / "ens" / "rejected.csv")["smiles"].tolist() == ["C1CC"]
     assert set(pd.read_csv(tmp_path / "ens" / "report.csv")["fold"]) == {"valid", "test"}
@@ -386,6 +386,12 @@ def test_train_names_a_missing_target_column(work, tmp_path, capsys):
     args = ["train", str(work / "molecules.csv"), "--target-columns", "activity", "--task-type", "regression"]
     assert main([*args, "--output", str(tmp_path / "o")]) == 1
     _one_line_error(capsys, "train", r"molecules.csv: missing column\(s\) \['activity'\]")
+
+
+def test_train_names_a_removed_conformer_setting(work, tmp_path, capsys):
+    args = ["train", str(work / "molecules.csv"), "--target-columns", "p_np", "--task-type", "classification"]
+    assert main([*args, "--output", str(tmp_path / "o"), "--conformer", "timeout_s=10"]) == 1
+    _one_line_error(capsys, "train", r"unknown conformer setting 'timeout_s' \(removed: .*max_embed_attempts")
 
 
 def test_import_checkpoint_of_a_local_folder(tmp_path, capsys):

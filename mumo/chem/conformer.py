@@ -1,16 +1,16 @@
 """One seeded 3D conformer per molecule, with a recorded fallback chain (docs/model.md §1.3).
 
-Chain: ETKDGv3 (retried with random coordinates, then with ignoreSmoothingFailures) → MMFF94 → UFF where
-MMFF has no parameters → the unoptimised ETKDG geometry where neither has → 2D depiction coordinates when
-nothing embeds, the molecule is too large, or the embedding budget runs out. Every molecule gets exactly one
-`source` from `CONFORMER_SOURCES` and a human-readable `reason` for anything that is not plain `mmff`.
+Chain: ETKDGv3 (retried with random coordinates, then with ignoreSmoothingFailures where the distance bounds
+do not smooth) → MMFF94 → UFF where MMFF has no parameters → the unoptimised ETKDG geometry where neither has
+→ 2D depiction coordinates when nothing embeds or the molecule is too large. Every molecule gets exactly one `source` from
+`CONFORMER_SOURCES` and a human-readable `reason` for anything that is not plain `mmff`.
 
-What is bounded in time: embedding, by one wall-clock budget `timeout_s` per molecule, shared evenly by the
-attempts still to run (RDKit's EmbedParameters.timeout, whole seconds); force-field optimisation, by
-`max_iters` per conformer (not by wall time: at <= `max_atoms` atoms it takes about a second at most). There
-is no hard kill of a worker. A budget that runs out gives `2d_fallback`, so on a loaded machine a slow
-molecule can fall back where it would embed on an idle one; the default budget is far above what drug-like
-molecules need (tens of milliseconds), and its size is part of `ConformerConfig.digest()`.
+What bounds the work, in counts and never in seconds, so that the same settings, seed and RDKit version give
+the same conformer on any machine under any load: embedding, by `max_embed_attempts` ETKDG attempts (RDKit's
+EmbedParameters.maxIterations: random starts, each minimised and checked) per conformer, per molecule
+fragment and per strategy of the chain; force-field optimisation, by `max_iters` per conformer. RDKit's
+wall-clock `timeout` stays off. A molecule whose every strategy gives up gets `2d_fallback` with a reason
+that names the bound. Both bounds are part of `ConformerConfig.digest()`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 import rdkit
@@ -32,11 +33,17 @@ CONFORMER_SOURCES = (
     "uff",  # no MMFF parameters (e.g. boron, many metals); UFF converged
     "uff_not_converged",
     "etkdg_unoptimised",  # neither MMFF nor UFF parameters (e.g. cisplatin): ETKDG geometry as embedded
-    "2d_fallback",  # no 3D: nothing embeds, too many atoms, or the time budget ran out
+    "2d_fallback",  # no 3D: nothing embeds within max_embed_attempts, or too many atoms
 )
 
-# ETKDG attempts in order; each later one trades geometry quality for a chance to embed at all.
-_EMBED_ATTEMPTS = (
+# Settings that no longer exist, with what replaced them.
+_REMOVED = {
+    "timeout_s": "removed: embedding is bounded by max_embed_attempts, a count, so that outcomes do not "
+    "depend on the machine's load",
+}
+
+# ETKDG strategies in order; each later one trades geometry quality for a chance to embed at all.
+_EMBED_STRATEGIES = (
     ("etkdg", {}),
     ("random coordinates", {"useRandomCoords": True}),
     ("ignoreSmoothingFailures", {"useRandomCoords": True, "ignoreSmoothingFailures": True}),
@@ -53,12 +60,22 @@ class ConformerConfig:
     mmff_variant: str = "MMFF94"
     add_hs_below_heavy_atoms: int = 50  # paper: explicit H only for smaller molecules
     max_atoms: int = 400  # paper: larger molecules get 2D coordinates
-    timeout_s: int = 60  # embedding budget per molecule, all attempts together
+    max_embed_attempts: int = 80  # ETKDG attempts (RDKit maxIterations) per conformer, fragment and strategy
 
     @classmethod
     def paper(cls) -> ConformerConfig:
         """The paper's conformer settings, seeded (the paper was not)."""
         return cls(num_conformers=10, max_iters=200)
+
+    @classmethod
+    def from_dict(cls, settings: Mapping[str, Any], where: str) -> ConformerConfig:
+        """Settings as configured; an unknown key is an error that names `where` it came from."""
+        known = [f.name for f in fields(cls)]
+        for key in settings:
+            if key not in known:
+                hint = _REMOVED.get(key, f"known: {', '.join(known)}")
+                raise ValueError(f"{where}: unknown conformer setting {key!r} ({hint})")
+        return cls(**settings)
 
     def digest(self) -> str:
         """Hash of the settings and the RDKit version, which together determine the coordinates."""
@@ -90,21 +107,21 @@ def generate_conformer(mol: Chem.Mol, config: ConformerConfig) -> Conformer:
 
 
 def _embed(mol: Chem.Mol, config: ConformerConfig) -> tuple[list[int], list[str]]:
-    """Try the ETKDG attempts in order within the time budget; return conformer ids and notes."""
-    deadline = time.monotonic() + config.timeout_s
-    notes = []
-    for attempt, (name, overrides) in enumerate(_EMBED_ATTEMPTS):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            notes.append(f"embedding budget of {config.timeout_s} s exhausted")
+    """Try the ETKDG strategies in order, each bounded by `max_embed_attempts`; return conformer ids and notes."""
+    notes, gave_up = [], False
+    for name, overrides in _EMBED_STRATEGIES:
+        if gave_up and overrides.get("ignoreSmoothingFailures"):
+            # This strategy is the last one plus a flag that acts only on distance bounds that do not smooth;
+            # these smoothed (attempts ran), so it would repeat the same seeded attempts and fail again.
+            notes.append(f"{name} not tried (the distance bounds smoothed)")
             break
         params = rdDistGeom.ETKDGv3()
         params.randomSeed = config.seed
-        # Share what is left of the budget with the attempts still to come.
-        params.timeout = max(1, math.ceil(remaining / (len(_EMBED_ATTEMPTS) - attempt)))
+        params.maxIterations = config.max_embed_attempts
+        params.timeout = 0  # no wall clock: the outcome must not depend on the machine's load
+        params.trackFailures = True  # tells "gave up" (attempts ran) from failing before any attempt
         for key, value in overrides.items():
             setattr(params, key, value)
-        started = time.monotonic()
         try:
             conf_ids = [
                 c for c in rdDistGeom.EmbedMultipleConfs(mol, config.num_conformers, params) if c >= 0
@@ -112,12 +129,19 @@ def _embed(mol: Chem.Mol, config: ConformerConfig) -> tuple[list[int], list[str]
         except (RuntimeError, ValueError) as error:  # e.g. an invariant violation in the bounds matrix
             detail = ": ".join([line.strip() for line in str(error).splitlines() if line.strip()][:2])
             notes.append(f"{name} embedding raised {detail}")
+            gave_up = False
             continue
         if conf_ids:
             return conf_ids, notes + ([f"embedded with {name}"] if name != "etkdg" else [])
-        timed_out = time.monotonic() - started >= params.timeout
+        # No attempt counted: RDKit stopped before the first, when the distance bounds do not smooth.
+        gave_up = any(params.GetFailureCounts())
         notes.append(
-            f"{name} embedding failed" + (f" (timed out after {params.timeout} s)" if timed_out else "")
+            f"{name} embedding "
+            + (
+                f"gave up after {config.max_embed_attempts} attempts"
+                if gave_up
+                else "failed before any attempt"
+            )
         )
     return [], notes
 

@@ -122,7 +122,8 @@ def featurization(fragments: str = "largest", conformer: dict[str, Any] | None =
     """The standardisation fragment policy and every conformer setting (defaults filled in), as recorded."""
     if fragments not in FRAGMENT_POLICIES:
         raise ValueError(f"unknown fragment policy {fragments!r}; choose one of {FRAGMENT_POLICIES}")
-    return {"fragments": fragments, "conformer": dataclasses.asdict(ConformerConfig(**(conformer or {})))}
+    config = ConformerConfig.from_dict(conformer or {}, "conformer settings")
+    return {"fragments": fragments, "conformer": dataclasses.asdict(config)}
 
 
 def save_model(
@@ -165,7 +166,9 @@ def read_featurization(directory: str | os.PathLike) -> dict[str, Any]:
     """What the model's molecules went through (the defaults, with a warning, for a folder without a record)."""
     path = Path(directory) / FEATURIZATION_NAME
     if path.exists():
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
+        ConformerConfig.from_dict(record["conformer"], str(path))  # a key mumo no longer knows fails here
+        return record
     logger.warning(
         "%s: no %s (trained before mumo recorded it): assuming the largest fragment and default conformer "
         "settings, which may differ from its training",

@@ -42,7 +42,7 @@ def structure_shard(
     report = build_shard(
         list(molecules),
         out_npz,
-        ConformerConfig(**conformer),
+        ConformerConfig.from_dict(conformer, "structure.conformer"),
         workers,
         cache_dir=cache_dir,
         verbatim=verbatim,

@@ -38,7 +38,7 @@ AWKWARD = {
     "cisplatin": ("N.N.Cl[Pt]Cl", "etkdg_unoptimised", "no MMFF or UFF"),
     "dummy_atom": ("*C(=O)CC", "etkdg_unoptimised", "no MMFF or UFF"),
     "too_many_atoms": ("C" * 401, "2d_fallback", "max_atoms"),
-    "vancomycin_over_budget": (VANCOMYCIN, "2d_fallback", "timed out"),
+    "vancomycin_over_attempts": (VANCOMYCIN, "2d_fallback", "gave up after 3 attempts"),
 }
 
 INVALID = {
@@ -53,8 +53,8 @@ INVALID = {
 
 @pytest.fixture
 def fast_config() -> ConformerConfig:
-    """Default settings with a 1 s embedding budget, so vancomycin (no H above 50 atoms: ~20 s) falls back."""
-    return ConformerConfig(timeout_s=1)
+    """Default settings with 3 ETKDG attempts per strategy: vancomycin (no H above 50 atoms) needs more, falls back."""
+    return ConformerConfig(max_embed_attempts=3)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

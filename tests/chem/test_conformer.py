@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import itertools
+import time
+
 import numpy as np
 import pytest
 from rdkit import Chem
@@ -79,7 +82,7 @@ def test_large_molecules_embed_without_hydrogens(monkeypatch):
 def test_config_digest_tracks_every_setting():
     base = ConformerConfig()
     assert base.digest() == ConformerConfig().digest()
-    changed = [ConformerConfig(seed=1), ConformerConfig(max_iters=200), ConformerConfig(timeout_s=5)]
+    changed = [ConformerConfig(seed=1), ConformerConfig(max_iters=200), ConformerConfig(max_embed_attempts=5)]
     assert len({base.digest(), *(c.digest() for c in changed)}) == 4
     paper = ConformerConfig.paper()
     assert (paper.num_conformers, paper.max_iters, paper.add_hs_below_heavy_atoms, paper.max_atoms) == (
@@ -106,3 +109,48 @@ def test_fallback_is_flat_2d(smiles):
     conformer = _conformer(smiles, ConformerConfig())
     assert conformer.source == "2d_fallback"
     assert np.all(conformer.pos[:, 2] == 0)
+
+
+def test_outcome_does_not_depend_on_the_wall_clock(monkeypatch, fast_config, awkward_smiles):
+    """A clock that jumps 1,000 s per reading (a machine under any load) changes no outcome and no coordinate,
+    and RDKit runs without its own timeout: the only bound is the count of attempts."""
+    hard = [
+        awkward_smiles[name]
+        for name in ("vancomycin_over_attempts", "mercury_needs_ignore_smoothing", "drug")
+    ]
+    idle = [_conformer(smiles, fast_config) for smiles in hard]
+    seen = []
+    embed = rdDistGeom.EmbedMultipleConfs
+    monkeypatch.setattr(
+        rdDistGeom,
+        "EmbedMultipleConfs",
+        lambda mol, n, params: seen.append((params.timeout, params.maxIterations)) or embed(mol, n, params),
+    )
+    ticks = itertools.count(step=1000.0)
+    monkeypatch.setattr(time, "monotonic", lambda: next(ticks))
+    loaded = [_conformer(smiles, fast_config) for smiles in hard]
+    assert [c.source for c in idle] == ["2d_fallback", "uff", "mmff"]
+    for before, after in zip(idle, loaded, strict=True):
+        assert (after.source, after.reason) == (before.source, before.reason)
+        assert np.array_equal(after.pos, before.pos)
+    assert set(seen) == {(0, fast_config.max_embed_attempts)}
+
+
+def test_exhausted_attempts_are_named_in_the_reason(fast_config, awkward_smiles):
+    conformer = _conformer(awkward_smiles["vancomycin_over_attempts"], fast_config)
+    assert conformer.source == "2d_fallback"
+    assert conformer.reason == (
+        "etkdg embedding gave up after 3 attempts; random coordinates embedding gave up after 3 attempts; "
+        "ignoreSmoothingFailures not tried (the distance bounds smoothed)"
+    )
+
+
+def test_settings_from_a_dict_refuse_unknown_and_removed_keys():
+    assert ConformerConfig.from_dict({"max_embed_attempts": 7}, "x") == ConformerConfig(max_embed_attempts=7)
+    with pytest.raises(
+        ValueError,
+        match=r"^config\.yaml: unknown conformer setting 'timeout_s' \(removed: .*max_embed_attempts",
+    ):
+        ConformerConfig.from_dict({"seed": 1, "timeout_s": 10}, "config.yaml")
+    with pytest.raises(ValueError, match=r"unknown conformer setting 'seeds' \(known: seed, "):
+        ConformerConfig.from_dict({"seeds": 1}, "--conformer")

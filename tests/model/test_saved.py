@@ -1,5 +1,7 @@
 """The saved model folder: written by save_model, read whole by load_model, checked by verify."""
 
+import json
+
 import pytest
 import torch
 
@@ -69,3 +71,13 @@ def test_a_model_saved_before_featurization_was_recorded_loads_with_defaults(sav
     loaded = load_model(folder)
     assert loaded.featurization == featurization() and loaded.conformer == ConformerConfig()
     assert "no featurization.json" in caplog.text
+
+
+def test_a_model_recorded_with_the_removed_time_budget_is_refused_naming_the_file(saved):
+    """`timeout_s` made conformers depend on the machine's load; its models cannot be featurised as they were."""
+    path = saved[0] / "model" / "featurization.json"
+    record = json.loads(path.read_text())
+    record["conformer"]["timeout_s"] = 10
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"^{path}: unknown conformer setting 'timeout_s' \(removed: "):
+        load_model(path.parent)

@@ -5,7 +5,7 @@ from mumo.chem.store import OUTCOMES, REPORT_COLUMNS, StructureStore, shard_inde
 from mumo.steps.structure import structure_report, structure_shard
 
 #: quick conformers (no explicit H, short force-field runs): geometry quality is irrelevant to the steps
-FAST_CONFORMER = {"max_iters": 50, "add_hs_below_heavy_atoms": 0, "timeout_s": 2}
+FAST_CONFORMER = {"max_iters": 50, "add_hs_below_heavy_atoms": 0, "max_embed_attempts": 10}
 
 
 def _tables(tmp_path):

@@ -32,7 +32,7 @@ EXTENSIONS_DIR = Path(tempfile.mkdtemp(prefix="mumo-torch-extensions-"))
 os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_DIR)
 
 # a few seconds for ~150 molecules: no explicit H, short force-field runs (geometry quality is irrelevant here)
-FAST_CONFORMERS = ConformerConfig(max_iters=50, add_hs_below_heavy_atoms=0, timeout_s=2)
+FAST_CONFORMERS = ConformerConfig(max_iters=50, add_hs_below_heavy_atoms=0, max_embed_attempts=10)
 
 #: a tiny-preset run that takes a few seconds: no progress bar, no DataLoader worker, one torch thread
 TINY = {"preset": "tiny", "batch_size": 8, "lr": 3e-3, "warmup_steps": 2, "progress": False, "num_workers": 0}

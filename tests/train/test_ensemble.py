@@ -11,7 +11,7 @@ from mumo.cli import main
 from mumo.train import predict
 from mumo.train.ensemble import _fixed_split, train_csv
 
-FAST = ["timeout_s=2", "max_iters=50", "add_hs_below_heavy_atoms=0"]
+FAST = ["max_embed_attempts=10", "max_iters=50", "add_hs_below_heavy_atoms=0"]
 TINY = ["--preset=tiny", "--epochs=1", "--set", "progress=false", "num_workers=0", "batch_size=8"]
 
 

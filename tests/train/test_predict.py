@@ -19,7 +19,8 @@ from mumo.train import predict
 from mumo.train.recipes import run_finetune
 
 PROPRANOLOL = "CC(C)NCC(O)COc1cccc2ccccc12"
-FAST = {"max_iters": 50, "add_hs_below_heavy_atoms": 0, "timeout_s": 2}  # as the training store was built
+# as the training store was built
+FAST = {"max_iters": 50, "add_hs_below_heavy_atoms": 0, "max_embed_attempts": 10}
 FAST_CONFORMERS = ConformerConfig(**FAST)
 
 USER_ROWS = [

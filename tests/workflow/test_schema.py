@@ -33,6 +33,8 @@ def test_the_default_config_is_valid():
         ({"seeds": ["0"]}, "seeds"),
         ({"structure": {"n_shards": "4"}}, "n_shards"),
         ({"download": {"retries": -1}}, "retries"),
+        ({"structure": {"conformer": {"max_embed_attempts": 0}}}, "max_embed_attempts"),
+        ({"structure": {"conformer": {"timeout_s": 10}}}, "timeout_s"),  # removed: a count bounds embedding
     ],
 )
 def test_bad_values_are_refused_by_the_schema_naming_the_key(overrides, key):

@@ -79,7 +79,7 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     # what `mumo predict` repeats: the run's fragment policy and conformer settings
     model = results / "runs/mumo/bbbp_mini/balanced_scaffold/seed0/model"
     featurization = json.loads((model / "featurization.json").read_text())
-    assert featurization["fragments"] == "largest" and featurization["conformer"]["timeout_s"] == 5
+    assert featurization["fragments"] == "largest" and featurization["conformer"]["max_embed_attempts"] == 20
 
 
 def test_every_molecule_gets_a_structure_outcome(finished_run):
