@@ -37,7 +37,7 @@ CONFORMER_SOURCES = (
 )
 
 # Settings that no longer exist, with what replaced them.
-_REMOVED = {
+REMOVED_SETTINGS = {
     "timeout_s": "removed: embedding is bounded by max_embed_attempts, a count, so that outcomes do not "
     "depend on the machine's load",
 }
@@ -73,7 +73,7 @@ class ConformerConfig:
         known = [f.name for f in fields(cls)]
         for key in settings:
             if key not in known:
-                hint = _REMOVED.get(key, f"known: {', '.join(known)}")
+                hint = REMOVED_SETTINGS.get(key, f"known: {', '.join(known)}")
                 raise ValueError(f"{where}: unknown conformer setting {key!r} ({hint})")
         return cls(**settings)
 

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from mumo.chem.conformer import ConformerConfig
+from mumo.chem.conformer import REMOVED_SETTINGS, ConformerConfig
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.download import sha256sum
 from mumo.data.standardise import FRAGMENT_POLICIES
@@ -167,7 +167,17 @@ def read_featurization(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / FEATURIZATION_NAME
     if path.exists():
         record = json.loads(path.read_text())
-        ConformerConfig.from_dict(record["conformer"], str(path))  # a key mumo no longer knows fails here
+        removed = sorted(set(record["conformer"]) & set(REMOVED_SETTINGS))
+        if removed:
+            logger.warning(
+                "%s: conformer setting(s) %s no longer exist and are ignored (%s): a molecule that fell back "
+                "to 2D at training may now embed, or the reverse",
+                path,
+                ", ".join(removed),
+                "; ".join(REMOVED_SETTINGS[key] for key in removed),
+            )
+            record["conformer"] = {k: v for k, v in record["conformer"].items() if k not in removed}
+        ConformerConfig.from_dict(record["conformer"], str(path))  # any other unknown key fails here
         return record
     logger.warning(
         "%s: no %s (trained before mumo recorded it): assuming the largest fragment and default conformer "

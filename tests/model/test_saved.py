@@ -73,11 +73,22 @@ def test_a_model_saved_before_featurization_was_recorded_loads_with_defaults(sav
     assert "no featurization.json" in caplog.text
 
 
-def test_a_model_recorded_with_the_removed_time_budget_is_refused_naming_the_file(saved):
-    """`timeout_s` made conformers depend on the machine's load; its models cannot be featurised as they were."""
+def test_a_model_recorded_with_the_removed_time_budget_loads_with_a_warning(saved, caplog):
+    """A folder trained when `timeout_s` existed still predicts: the setting is dropped, loudly."""
     path = saved[0] / "model" / "featurization.json"
     record = json.loads(path.read_text())
+    recorded = ConformerConfig(**record["conformer"])
     record["conformer"]["timeout_s"] = 10
     path.write_text(json.dumps(record))
-    with pytest.raises(ValueError, match=rf"^{path}: unknown conformer setting 'timeout_s' \(removed: "):
+    loaded = load_model(path.parent)
+    assert loaded.conformer == recorded
+    assert f"{path}: conformer setting(s) timeout_s no longer exist and are ignored" in caplog.text
+
+
+def test_a_model_recorded_with_an_unknown_conformer_setting_is_refused_naming_the_file(saved):
+    path = saved[0] / "model" / "featurization.json"
+    record = json.loads(path.read_text())
+    record["conformer"]["max_attempts"] = 10
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"^{path}: unknown conformer setting 'max_attempts' \(known: "):
         load_model(path.parent)
