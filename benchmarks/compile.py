@@ -290,12 +290,12 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for batch_size in args.batches:
         batch = molecule_batch(rng, batch_size)
+        sizes = shapes(batch, args.preset)
         for mode in MODES:
-            row = measure(args, batch, mode) | {"sizes": shapes(batch, args.preset)}
+            row = measure(args, batch, mode) | {"sizes": sizes}
             print(json.dumps(row), flush=True)
             rows.append(row)
-        length = pad_to_buckets(batch, get_preset(args.preset)).tokens.shape[1]
-        for row in measure_scan(args, batch_size, length):
+        for row in measure_scan(args, batch_size, length=sizes["length"][1]):
             print(json.dumps(row), flush=True)
             rows.append(row)
     info["load_average_after"] = machine(torch.device("cpu"))["load_average"]

@@ -27,6 +27,7 @@ import yaml
 
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.structure import featurize_canonical
+from mumo.cli import _key_values
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def main() -> None:
     parser.add_argument("--only", type=Path, help="file of canonical SMILES to measure, one per line")
     args = parser.parse_args()
     settings = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["structure"]["conformer"]
-    settings |= {key: yaml.safe_load(value) for key, value in (kv.split("=", 1) for kv in args.conformer)}
+    settings = _key_values(settings, args.conformer, "--conformer")
     config = ConformerConfig.from_dict(settings, "config/config.yaml and --conformer")
     molecules = default_run_molecules(args.results)
     if args.only:
