@@ -82,7 +82,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from mumo.train.ensemble import EnsembleOptions, summarise, train_csv
+    from mumo.apps.train_csv import EnsembleOptions, summarise, train_csv
 
     settings = {"preset": args.preset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
     conformer = _key_values({}, args.conformer, "--conformer")
@@ -113,7 +113,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from mumo.train.predict import predict_csv
+    from mumo.apps.predict_csv import predict_csv
 
     out = predict_csv(
         args.model,
@@ -148,7 +148,7 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from collections import Counter
     from pathlib import Path
 
-    from mumo.train.import_checkpoint import IMPORT_RECORD, import_checkpoint
+    from mumo.model.import_checkpoint import IMPORT_RECORD, import_checkpoint
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else None
     out = import_checkpoint(args.source, Path(args.output), cache_dir=cache_dir)
@@ -169,7 +169,7 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
 def _cmd_cost(args: argparse.Namespace) -> int:
     import json
 
-    from mumo.cost import estimate, format_bill
+    from mumo.apps.cost import estimate, format_bill
 
     bill = estimate(args.configfile, args.device, args.gpus, args.throughput)
     print(json.dumps(bill.summary(), indent=1) if args.json else format_bill(bill))

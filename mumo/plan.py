@@ -17,6 +17,9 @@ from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
 
+#: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+
 TDC_SEEDS = (1, 2, 3, 4, 5)
 #: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.
 IMPORTED_MODEL = "mumo_paper"

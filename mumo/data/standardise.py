@@ -26,10 +26,9 @@ import pandas as pd
 from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
-from mumo.chem.structure import parse_smiles
+from mumo.chem.structure import FRAGMENT_POLICIES, parse_smiles
 from mumo.data.registry import CLASSIFICATION
 
-FRAGMENT_POLICIES = ("largest", "keep")
 REJECTED_COLUMNS = ["row", "smiles", "reason"]
 FOLD_COLUMNS = ("tdc_set", "authors_set")  # given folds, kept as they are (and part of the duplicate key)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 HEADS = ("pretrain", "classification", "multilabel", "regression")
 POOLERS = ("cls", "bipooler", "mixpooler")
+# tokens a model reads per SMILES, [CLS] and [SEP] included, unless a run sets max_length (docs/model.md §1.1)
+PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024
 QUIRKS = (
     "additive_mask_bug",
     "bipooler_reads_pad",

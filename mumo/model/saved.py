@@ -30,10 +30,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mumo.chem.conformer import REMOVED_SETTINGS, ConformerConfig
+from mumo.chem.structure import FRAGMENT_POLICIES
 from mumo.chem.tokenizer import SmilesTokenizer
-from mumo.data.download import sha256sum
-from mumo.data.standardise import FRAGMENT_POLICIES
-from mumo.io import atomic_path, write_json, write_text_atomic
+from mumo.io import atomic_path, sha256sum, write_json, write_text_atomic
 from mumo.model.config import MuMoConfig
 from mumo.model.model import MuMo
 

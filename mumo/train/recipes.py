@@ -30,6 +30,7 @@ from mumo.eval.predictions import long_predictions
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset, mask_tokens
 from mumo.model.batch import MolBatch
+from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH
 from mumo.model.saved import (
     MODEL_DIR,
     VOCAB_NAME,
@@ -46,7 +47,6 @@ from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
-PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # docs/model.md §1.1
 PREDICTED_FOLDS = ("valid", "test")
 
 

@@ -12,7 +12,7 @@ from mumo.baselines.ecfp_rf import RandomForestSettings, ecfp4
 from mumo.chem.conformer import ConformerConfig
 from mumo.cli import build_parser
 
-SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = str(REPO / "mumo" / "schemas" / "config.schema.yaml")
 
 
 def _config(**overrides):

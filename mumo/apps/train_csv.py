@@ -27,16 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
 from mumo.chem.store import read_smiles_table
-from mumo.data.download import sha256sum
 from mumo.data.sources import resolve
 from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
 from mumo.eval.evaluate import score_predictions
-from mumo.io import write_csv, write_json, write_text_atomic
+from mumo.io import sha256sum, write_csv, write_json, write_text_atomic
 from mumo.model.saved import VOCAB_NAME, featurization, find_model
 from mumo.steps.data import build_vocab, fetch_raw, split_file, standardise_file
 from mumo.steps.structure import structure_shard
-from mumo.train.predict import ENSEMBLE_NAME, STRUCTURES_DIR
 from mumo.train.recipes import FinetuneData, run_finetune
 from mumo.train.settings import TrainSettings
 

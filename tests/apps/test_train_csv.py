@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from helpers import MOLECULENET
 
+from mumo.apps import predict_csv as predict
+from mumo.apps.train_csv import _fixed_split, train_csv
 from mumo.cli import main
-from mumo.train import predict
-from mumo.train.ensemble import _fixed_split, train_csv
 
 FAST = ["max_embed_attempts=10", "max_iters=50", "add_hs_below_heavy_atoms=0"]
 TINY = ["--preset=tiny", "--epochs=1", "--set", "progress=false", "num_workers=0", "batch_size=8"]

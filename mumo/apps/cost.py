@@ -18,10 +18,9 @@ from typing import NamedTuple
 
 from mumo.catalog import get_model
 from mumo.data.splits import TDC_TRAIN_VALID_FRACTIONS, _sizes
-from mumo.plan import AUTHORS, Plan
+from mumo.plan import AUTHORS, SCHEMA, Plan
 
-THROUGHPUT_CSV = Path(__file__).parent / "data" / "throughput.csv"
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+THROUGHPUT_CSV = Path(__file__).resolve().parents[1] / "data" / "throughput.csv"
 THROUGHPUT_COLUMNS = ("preset", "device", "batch_size", "precision", "molecules_per_s", "source")
 
 #: A forward pass (validation, prediction) costs about a third of a training step (forward + backward ≈ 3
