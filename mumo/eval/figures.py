@@ -1,7 +1,7 @@
 """Figures from results/table.csv and the training logs (matplotlib, Agg backend, PNG and PDF side by side).
 
 Drawn for a reader of the paper who never sees our internal names: models carry their display names
-(`mumo.catalog.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
+(`mumo.eval.names.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
 appears only beside a published number whose protocol differs from ours. Each chart returns its Figure so
 that tests can read back what was drawn; `save_figure` writes it.
 """
@@ -20,8 +20,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from mumo.catalog import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
+from mumo.catalog import ABLATIONS, MODELS, get_model  # noqa: E402
 from mumo.eval.metrics import get_metric  # noqa: E402
+from mumo.eval.names import display_name  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
 
 #: the unit of each regression dataset's labels, which error metrics (RMSE, MAE) share
