@@ -31,6 +31,7 @@ from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
 from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
+from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
 from mumo.io import sha256sum, write_csv, write_json, write_text_atomic
 from mumo.model.saved import VOCAB_NAME, featurization, find_model
@@ -138,7 +139,7 @@ def train_csv(
         )
         table, rejected = out / "standardised.csv", out / "rejected.csv"
         fetch_raw(dataset, str(out / "raw.csv"), str(out))
-        standardise_file(
+        standardised = standardise_file(
             str(out / "raw.csv"),
             dataset,
             fragments,
@@ -146,9 +147,8 @@ def train_csv(
             rejected_csv=str(rejected),
             counts_json=str(out / "counts.json"),
         )
-        counts = json.loads((out / "counts.json").read_text())
 
-        sets = _fixed_split(input_csv, split, splits_file, counts["raw"])
+        sets = _fixed_split(input_csv, split, splits_file, standardised.counts["raw"])
         split_name = "splits_file" if splits_file else split
         given = (
             None
@@ -214,7 +214,7 @@ def train_csv(
         report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
         write_csv(report, out / "report.csv")
         write_text_atomic(
-            out / "report.md", _report_md(input_csv, report, counts, pretrained_dir, split_name)
+            out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
         )
         record = {
             "input": str(input_csv),
@@ -240,14 +240,14 @@ def summarise(report: pd.DataFrame) -> pd.DataFrame:
 
 
 def _report_md(
-    input_csv: Path, report: pd.DataFrame, counts: dict, pretrained: Path | None, split: str
+    input_csv: Path, report: pd.DataFrame, standardised: Standardised, pretrained: Path | None, split: str
 ) -> str:
     start = (
         f"finetuned from {pretrained}"
         if pretrained
         else "trained from scratch (no --from; see mumo pretrain)"
     )
-    rejected = ", ".join(f"{k.removeprefix('rejected: ')} {v}" for k, v in counts.items() if ": " in k)
+    counts, rejected = standardised.counts, ", ".join(f"{k} {n}" for k, n in standardised.reasons.items())
     lines = [
         f"# mumo train: {input_csv}",
         "",

@@ -37,7 +37,16 @@ FOLD_COLUMNS = ("tdc_set", "authors_set")  # given folds, kept as they are (and 
 class Standardised:
     table: pd.DataFrame  # mol_id, row, smiles, canonical_smiles, tasks..., [tdc_set]
     rejected: pd.DataFrame  # row, smiles, reason
-    counts: dict[str, int]
+    counts: dict[str, int]  # raw, kept, rejected (+ duplicates kept, in several folds, for given folds)
+    reasons: dict[str, int]  # rejected rows per reason, most frequent first (the reason without its detail)
+
+    def report(self) -> dict[str, int]:
+        """The counts as one flat record, a `rejected: <reason>` column per reason (data_report.csv's shape)."""
+        return self.counts | {f"rejected: {reason}": n for reason, n in self.reasons.items()}
+
+    def reasons_text(self) -> str:
+        """ "2 SMILES Parse Error, 1 no label" for a one-line message."""
+        return ", ".join(f"{n} {reason}" for reason, n in self.reasons.items())
 
 
 def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None, str]:
@@ -166,8 +175,8 @@ def standardise(
         rejected_frame["reason"].str.replace(r" \(.*|: .*| of row \d+.*", "", regex=True).value_counts()
     )
     counts = {"raw": len(raw), "kept": len(kept), "rejected": len(rejected_frame)}
-    counts |= {f"rejected: {k}": int(v) for k, v in reasons_count.items()}
     if not merge_duplicates:
         counts |= _duplicate_counts(kept)
     assert counts["kept"] + counts["rejected"] == counts["raw"], "standardisation lost rows"
-    return Standardised(kept[columns], rejected_frame, counts)
+    reasons = {str(k): int(v) for k, v in reasons_count.items()}
+    return Standardised(kept[columns], rejected_frame, counts, reasons)

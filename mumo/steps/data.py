@@ -15,7 +15,7 @@ from mumo.data.hub import HubSource, read_authors
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
 from mumo.data.splits import FOLDS, make_split
-from mumo.data.standardise import standardise
+from mumo.data.standardise import Standardised, standardise
 from mumo.io import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def standardise_file(
     rejected_csv: str,
     counts_json: str,
     provenance_json: str | None = None,
-) -> None:
+) -> Standardised:
     """Standardise a raw table. With `provenance_json` (the authors' files) rows are kept as given, duplicates
     only counted, and the counts name the hub revision the rows came from."""
     raw = pd.read_csv(raw_csv, dtype={"smiles": "string"}, keep_default_na=False, na_values=[""])
@@ -78,22 +78,22 @@ def standardise_file(
         fragments=fragments,
         merge_duplicates=not authors,
     )
-    log.info("%s: %s", name, result.counts)
+    log.info("%s: %s", name, result.report())
     write_csv(result.table, out_csv)
     write_csv(result.rejected, rejected_csv)
     source = {"source": dataset.source}
     if authors:
         provenance = json.loads(Path(provenance_json).read_text())
         source = {"source": "authors"} | {k: provenance[k] for k in HUB_REPORT_COLUMNS}
-    write_json({"dataset": dataset.spec.name, **source, **result.counts}, counts_json)
+    write_json({"dataset": dataset.spec.name, **source, **result.report()}, counts_json)
     if result.table.empty:
         for row in result.rejected.itertuples(index=False):  # the job's log survives a failed job's outputs
             log.error("row %s %r rejected: %s", row.row, row.smiles, row.reason)
-        why = ", ".join(f"{n} {k.removeprefix('rejected: ')}" for k, n in result.counts.items() if ": " in k)
         raise EmptyDataError(
-            f"dataset {name!r}: no usable rows after standardisation "
-            f"({result.counts['raw']} raw rows rejected: {why}); each row and its reason is in this step's log"
+            f"dataset {name!r}: no usable rows after standardisation ({result.counts['raw']} raw rows "
+            f"rejected: {result.reasons_text()}); each row and its reason is in this step's log"
         )
+    return result
 
 
 def split_file(

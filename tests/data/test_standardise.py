@@ -81,8 +81,8 @@ def test_labels_must_be_finite_and_classes_zero_or_one_each_rejection_named_and_
         7: "class label not 0 or 1 in column 'y' (value '0.5')",
     }
     assert result.table["y"].tolist() == [1.0, 0.0, 1.0]
-    assert result.counts["rejected: label not finite in column 'y'"] == 2
-    assert result.counts["rejected: class label not 0 or 1 in column 'y'"] == 3
+    assert result.reasons["label not finite in column 'y'"] == 2
+    assert result.reasons["class label not 0 or 1 in column 'y'"] == 3
 
 
 def test_regression_labels_may_be_any_finite_number_but_not_infinite():
@@ -97,7 +97,7 @@ def test_whitespace_inside_a_smiles_rejects_the_row_instead_of_keeping_a_fragmen
     result = standardise(raw, ["y"], "classification", "t")
     assert result.table["canonical_smiles"].tolist() == ["CCO"]
     assert result.rejected["row"].tolist() == [0, 1]
-    assert result.counts["rejected: whitespace inside the SMILES"] == 2
+    assert result.reasons["whitespace inside the SMILES"] == 2
 
 
 def test_authors_rows_are_kept_as_given_and_their_duplicates_counted():
