@@ -16,6 +16,7 @@ from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
+from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
 
 #: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
@@ -299,14 +300,24 @@ class Plan:
         """Where `mumo.pretrained` is converted to a mumo model directory (weights, vocabulary, import.json)."""
         return f"{self.results}/pretrain/imported/model"
 
+    @property
+    def imported_files(self) -> dict[str, str]:
+        """What the import_checkpoint rule writes: the weights, the vocabulary and the import record."""
+        folder = self.imported_dir
+        return {
+            "weights": f"{folder}/{WEIGHTS_NAME}",
+            "vocab": f"{folder}/{VOCAB_NAME}",
+            "record": f"{folder}/import.json",
+        }
+
     def pretrained_weights(self, model: str) -> list[str]:
         if self.imports_weights(model):
-            return [f"{self.imported_dir}/model.safetensors"]
-        return [f"{self.pretrain_dir(model)}/model/model.safetensors"] if get_model(model).pretrained else []
+            return [self.imported_files["weights"]]
+        return [self.pretrain_outputs(model)["weights"]] if get_model(model).pretrained else []
 
     def vocab(self, model: str) -> str:
         """The vocabulary a model finetunes with: the imported checkpoint's own, or the one built here."""
-        return f"{self.imported_dir}/vocab.json" if self.imports_weights(model) else self.vocab_json
+        return self.imported_files["vocab"] if self.imports_weights(model) else self.vocab_json
 
     @property
     def vocab_json(self) -> str:
@@ -316,8 +327,17 @@ class Plan:
     def corpus_csv(self) -> str:
         return f"{self.results}/pretrain/corpus.csv"
 
+    @property
+    def corpus_rejected(self) -> str:
+        return f"{self.results}/pretrain/corpus.rejected.csv"
+
     def pretrain_dir(self, model: str) -> str:
         return f"{self.results}/pretrain/{model}"
+
+    def pretrain_outputs(self, model: str) -> dict[str, str]:
+        """A pretraining job's declared outputs (`model` may be the rule's "{model}" wildcard)."""
+        folder = self.pretrain_dir(model)
+        return {"weights": f"{folder}/model/{WEIGHTS_NAME}", "metrics": f"{folder}/metrics.csv"}
 
     def runs(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, int]]:
         """(model, dataset, split, seed) of every run of `models` (default: the configured ones)."""
