@@ -30,7 +30,7 @@ import pandas as pd
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
-from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
+from mumo.data.splits import SPLITTERS, fold_column_split, folds_of_rows
 from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
 from mumo.io import sha256sum, write_csv, write_json, write_text_atomic
@@ -48,16 +48,7 @@ COLUMN_SPLIT = "column:"
 def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, rows: int) -> list[str] | None:
     """The fold of every input row when the user gives them (`column:NAME` or a splits file), else None."""
     if splits_file is not None:
-        given = json.loads(Path(splits_file).read_text())
-        sets = [""] * rows
-        for fold in FOLDS:
-            for r in given.get(fold, []):
-                if not 0 <= r < rows:
-                    raise ValueError(
-                        f"{splits_file}: {fold} row {r} is not a row of {input_csv} (0..{rows - 1})"
-                    )
-                sets[r] = fold
-        return sets
+        return folds_of_rows(json.loads(Path(splits_file).read_text()), rows, splits_file)
     if split is not None and split.startswith(COLUMN_SPLIT):
         column = split.removeprefix(COLUMN_SPLIT)
         frame = pd.read_csv(input_csv, dtype=str, keep_default_na=False)

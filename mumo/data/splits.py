@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 
 Split = dict[str, list[int]]
 FOLDS = ("train", "valid", "test")
+#: folds a finetuning run cannot do without: molecules to learn from and to be scored on (an empty valid
+#: fold is allowed: no validation loss, no early stopping, the last step kept)
+NEEDED_FOLDS = ("train", "test")
 
 
 def scaffold_key(smiles: str) -> str:
@@ -152,3 +156,49 @@ def fold_column_split(table: pd.DataFrame, sets: Sequence[str], where: str) -> S
         )
     given = np.asarray(sets, dtype=object)[table["row"].to_numpy()]
     return {fold: np.flatnonzero(given == fold).tolist() for fold in FOLDS}
+
+
+def _listed(items: Sequence[Any], shown: int = 5) -> str:
+    """The first few items of a list for a one-line error, with how many more there are."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(map(str, items[:shown])) + more
+
+
+def check_needed_folds(split: Mapping[str, Sequence[int]], where: str) -> None:
+    """A split without train or test molecules is refused before any training, naming the fold."""
+    for fold in NEEDED_FOLDS:
+        if not len(split.get(fold, ())):
+            raise ValueError(
+                f"{where}: the {fold} fold is empty; training needs molecules in {' and '.join(NEEDED_FOLDS)} "
+                "(valid may be empty)"
+            )
+
+
+def folds_of_rows(given: Mapping[str, Any], rows: int, where: str) -> list[str]:
+    """The fold of each of `rows` input rows from a user's {"train": [...], "valid": [...], "test": [...]}
+    (0-based row numbers), checked before any work: an unknown fold name, a row number that is not an
+    integer in 0..rows-1, a row listed twice (in two folds or one), a row in no fold and an empty train or
+    test fold each stop with the rows or fold named, instead of a row silently moving to the last fold."""
+    unknown = sorted(set(given) - set(FOLDS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown fold(s) {', '.join(map(repr, unknown))}; folds: {', '.join(FOLDS)}"
+        )
+    sets: list[list[str]] = [[] for _ in range(rows)]
+    for fold in FOLDS:
+        listed = given.get(fold, [])
+        bad = [r for r in listed if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < rows]
+        if bad:
+            raise ValueError(
+                f"{where}: {fold} row(s) {_listed(bad)} are not input rows (integers 0..{rows - 1})"
+            )
+        for r in listed:
+            sets[r].append(fold)
+    twice = [f"{r} ({'/'.join(folds)})" for r, folds in enumerate(sets) if len(folds) > 1]
+    if twice:
+        raise ValueError(f"{where}: {len(twice)} row(s) listed more than once: {_listed(twice)}")
+    unlisted = [r for r, folds in enumerate(sets) if not folds]
+    if unlisted:
+        raise ValueError(f"{where}: {len(unlisted)} row(s) in no fold: {_listed(unlisted)}")
+    check_needed_folds(given, where)
+    return [folds[0] for folds in sets]
