@@ -509,7 +509,8 @@ def _check_seeds(key: str, seeds: list) -> None:
 
 
 def _check_fractions(fractions: list) -> None:
-    """Splits need molecules to train on and to test on; a valid fraction of 0 is allowed."""
+    """Splits need molecules to train on and to test on; a valid fraction of 0 is allowed (finetuning then
+    keeps its last step: `mumo.train.recipes.run_finetune`)."""
     if len(fractions) != 3 or not all(
         isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
     ):

@@ -147,7 +147,8 @@ def make_split(
 
 def fold_column_split(table: pd.DataFrame, sets: Sequence[str], where: str) -> Split:
     """Folds given per input row (`sets[r]` is train, valid or test for input row r, e.g. a CSV column):
-    the standardised table's rows follow their input `row`. Another value stops, naming `where` and the row."""
+    the standardised table's rows follow their input `row`. Another value stops, naming `where` and the row,
+    and so does a train or test fold left empty (e.g. every test row rejected by standardisation)."""
     bad = [(r, s) for r, s in enumerate(sets) if s not in FOLDS]
     if bad:
         raise ValueError(
@@ -155,7 +156,9 @@ def fold_column_split(table: pd.DataFrame, sets: Sequence[str], where: str) -> S
             f"({len(bad)} rows do not)"
         )
     given = np.asarray(sets, dtype=object)[table["row"].to_numpy()]
-    return {fold: np.flatnonzero(given == fold).tolist() for fold in FOLDS}
+    split = {fold: np.flatnonzero(given == fold).tolist() for fold in FOLDS}
+    check_needed_folds(split, f"{where} (rows kept by standardisation)")
+    return split
 
 
 def _listed(items: Sequence[Any], shown: int = 5) -> str:

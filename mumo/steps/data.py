@@ -14,7 +14,7 @@ from mumo.data.download import Transfer, fetch
 from mumo.data.hub import HubSource, read_authors
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
-from mumo.data.splits import FOLDS, make_split
+from mumo.data.splits import FOLDS, NEEDED_FOLDS, make_split
 from mumo.data.standardise import Standardised, standardise
 from mumo.io import write_csv, write_json
 
@@ -99,14 +99,14 @@ def standardise_file(
 def split_file(
     standardised_csv: str, split: str, seed: int, fractions: list[float], out_json: str, *, dataset: str
 ) -> None:
-    """Write the split; a fold that should hold molecules but came out empty stops the run here, not in
-    aggregation where the fold would be missing without a word."""
+    """Write the split; a fold that should hold molecules (a fraction > 0, or train and test, which training
+    needs) but came out empty stops the run here, not in training or aggregation. Valid may be empty."""
     table = pd.read_csv(standardised_csv)
     folds = make_split(table, split, seed, fractions)
     sizes = {fold: len(folds[fold]) for fold in FOLDS}
     wanted = dict(zip(FOLDS, fractions, strict=True)) if split != "tdc" else dict.fromkeys(FOLDS, 1)
     for fold in FOLDS:
-        if sizes[fold] == 0 and wanted[fold] > 0:
+        if sizes[fold] == 0 and (wanted[fold] > 0 or fold in NEEDED_FOLDS):
             raise EmptyDataError(
                 f"dataset {dataset!r}, split {split} seed {seed}: fold {fold!r} is empty "
                 f"({len(table)} molecules, fractions {list(fractions)}); use a larger dataset or other fractions"

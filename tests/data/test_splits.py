@@ -99,8 +99,8 @@ def test_authors_split_is_their_folds_row_for_row():
 
 def test_fold_column_split_follows_the_input_rows_of_the_kept_molecules():
     table = pd.DataFrame({"row": [0, 2, 3]})  # input row 1 was rejected by standardisation
-    folds = fold_column_split(table, ["train", "test", "valid", "train"], "d.csv")
-    assert folds == {"train": [0, 2], "valid": [1], "test": []}
+    folds = fold_column_split(table, ["train", "test", "valid", "test"], "d.csv")
+    assert folds == {"train": [0], "valid": [1], "test": [2]}
     with pytest.raises(
         ValueError, match=r"d.csv: row 1 has 'dev'; every row needs one of train, valid, test"
     ):
@@ -135,3 +135,9 @@ def test_user_folds_with_a_row_twice_out_of_range_or_an_empty_needed_fold_are_re
 def test_user_folds_give_each_row_its_fold_and_may_leave_valid_empty():
     assert folds_of_rows({"train": [2, 0], "test": [1]}, 3, "s.json") == ["train", "test", "train"]
     assert folds_of_rows({"train": [0], "valid": [2], "test": [1]}, 3, "s.json") == ["train", "test", "valid"]
+
+
+def test_fold_column_split_refuses_a_test_fold_emptied_by_standardisation():
+    table = pd.DataFrame({"row": [0, 2, 3]})  # input row 1, the only test row, was rejected
+    with pytest.raises(ValueError, match=r"d.csv \(rows kept by standardisation\): the test fold is empty"):
+        fold_column_split(table, ["train", "test", "valid", "train"], "d.csv")
