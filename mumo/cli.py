@@ -133,7 +133,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from mumo.eval.evaluate import evaluate_file
 
     metrics = [name for item in args.metrics for name in item.split(",") if name]
-    scores = evaluate_file(args.input, metrics)
+    scores = evaluate_file(args.input, metrics, where=args.where, group_by=args.group_by)
     if args.output:
         from mumo.io import write_csv
 
@@ -232,6 +232,8 @@ _EVALUATE_HELP = """\
 Scores a predictions file: the long format of the pipeline and `mumo finetune` (mol_id, fold, task, y_true,
 y_pred), or the output of `mumo predict` when it still has the label columns, named as the model's tasks
 (pred_<task> scored against <task>, as one fold "all"; rows without a prediction are counted, not scored).
+Labels follow standardisation's rules (finite numbers; 0 or 1 for classification metrics): a bad one stops
+the scoring, naming its rows. `--where` and `--group-by` score a subset of the rows, or each group of them.
 """
 
 
@@ -398,6 +400,15 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", "--predictions", required=True, help="predictions CSV (either format)")
     p.add_argument("--metrics", nargs="+", required=True, help="e.g. roc_auc pr_auc")
     p.add_argument("--output", help="also write the scores as CSV")
+    p.add_argument(
+        "--where",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="score only the rows where COLUMN is VALUE (several: all must hold), e.g. flagged=1",
+    )
+    p.add_argument("--group-by", metavar="COLUMN", help="one block of scores per value of COLUMN")
     p.set_defaults(func=_cmd_evaluate)
 
 

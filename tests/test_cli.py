@@ -189,6 +189,28 @@ def test_evaluate_scores_a_label_with_commas(tmp_path, capsys):
     assert scores["task"].tolist() == [SIDER_LABEL] and scores["value"].tolist() == [1.0]
 
 
+def test_evaluate_scores_flagged_rows_per_group_and_names_a_bad_class_label(tmp_path, capsys):
+    frame = pd.DataFrame(
+        {
+            "y": [1, 0, 1, 0, 1, 0],
+            "flagged": [1, 1, 1, 1, 0, 0],
+            "series": ["a", "a", "b", "b", "a", "b"],
+            "pred_y": [0.9, 0.2, 0.3, 0.4, 0.1, 0.8],
+        }
+    )
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "scores.csv"
+    args = ["evaluate", "--input", str(tmp_path / "p.csv"), "--metrics", "accuracy", "--output", str(out)]
+    assert main([*args, "--where", "flagged=1", "--group-by", "series"]) == 0
+    scores = pd.read_csv(out)
+    assert scores[["series", "value", "n"]].values.tolist() == [["a", 1.0, 2], ["b", 0.5, 2]]
+    frame.assign(y=frame["y"] + 1).to_csv(tmp_path / "p.csv", index=False)  # labels coded 1/2
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "3 row(s) with a label classification metrics cannot score: row 0: class label not 0 or 1" in err
+
+
 def test_old_spellings_still_parse():
     from mumo.cli import build_parser
 

@@ -62,29 +62,36 @@ def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None
     return Chem.MolToSmiles(mol), ""
 
 
-def _label_problem(frame: pd.DataFrame, tasks: list[str], task_type: str) -> pd.Series:
-    """Per row: '' or why its labels are unusable, naming the column and the value as written.
+def label_problems(labels: pd.Series, column: str, task_type: str) -> tuple[pd.Series, pd.Series]:
+    """Per row: '' or why its label is unusable, naming the column and the value as written; and the labels
+    as numbers (NaN where missing or unusable). The rule of standardisation and evaluation alike.
 
     Labels must be finite numbers (missing is allowed), and class labels 0 or 1: an `inf` or a class `2`
-    would otherwise fail later without naming a row, or train a multi-task model on a third class quietly.
+    would otherwise fail later without naming a row, train a multi-task model on a third class quietly, or
+    score a wrong accuracy.
     """
+    problems = pd.Series("", index=labels.index, dtype="object")
+    written = labels.astype("string").str.strip()
+    values = pd.to_numeric(labels, errors="coerce")
+    checks = [
+        ("label not numeric", values.isna() & labels.notna() & (written != "")),
+        ("label not finite", np.isinf(values)),
+    ]
+    if task_type == CLASSIFICATION:
+        checks.append(("class label not 0 or 1", values.notna() & ~np.isinf(values) & ~values.isin([0, 1])))
+    for what, bad in checks:
+        bad &= problems == ""
+        problems[bad] = [f"{what} in column {column!r} (value {v!r})" for v in written[bad]]
+    return problems, values.where(problems == "")
+
+
+def _label_problem(frame: pd.DataFrame, tasks: list[str], task_type: str) -> pd.Series:
+    """Per row: '' or why its labels are unusable (the first bad label, `label_problems`), or "no label"."""
     problems = pd.Series("", index=frame.index, dtype="object")
     numeric = {}
     for task in tasks:
-        written = frame[task].astype("string").str.strip()
-        values = pd.to_numeric(frame[task], errors="coerce")
-        checks = [
-            ("label not numeric", values.isna() & frame[task].notna() & (written != "")),
-            ("label not finite", np.isinf(values)),
-        ]
-        if task_type == CLASSIFICATION:
-            checks.append(
-                ("class label not 0 or 1", values.notna() & ~np.isinf(values) & ~values.isin([0, 1]))
-            )
-        for what, bad in checks:
-            bad &= problems == ""
-            problems[bad] = [f"{what} in column {task!r} (value {v!r})" for v in written[bad]]
-        numeric[task] = values.where(problems == "")
+        column_problems, numeric[task] = label_problems(frame[task], task, task_type)
+        problems[problems == ""] = column_problems[problems == ""]
     all_missing = (
         pd.concat(numeric, axis=1).isna().all(axis=1) if tasks else pd.Series(False, index=frame.index)
     )
