@@ -4,7 +4,9 @@ The hub dataset holds one configuration per task, as `datasets.DatasetDict.push_
 writes it: parquet files `<config>/<split>-NNNNN-of-NNNNN.parquet` and a dataset card `README.md` whose YAML
 front matter lists each configuration's data files per split. Only the card and the parquet files of the
 configurations asked for are fetched, with `huggingface_hub.hf_hub_download`, into
-`<downloads>/hub/<owner>+<name>/<revision>/`; every file's SHA-256 is recorded on first sight in
+`<downloads>/hub/<owner>+<name>/<revision>/`. A split's files are those its card patterns match that are named
+as `push_to_hub` names its shards (`train-00000-of-00002.parquet`, one complete set); a stray that a pattern
+also matches (`train-00000-of-00001.parquet.bak`, a copy) is not read, with a warning. Every file's SHA-256 is recorded on first sight in
 `<downloads>/hub/checksums.json` and checked ever after.
 
 Revision: a pinned one (registry or `download.hub_revision`), else the branch's commit is resolved once,
@@ -16,9 +18,11 @@ is the pinned one, or "mirror" when none is pinned.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import yaml
@@ -27,11 +31,15 @@ from mumo.data.download import verify_checksum
 from mumo.data.registry import AUTHORS_HUB_REPO, AUTHORS_HUB_REVISION, DatasetSpec
 from mumo.io import write_text_atomic
 
+log = logging.getLogger(__name__)
+
 CARD = "README.md"
 REVISIONS = "hub_revisions.json"
 MIRROR_REVISION = "mirror"
 FOLD_OF_SPLIT = {"train": "train", "validation": "valid", "test": "test"}  # hub split -> our fold
 FOLD_COLUMN = "authors_set"
+SHARD = re.compile(r"(?P<stem>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet")  # push_to_hub's names
+GLOB = re.compile(r"[*?\[]")
 
 
 class HubError(ValueError):
@@ -120,6 +128,33 @@ def _repo_files(source: HubSource, revision: str) -> list[str]:
     return HfApi().list_repo_files(source.repo, repo_type="dataset", revision=revision)
 
 
+def split_files(in_repo: list[str], patterns: list[str], where: str) -> list[str]:
+    """The data files of one split: each name the card gives exactly, and for a glob pattern the files it
+    matches that are push_to_hub shards, one complete set (`NNNNN-of-MMMMM` for every NNNNN < MMMMM). A stray
+    that a glob also matches (a `.bak`, a copy) is not read, with a warning: it would double rows quietly."""
+    exact = [p for p in patterns if not GLOB.search(p)]
+    missing = [p for p in exact if p not in in_repo]
+    if missing:
+        raise HubError(f"{where}: the card lists {missing}, not in the repository")
+    globs = [p for p in patterns if GLOB.search(p)]
+    matched = sorted({n for n in in_repo if any(fnmatch(n, p) for p in globs)} - set(exact))
+    shards = {n: SHARD.fullmatch(PurePosixPath(n).name) for n in matched}
+    strays = [n for n, m in shards.items() if m is None]
+    if strays:
+        log.warning("%s: %s match %s but are not data shards: not read", where, strays, globs)
+    sets = {(str(PurePosixPath(n).parent), m["stem"], m["total"]) for n, m in shards.items() if m}
+    if len(sets) > 1:
+        raise HubError(f"{where}: {sorted(shards)} hold {len(sets)} sets of shards; {globs} must select one")
+    names = sorted(n for n, m in shards.items() if m)
+    for folder, stem, total in sets:
+        wanted = {f"{folder}/{stem}-{i:05d}-of-{total}.parquet".removeprefix("./") for i in range(int(total))}
+        if set(names) != wanted:
+            raise HubError(f"{where}: shard(s) {sorted(wanted - set(names))} missing beside {names}")
+    if not exact and not names:
+        raise HubError(f"{where}: no data file matches {patterns}")
+    return sorted({*exact, *names})
+
+
 def fetch_config(
     source: HubSource, config: str, downloads_dir: str | Path
 ) -> tuple[str, dict[str, list[tuple[str, Path, str]]]]:
@@ -140,9 +175,7 @@ def fetch_config(
         )
     files, in_repo = {}, _repo_files(source, revision)
     for split in FOLD_OF_SPLIT:
-        names = sorted(n for n in in_repo if any(fnmatch(n, pattern) for pattern in card[config][split]))
-        if not names:
-            raise HubError(f"{where}: no file matches {card[config][split]} ({config!r}, split {split!r})")
+        names = split_files(in_repo, card[config][split], f"{where} ({config!r}, split {split!r})")
         files[split] = [(name, *_hub_file(source, revision, name, downloads_dir)) for name in names]
     return revision, files
 

@@ -22,7 +22,7 @@ from helpers import REPO, LoopbackHTTP
 
 from mumo.data import hub as hub_module
 from mumo.data.download import DownloadError, sha256sum
-from mumo.data.hub import HubError, HubSource, parse_card, read_authors
+from mumo.data.hub import HubError, HubSource, parse_card, read_authors, split_files
 from mumo.data.registry import HubConfig, get_dataset
 
 MIRROR = REPO / "tests" / "data" / "hub"
@@ -205,3 +205,32 @@ def test_from_config_defaults_to_the_registry_repo():
     assert HubSource.from_config({}) == HubSource("zihaojing/MuMo-Finetuning", None, None)
     pinned = HubSource.from_config({"hub_repo": "zihaojing/MuMo-Finetune", "hub_revision": "abc"})
     assert (pinned.repo, pinned.revision) == ("zihaojing/MuMo-Finetune", "abc")
+
+
+def test_a_stray_file_matching_the_cards_pattern_is_not_read(tmp_path, caplog):
+    """`bbbp/train-*` also matches a backup copy; it used to double the train fold ("duplicates kept 38")."""
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MIRROR, mirror)
+    train = mirror / "bbbp" / "train-00000-of-00001.parquet"
+    shutil.copy(train, train.with_name(train.name + ".bak"))
+    shutil.copy(train, mirror / "bbbp" / "train-copy.parquet")
+    table, provenance = read_authors(get_dataset("bbbp"), ["p_np"], HubSource(mirror=str(mirror)), tmp_path)
+    assert provenance["rows"] == {"train": 37, "valid": 6, "test": 7} and len(table) == 50
+    assert sorted(provenance["files"]) == [
+        f"bbbp/{s}-00000-of-00001.parquet" for s in ("test", "train", "validation")
+    ]
+    assert "train-00000-of-00001.parquet.bak" in caplog.text and "not data shards: not read" in caplog.text
+
+
+def test_split_files_are_one_complete_set_of_shards():
+    shards = [f"c/train-0000{i}-of-00003.parquet" for i in range(3)]
+    assert split_files([*shards, "c/test-00000-of-00001.parquet"], ["c/train-*"], "w") == shards
+    assert split_files(["c/train.parquet", "c/train-x"], ["c/train.parquet"], "w") == ["c/train.parquet"]
+    with pytest.raises(HubError, match=r"w: shard\(s\) \['c/train-00001-of-00003.parquet'\] missing"):
+        split_files([shards[0], shards[2]], ["c/train-*"], "w")
+    with pytest.raises(HubError, match=r"hold 2 sets of shards; \['c/train-\*'\] must select one"):
+        split_files([*shards, "c/train-00000-of-00001.parquet"], ["c/train-*"], "w")
+    with pytest.raises(HubError, match=r"w: no data file matches \['c/valid-\*'\]"):
+        split_files(shards, ["c/valid-*"], "w")
+    with pytest.raises(HubError, match=r"w: the card lists \['c/valid.parquet'\], not in the repository"):
+        split_files(shards, ["c/valid.parquet"], "w")
