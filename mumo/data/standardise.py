@@ -4,8 +4,12 @@ Policy, in order:
 1. Parse with RDKit (default sanitisation, `mumo.chem.structure.parse_smiles`). Empty or unparseable SMILES
    are rejected with RDKit's own error message.
 2. Fragments (`fragments: largest`, the default): salts and mixtures keep their largest fragment, chosen by
-   RDKit's LargestFragmentChooser (heavy-atom count, organic fragments preferred); counter-ions and solvents
-   are dropped from the structure, not the row. `fragments: keep` leaves mixtures whole.
+   RDKit's LargestFragmentChooser counting heavy atoms only: a fragment with carbon beats one without, then
+   the most heavy atoms win (hydrogens are not counted: cisplatin `N.N.Cl[Pt]Cl` keeps PtCl2, not ammonia),
+   then the higher sum over heavy atoms of 100 x atomic number + isotope - charge / 10, then the
+   alphabetically first canonical SMILES of the fragment, so the choice never depends on the order the
+   fragments are written in. Counter-ions and solvents are dropped from the structure, not the row.
+   `fragments: keep` leaves mixtures whole.
 3. Charges, isotopes and stereo are kept as written; the key is RDKit's isomeric canonical SMILES.
 4. Labels must be finite numbers (missing is allowed), class labels 0 or 1 (`1.0` and `"1"` too); the
    first bad label of a row rejects it, naming the column and the value. A row with no label is rejected.
@@ -28,6 +32,17 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from mumo.chem.structure import FRAGMENT_POLICIES, parse_smiles
 from mumo.data.registry import CLASSIFICATION
+
+
+def _largest_fragment_chooser() -> rdMolStandardize.LargestFragmentChooser:
+    """RDKit's chooser as the policy above says: organic first, then heavy atoms (its default counts H too)."""
+    params = rdMolStandardize.CleanupParameters()
+    params.preferOrganic = True
+    params.largestFragmentChooserCountHeavyAtomsOnly = True
+    return rdMolStandardize.LargestFragmentChooser(params)
+
+
+LARGEST_FRAGMENT = _largest_fragment_chooser()
 
 REJECTED_COLUMNS = ["row", "smiles", "reason"]
 FOLD_COLUMNS = ("tdc_set", "authors_set")  # given folds, kept as they are (and part of the duplicate key)
@@ -58,7 +73,7 @@ def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None
         return None, parsed.reason
     mol = parsed.mol
     if fragments == "largest" and len(Chem.GetMolFrags(mol)) > 1:
-        mol = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
+        mol = LARGEST_FRAGMENT.choose(mol)
     return Chem.MolToSmiles(mol), ""
 
 

@@ -32,6 +32,23 @@ def test_salts_keep_the_largest_fragment_and_isotopes_and_stereo_survive():
         canonicalise("CCO", fragments="smallest")
 
 
+@pytest.mark.parametrize(
+    ("smiles", "kept"),
+    [
+        ("N.N.Cl[Pt]Cl", "[Cl][Pt][Cl]"),  # cisplatin: PtCl2 (3 heavy atoms), not NH3 (4 atoms with H)
+        ("Cl[Pt]Cl.N.N", "[Cl][Pt][Cl]"),
+        ("CCN(CC)CC.Cl", "CCN(CC)CC"),  # triethylamine hydrochloride
+        ("Cl.CN1CCC[C@H]1c1cccnc1", "CN1CCC[C@H]1c1cccnc1"),  # nicotine hydrochloride, stereo kept
+        ("CC.O=C=O", "O=C=O"),  # both organic: 3 heavy atoms beat 2 (ethane has 8 atoms with H)
+        ("CCO.COC", "CCO"),  # a tie in heavy atoms and weight: the first SMILES alphabetically
+        ("COC.CCO", "CCO"),  # whatever the order in the input
+        ("O.[Na+].[Cl-]", "[Cl-]"),  # no carbon anywhere: heavier Cl over Na and O
+    ],
+)
+def test_the_largest_fragment_counts_heavy_atoms_with_a_deterministic_tie_break(smiles, kept):
+    assert canonicalise(smiles) == (kept, "")
+
+
 def test_duplicates_merge_regression_by_mean_and_list_the_merged_rows():
     raw = pd.DataFrame({"smiles": ["OCC", "CCO", "C(C)O", "CCC"], "y": [1.0, 2.0, 6.0, 0.5]})
     result = standardise(raw, ["y"], "regression", "d")
