@@ -91,6 +91,11 @@ class Plan:
                 f"({', '.join(models)}); add it, or remove mumo.pretrained"
             )
         _check_seeds("seeds", config["seeds"])
+        results = str(config.get("results_dir", "results"))
+        if not results.strip():
+            raise ConfigError("results_dir: empty; name the folder for the run's files (default: results)")
+        if "ecfp_rf" in models:
+            _check_ecfp_rf(config.get("ecfp_rf") or {})
         if "split_fractions" in config:
             _check_fractions(config["split_fractions"])
         hub = HubSource.from_config(config.get("download", {}))
@@ -99,7 +104,7 @@ class Plan:
             for name, options in config["datasets"].items()
             if not only or name in only
         }
-        return cls(Path(config.get("results_dir", "results")), datasets, models, config, frozenset(overrides))
+        return cls(Path(results), datasets, models, config, frozenset(overrides))
 
     @cached_property
     def declared(self) -> Plan:
@@ -589,6 +594,17 @@ def _check_authors(name: str, spec: DatasetSpec | None, hub: HubSource, offline_
         raise ConfigError(
             f"datasets.{name}: split {AUTHORS!r} downloads the authors' files from {hub.repo}; set "
             "download.offline_only: false, or download.hub_mirror to a local copy"
+        )
+
+
+def _check_ecfp_rf(options: dict) -> None:
+    """What the schema cannot see alone: an integer max_features must fit in the fingerprint's n_bits
+    (scikit-learn would only say so when the first forest trains, in its own words)."""
+    n_bits, max_features = options.get("n_bits", 2048), options.get("max_features")
+    if isinstance(max_features, int) and not isinstance(max_features, bool) and max_features > n_bits:
+        raise ConfigError(
+            f"ecfp_rf.max_features: {max_features} features per split, more than the fingerprint's "
+            f"n_bits {n_bits}; use at most {n_bits}, a fraction in (0, 1], sqrt or log2"
         )
 
 
