@@ -237,6 +237,17 @@ the scoring, naming its rows. `--where` and `--group-by` score a subset of the r
 """
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type for a count of devices: an integer >= 1, refused with the value otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"an integer >= 1 expected, got {text!r}")
+    return value
+
+
 def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", help="YAML or JSON file of training settings (mumo.train.settings)")
     p.add_argument(
@@ -415,7 +426,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _add_cost(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cost", help="GPU-hours and wall time of a config's training jobs (an estimate)")
     p.add_argument("--configfile", default="config/config.yaml", help="workflow config (as for snakemake)")
-    p.add_argument("--gpus", type=int, default=4, help="devices of one node")
+    p.add_argument("--gpus", type=_at_least_one, default=4, help="devices of one node")
     p.add_argument(
         "--device", default="a100", help="device kind of the throughput table (a100, h100, cpu...)"
     )

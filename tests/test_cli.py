@@ -443,6 +443,16 @@ def test_cost_of_the_tiny_config(capsys):
     assert summary["jobs"]["finetune"] == 3 * 1 * 2 * 2  # datasets × splits × seeds × MuMo models
 
 
+@pytest.mark.parametrize("gpus", ["0", "-2", "two"])
+def test_cost_refuses_a_device_count_below_one(capsys, gpus):
+    """`--gpus 0` divided by zero."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["cost", "--configfile", str(REPO / ".test" / "config" / "config.yaml"), "--gpus", gpus])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(f"argument --gpus: an integer >= 1 expected, got '{gpus}'")
+
+
 def test_cost_names_a_missing_config_file(tmp_path, capsys):
     assert main(["cost", "--configfile", str(tmp_path / "none.yaml")]) == 1
     _one_line_error(capsys, "cost", r"/none.yaml: No such file or directory \(--debug")
