@@ -1,7 +1,7 @@
 """MuMo for your own molecules: featurize, train, predict and evaluate from CSV files, and price a config.
 
 Every command reads and writes plain files; `mumo COMMAND --help` says what each needs. Errors are one line
-naming the file, row or key (`--debug` shows the traceback).
+naming the file, row or key, at most 200 characters of message (`--debug` shows the traceback).
 """
 
 # Thin argparse wrappers over library functions; imports are lazy to keep start-up fast.
@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import sys
 
 from mumo import __version__
+
+#: the longest error message printed (a library's can run to 1,000 characters); `--debug` shows all of it
+MESSAGE_LIMIT = 200
+#: terminal colour and cursor codes some libraries put into their messages
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
@@ -474,14 +480,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: Exception) -> str:
-    """The error's own message on one line (KeyError's repr quotes dropped, OSError as "path: reason")."""
+    """The error's own message on one line of at most MESSAGE_LIMIT characters, without terminal codes
+    (KeyError's repr quotes dropped, OSError as "path: reason")."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         text = f"{error.filename}: {error.strerror}"
     elif isinstance(error, KeyError) and error.args:
         text = str(error.args[0])
     else:
         text = str(error)
-    return " ".join(text.split()) or type(error).__name__
+    text = " ".join(ANSI_CODE.sub("", text).split()) or type(error).__name__
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:

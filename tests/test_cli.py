@@ -1,5 +1,6 @@
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -70,6 +71,50 @@ def test_debug_keeps_the_traceback(tmp_path):
         main(["evaluate", "--predictions", str(tmp_path / "missing.csv"), "--metrics", "roc_auc", "--debug"])
     with pytest.raises(DataSourceError, match="file not found"):
         main(["--debug", "evaluate", "--predictions", str(tmp_path / "missing.csv"), "--metrics", "roc_auc"])
+
+
+def test_a_long_coloured_library_error_is_one_short_line_and_all_of_it_under_debug(
+    tmp_path, monkeypatch, capsys
+):
+    """Errors of 700-1,200 characters, one with terminal colour codes, reached the user whole."""
+    from mumo.eval import evaluate
+
+    detail = (
+        "\x1b[1;31mError(s) in loading state_dict\x1b[0m:\n\t" + "Missing key(s): " + "layer.weight, " * 90
+    )
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(detail)
+
+    monkeypatch.setattr(evaluate, "evaluate_file", fail)
+    args = ["evaluate", "--predictions", str(tmp_path / "p.csv"), "--metrics", "mae"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "Traceback" not in err
+    message = err.removeprefix("mumo evaluate: error: ").removesuffix(" (--debug shows the traceback)\n")
+    assert len(message) == 200 and message.startswith("Error(s) in loading state_dict: Missing key(s): layer")
+    assert message.endswith("…")
+    with pytest.raises(RuntimeError) as raised:
+        main([*args, "--debug"])
+    assert str(raised.value) == detail
+
+
+def test_a_long_error_of_the_hub_client_is_cut_to_one_line(tmp_path):
+    """A real library error (huggingface_hub offline, ~250 characters) through the console script."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    source = "owner/name@" + "0" * 40
+    done = subprocess.run(
+        [sys.executable, "-m", "mumo.cli", "import-checkpoint", source, "--output", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    line = done.stderr.strip()
+    assert line.startswith("mumo import-checkpoint: error: ") and line.endswith(
+        "… (--debug shows the traceback)"
+    )
+    assert len(line) <= 200 + len("mumo import-checkpoint: error:  (--debug shows the traceback)")
 
 
 def test_console_script_error_exits_non_zero_with_one_line(tmp_path):
