@@ -195,6 +195,9 @@ _OURS_NOTE = "Bars: mean over independent seeds, error bars: sample std (ddof = 
 _MEAN_LINE_NOTE = "Dotted line: the mean (dummy) baseline, which a model must beat to have learnt anything."
 
 
+ONLY_ABLATIONS_NOTE = "None of ours: this run's models are all ablations (they have their own chart)."
+
+
 def _ours_notes(table: pd.DataFrame) -> list[str]:
     return [_OURS_NOTE] + ([_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else [])
 
@@ -220,13 +223,14 @@ def metric_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> 
 def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
     """Per dataset and split: our models (ablations aside), published MuMo and the best other published
     number, each drawn as "not published" where the source has none; `*` marks a published number whose
-    protocol (`protocol_note`) differs from ours."""
-    rows = headline_rows(table, headline)
-    panels = _panels(rows[~rows["model"].isin(ABLATIONS)])
-    fig, axes = _grid([len(part) + 2 for _, part in panels])
+    protocol (`protocol_note`) differs from ours. A run of ablations only gets the published numbers, and a
+    footnote saying why none of ours is there."""
+    panels = _panels(headline_rows(table, headline))
+    full = [part[~part["model"].isin(ABLATIONS)] for _, part in panels]
+    fig, axes = _grid([len(part) + 2 for part in full])
     starred = False
-    for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
-        ours = _ours(part, preset)
+    for ax, ((dataset, split), part), ours_rows in zip(axes, panels, full, strict=True):
+        ours = _ours(ours_rows, preset)
         first = part.iloc[0]
         star = " *" if isinstance(first["protocol_note"], str) and first["protocol_note"] else ""
         published = []
@@ -256,6 +260,8 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
         *_ours_notes(table),
         "Published: as printed, with the source's ± where given (n=?: runs not stated).",
     ]
+    if table["model"].isin(ABLATIONS).all():
+        notes.append(ONLY_ABLATIONS_NOTE)
     _footnotes(fig, notes + ([PROTOCOL_FOOTNOTE] if starred else []))
     return fig
 
