@@ -15,7 +15,7 @@ from mumo.catalog import ABLATIONS, MODELS, ModelSpec, get_model
 from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
-from mumo.data.splits import SPLIT_NAMES
+from mumo.data.splits import SPLIT_NAMES, check_fractions
 from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
 
 #: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
@@ -514,17 +514,11 @@ def _check_seeds(key: str, seeds: list) -> None:
 
 
 def _check_fractions(fractions: list) -> None:
-    """Splits need molecules to train on and to test on; a valid fraction of 0 is allowed (finetuning then
-    keeps its last step: `mumo.train.recipes.run_finetune`)."""
-    if len(fractions) != 3 or not all(
-        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
-    ):
-        raise ConfigError(f"split_fractions: three numbers (train, valid, test) expected, got {fractions!r}")
-    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"split_fractions: fractions must be >= 0 and must sum to 1, got {list(fractions)}")
-    for fold, fraction in (("train", fractions[0]), ("test", fractions[2])):
-        if fraction <= 0:
-            raise ConfigError(f"split_fractions: the {fold} fraction must be > 0, got {list(fractions)}")
+    """The rule `mumo train --split-fractions` follows too (`mumo.data.splits.check_fractions`)."""
+    try:
+        check_fractions(fractions, "split_fractions")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _dataset_plan(name: str, options: dict, config: dict, hub: HubSource, offline_only: bool) -> DatasetPlan:

@@ -30,7 +30,7 @@ import pandas as pd
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
-from mumo.data.splits import SPLITTERS, fold_column_split, folds_of_rows
+from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
 from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
 from mumo.io import sha256sum, write_csv, write_json, write_text_atomic
@@ -114,6 +114,8 @@ def train_csv(
     split, splits_file, fragments, store = o.split, o.splits_file, o.fragments, o.store
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    if splits_file is None and not split.startswith(COLUMN_SPLIT):
+        check_fractions(list(o.fractions), "--split-fractions")
     input_csv, out = Path(input_csv), Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _log_to(out / "train.log"):

@@ -130,6 +130,21 @@ FIXED_SPLITS = {"tdc": tdc_split, "authors": lambda table, seed: authors_split(t
 SPLIT_NAMES = (*SPLITTERS, *FIXED_SPLITS)
 
 
+def check_fractions(fractions: Sequence[float], key: str) -> None:
+    """Fold fractions a finetuning split can use, checked before any work: three numbers >= 0 summing to 1,
+    train and test > 0 (valid may be 0: no validation, the last step kept). `key` names them in the error
+    (the config's `split_fractions`, `mumo train --split-fractions`)."""
+    if len(fractions) != 3 or not all(
+        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
+    ):
+        raise ValueError(f"{key}: three numbers (train, valid, test) expected, got {fractions!r}")
+    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"{key}: fractions must be >= 0 and must sum to 1, got {list(fractions)}")
+    for fold, fraction in zip(FOLDS, fractions, strict=True):
+        if fold in NEEDED_FOLDS and fraction <= 0:
+            raise ValueError(f"{key}: the {fold} fraction must be > 0, got {list(fractions)}")
+
+
 def make_split(
     table: pd.DataFrame, name: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)
 ) -> Split:
