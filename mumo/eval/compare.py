@@ -87,8 +87,8 @@ def declared_pairs(models: list[str], best: str | None) -> list[tuple[str, str, 
 
 
 def t_interval(diffs: np.ndarray) -> dict:
-    """Mean, sample sd (ddof = 1) and the Student-t confidence interval of the differences; NaN where
-    fewer than two make no interval (and none where there is no difference at all)."""
+    """Mean, sample sd (ddof = 1) and the Student-t confidence interval of the differences, and which model
+    the interval favours; with fewer than two differences the sd and the interval are NaN."""
     n = len(diffs)
     mean = float(np.mean(diffs)) if n else math.nan
     sd = float(np.std(diffs, ddof=1)) if n > 1 else math.nan
@@ -106,8 +106,26 @@ def t_interval(diffs: np.ndarray) -> dict:
     }
 
 
-def _seed_list(seeds) -> str:
-    return ", ".join(map(str, seeds))
+def _unpaired_note(model: pd.Series, reference: pd.Series, names: tuple[str, str]) -> str:
+    """The seeds only one of the two models ran, by model ('' when both ran the same seeds)."""
+    only = [
+        f"seed(s) {', '.join(map(str, sorted(set(a.index) - set(b.index))))} only in {name}"
+        for name, a, b in ((names[0], model, reference), (names[1], reference, model))
+        if set(a.index) - set(b.index)
+    ]
+    return f"different seed sets, unpaired: {'; '.join(only)}" if only else ""
+
+
+def _non_finite_note(seeds: list, scores: np.ndarray, names: tuple[str, str]) -> str:
+    """The seeds (rows of `scores`: model, reference) without a finite score on one side or both."""
+    missing = [
+        f"{seed} ({' and '.join(name for name, v in zip(names, row, strict=True) if not np.isfinite(v))})"
+        for seed, row in zip(seeds, scores, strict=True)
+        if not np.isfinite(row).all()
+    ]
+    return (
+        f"{len(missing)} seed(s) without a finite score, not paired: {', '.join(missing)}" if missing else ""
+    )
 
 
 def paired_difference(
@@ -115,26 +133,12 @@ def paired_difference(
 ) -> dict:
     """The comparison of two models' scores per seed (Series indexed by seed): only the seeds both ran with
     a finite score on each side are pairs; the others are named in `note`."""
-    notes = []
-    unpaired = [
-        f"seed(s) {_seed_list(sorted(set(a.index) - set(b.index)))} only in {name}"
-        for name, a, b in ((names[0], model, reference), (names[1], reference, model))
-        if set(a.index) - set(b.index)
-    ]
-    if unpaired:
-        notes.append(f"different seed sets, unpaired: {'; '.join(unpaired)}")
     common = sorted(set(model.index) & set(reference.index))
-    a, b = model.loc[common].to_numpy(float), reference.loc[common].to_numpy(float)
-    finite = np.isfinite(a) & np.isfinite(b)
-    if not finite.all():
-        missing = [
-            f"{seed} ({' and '.join(n for n, v in zip(names, (x, y), strict=True) if not np.isfinite(v))})"
-            for seed, x, y, ok in zip(common, a, b, finite, strict=True)
-            if not ok
-        ]
-        notes.append(f"{len(missing)} seed(s) without a finite score, not paired: {', '.join(missing)}")
+    scores = np.column_stack([model.loc[common].to_numpy(float), reference.loc[common].to_numpy(float)])
+    notes = [_unpaired_note(model, reference, names), _non_finite_note(common, scores, names)]
+    finite = np.isfinite(scores).all(axis=1)
     seeds = [s for s, ok in zip(common, finite, strict=True) if ok]
-    a, b = a[finite], b[finite]
+    a, b = scores[finite, 0], scores[finite, 1]
     diffs = a - b if higher_is_better else b - a
     if len(diffs) == 0:
         notes.append("no seed with a finite score for both: nothing compared")
@@ -146,7 +150,7 @@ def paired_difference(
         "diffs": SEED_SEPARATOR.join(DIFF_FORMAT.format(d) for d in diffs),
         "model_mean": float(np.mean(a)) if len(a) else math.nan,
         "reference_mean": float(np.mean(b)) if len(b) else math.nan,
-        "note": "; ".join(notes),
+        "note": "; ".join(filter(None, notes)),
     }
 
 
@@ -172,6 +176,9 @@ def paired_comparisons(scores: pd.DataFrame, headline: dict[str, str], preset: s
     """The rows of results/comparisons.csv from the per-seed scores (`mumo.eval.aggregate.run_scores`):
     test fold, each dataset's `headline` metric on its summary task (`headline_rows`); `preset` is the
     config's `mumo.preset`, at which the ablations run."""
+    unknown = sorted(set(scores["dataset"]) - set(headline))
+    if unknown:
+        raise ValueError(f"no headline metric given for dataset(s) {unknown}: their rows would be left out")
     test = headline_rows(scores[scores["fold"] == "test"], headline)
     _check_one_score_per_seed(test)
     rows = []

@@ -219,3 +219,11 @@ def test_a_run_without_any_pair_gives_an_empty_table_with_its_columns():
         _scores({"mumo_paper": {0: 0.9}, "mumo_fixed": {0: 0.8}}), {"bbbp": "roc_auc"}, "paper"
     )
     assert table.empty and table.columns.tolist() == COMPARISON_COLUMNS
+
+
+def test_a_dataset_without_a_headline_metric_is_refused_not_left_out():
+    scores = pd.concat(
+        [_scores({"ecfp_rf": {0: 0.8}, "mumo": {0: 0.9}}), _scores({"mumo": {0: 1.0}}, "esol", "rmse")]
+    )
+    with pytest.raises(ValueError, match=r"no headline metric given for dataset\(s\) \['esol'\]"):
+        paired_comparisons(scores, {"bbbp": "roc_auc"}, "small")
