@@ -338,7 +338,7 @@ def forest_chart(comparisons: pd.DataFrame, preset: str) -> plt.Figure:
         ax.text(0.5, 0.5, NO_PAIRS, ha="center", va="center", fontsize=8, wrap=True)
         return fig
     panels = list(comparisons.groupby(["dataset", "split"], sort=False))
-    fig, axes = _grid([1.5 * len(part) for _, part in panels], width=6.5)
+    fig, axes = _grid([len(part) + 0.5 for _, part in panels], width=6.5)
     for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
         _forest(ax, part, preset, _title(dataset, split))
     fig.suptitle("Paired differences over seeds on the headline test metric")
