@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from mumo.plan import PRETRAINING_CHAIN_PRIORITY, Plan, type_command_line_values
+from mumo.plan import PRETRAINING_CHAIN_PRIORITY, SCHEMA, Plan, type_command_line_values
 
 min_version("9.0")
 
@@ -17,7 +17,7 @@ if not workflow.config_settings.configfiles:
 
 # --config seeds=[1] gives ['1'] (YAML's BaseLoader): retyped as a config file would have it
 type_command_line_values(config, workflow.config_settings.config)
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, str(SCHEMA))
 
 
 report: "workflow/report/workflow.rst"

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mumo.cost import THROUGHPUT_COLUMNS
+from mumo.apps.cost import THROUGHPUT_COLUMNS
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset
 from mumo.model.precision import autocast

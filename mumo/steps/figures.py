@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mumo.catalog import display_name
 from mumo.eval.figures import TABLE_FIGURES, forest_chart, learning_curves, save_figure
+from mumo.eval.names import display_name
 
 
 def figures(table_csv: str, headline: dict[str, str], stem: str, figure: str, preset: str) -> None:

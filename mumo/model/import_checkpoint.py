@@ -30,12 +30,10 @@ from safetensors.torch import load_file
 
 import mumo
 from mumo.chem.tokenizer import SMILES_PATTERN, SmilesTokenizer
-from mumo.data.download import sha256sum
-from mumo.io import write_json
+from mumo.io import sha256sum, write_json
 from mumo.model import MuMo, get_preset
-from mumo.model.config import MuMoConfig
+from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH, MuMoConfig
 from mumo.model.saved import save_model
-from mumo.train.recipes import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 

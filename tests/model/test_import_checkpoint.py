@@ -37,8 +37,8 @@ from mumo.chem.structure import parse_smiles
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.cli import main
 from mumo.model import collate, get_preset, load_pretrained
-from mumo.train import import_checkpoint as ic
-from mumo.train.import_checkpoint import CheckpointImportError, import_checkpoint
+from mumo.model import import_checkpoint as ic
+from mumo.model.import_checkpoint import CheckpointImportError, import_checkpoint
 
 CHECKPOINTS = FIXTURES / "reference_checkpoint"
 OUTPUTS = np.load(FIXTURES / "reference_outputs.npz")
