@@ -287,7 +287,7 @@ FOREST_NOTE = (
     "Blue: the first model better (interval above 0), red: the second better (below 0), grey: the interval "
     "includes 0 or there is none."
 )
-NO_PAIRS = "No pair of models to compare: no baseline with a finite score, no ablation and no Chemprop run."
+NO_PAIRS = "No pair of models to compare: no baseline with a finite score, no full MuMo model beside an ablation or Chemprop."
 
 
 def _forest_label(n: int, has_interval: bool) -> str:
