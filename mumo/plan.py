@@ -456,7 +456,7 @@ class Plan:
     def figures(self) -> list[str]:
         """Every figure the configured models allow: the paired comparisons need two models, learning curves
         and the ablation chart MuMo runs."""
-        names = ["metrics", "comparison", *(["comparisons"] if self.compares else [])]
+        names = ["metrics", "comparison", *(["paired"] if self.compares else [])]
         if self.mumo_models():
             names += ["ablations", "finetune_curves"]
         if self.pretrained_models():

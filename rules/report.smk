@@ -42,12 +42,12 @@ rule comparisons_figure:
         plan.comparisons,
     output:
         png=report(
-            f"{FIGURES}/comparisons.png",
+            f"{FIGURES}/paired.png",
             caption="../workflow/report/comparisons_figure.rst",
             category="Figures",
-            labels={"figure": "comparisons"},
+            labels={"figure": "paired"},
         ),
-        pdf=f"{FIGURES}/comparisons.pdf",
+        pdf=f"{FIGURES}/paired.pdf",
     log:
         f"{RESULTS}/logs/figures{plan.tag_dir}/comparisons.log",
     benchmark:

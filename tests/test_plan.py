@@ -164,7 +164,7 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
 
 def test_default_figures_include_comparison_ablations_and_learning_curves():
     names = {Path(p).name for p in Plan.from_config(_config()).figures}
-    stems = ["metrics", "comparison", "comparisons", "ablations", "finetune_curves", "pretrain_curves"]
+    stems = ["metrics", "comparison", "paired", "ablations", "finetune_curves", "pretrain_curves"]
     assert names == {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     baseline_only = {Path(p).stem for p in Plan.from_config(_config(models=["ecfp_rf"])).figures}
     assert baseline_only == {"metrics", "comparison"}  # one model: no pair to compare

@@ -76,7 +76,7 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     }
     assert (comparisons["n_pairs"] == 2).all() and set(comparisons["seeds"]) == {"0;1"}
     assert set(comparisons.loc[comparisons["dataset"] == "tox21_mini", "task"]) == {"macro"}
-    for name in ("metrics", "comparison", "comparisons", "ablations", "finetune_curves", "pretrain_curves"):
+    for name in ("metrics", "comparison", "paired", "ablations", "finetune_curves", "pretrain_curves"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
         assert (results / "figures" / f"{name}.pdf").stat().st_size > 1_000
 
@@ -267,7 +267,7 @@ def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run
     assert set(table["dataset"]) == {"bbbp_mini"}
     assert (results / "figures" / "tasks-bbbp_mini" / "comparison.png").exists()
     assert set(pd.read_csv(results / "comparisons.tasks-bbbp_mini.csv")["dataset"]) == {"bbbp_mini"}
-    assert (results / "figures" / "tasks-bbbp_mini" / "comparisons.png").exists()
+    assert (results / "figures" / "tasks-bbbp_mini" / "paired.png").exists()
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
 
 
