@@ -31,7 +31,7 @@ def pretrained(tiny_data, tiny, tmp_path_factory):
         "selection": "last",
         "eval_every": 3,
     }
-    run_pretrain(str(tiny_data.corpus), str(tiny_data.store), str(tiny_data.vocab), str(out), settings)
+    run_pretrain(tiny_data.pretrain_data(), str(out), settings)
     return out
 
 
