@@ -241,19 +241,21 @@ def test_the_chembl_corpus_is_fetched_by_a_download_job(tmp_path):
 
 
 def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run):
-    """After the full run, `tasks=[bbbp_mini]` runs only its own report jobs, into files of its own."""
+    """After the full run, `only_datasets=[bbbp_mini]` runs only its own report jobs, into files of its own."""
     tmp_path, config = finished_run
     results = tmp_path / "results"
     before = {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
-    dry = snakemake(tmp_path, config, "-n", "--quiet", "rules", "--config", "tasks=[bbbp_mini]").stdout
+    dry = snakemake(
+        tmp_path, config, "-n", "--quiet", "rules", "--config", "only_datasets=[bbbp_mini]"
+    ).stdout
     jobs = _job_counts(dry)
     reports = {"aggregate", "figures", "learning_curves", "data_report", "structure_report", "all", "total"}
     assert set(jobs) == reports  # no pretraining, vocabulary, structure or training job
-    snakemake(tmp_path, config, "--config", "tasks=[bbbp_mini]")
+    snakemake(tmp_path, config, "--config", "only_datasets=[bbbp_mini]")
     assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing of the full run rewritten
-    table = pd.read_csv(results / "table.tasks-bbbp_mini.csv")
+    table = pd.read_csv(results / "table.datasets-bbbp_mini.csv")
     assert set(table["dataset"]) == {"bbbp_mini"}
-    assert (results / "figures" / "tasks-bbbp_mini" / "comparison.png").exists()
+    assert (results / "figures" / "datasets-bbbp_mini" / "comparison.png").exists()
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
 
 
