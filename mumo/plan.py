@@ -17,6 +17,7 @@ from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES
+from mumo.train.training_log import TRAINING_LOG
 
 logger = logging.getLogger(__name__)
 
@@ -404,24 +405,24 @@ class Plan:
         `models:` lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
         return self.group_records(ABLATIONS)
 
-    def finetune_metrics(self) -> list[str]:
-        """The per-step training log (`metrics.csv`) of every MuMo finetuning run."""
+    def finetune_training_logs(self) -> list[str]:
+        """The per-step training log of every MuMo finetuning run."""
         names = tuple(m.name for m in self.mumo_models())
-        return [f"{self.run_dir(*run)}/metrics.csv" for run in self.runs(names)]
+        return [f"{self.run_dir(*run)}/{TRAINING_LOG}" for run in self.runs(names)]
 
-    def pretrain_metrics(self) -> list[str]:
-        return [f"{self.pretrain_dir(m)}/metrics.csv" for m in self.pretrained_models()]
+    def pretrain_training_logs(self) -> list[str]:
+        return [f"{self.pretrain_dir(m)}/{TRAINING_LOG}" for m in self.pretrained_models()]
 
     def curve_inputs(self, stage: str) -> list[str]:
         """What the learning-curve figure of `stage` (pretrain | finetune) waits for: the pretraining logs, or
-        the MuMo groups' records (their seeds' logs, `finetune_metrics`, are no declared outputs)."""
+        the MuMo groups' records (their seeds' logs, `finetune_training_logs`, are no declared outputs)."""
         if stage == "pretrain":
-            return self.pretrain_metrics()
+            return self.pretrain_training_logs()
         return self.group_records(tuple(m.name for m in self.mumo_models()))
 
     def curve_files(self, stage: str) -> list[str]:
         """The metrics logs the learning-curve figure of `stage` draws."""
-        return self.pretrain_metrics() if stage == "pretrain" else self.finetune_metrics()
+        return self.pretrain_training_logs() if stage == "pretrain" else self.finetune_training_logs()
 
     @property
     def table(self) -> str:

@@ -44,7 +44,7 @@ rule pretrain:
         shards=plan.corpus_shards(),
     output:
         weights=f"{RESULTS}/pretrain/{{model}}/model/model.safetensors",
-        metrics=f"{RESULTS}/pretrain/{{model}}/metrics.csv",
+        training_log=f"{RESULTS}/pretrain/{{model}}/training_log.csv",
     log:
         f"{RESULTS}/logs/pretrain/{{model}}.log",
     benchmark:
@@ -53,6 +53,7 @@ rule pretrain:
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
+        conformer=config["structure"]["conformer"],
     script:
         "../workflow/scripts/pretrain.py"
 

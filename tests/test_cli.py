@@ -284,7 +284,7 @@ def test_pretrain_writes_a_model_and_its_metrics(pretrained):
     assert {"config.json", "model.safetensors", "vocab.json"} <= {
         p.name for p in (pretrained / "model").iterdir()
     }
-    metrics = pd.read_csv(pretrained / "metrics.csv")
+    metrics = pd.read_csv(pretrained / "training_log.csv")
     assert len(metrics) > 0 and metrics["loss"].notna().all()
 
 

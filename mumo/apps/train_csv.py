@@ -8,7 +8,7 @@ ensemble `mumo predict --model DIR` reads:
     DIR/raw.csv, standardised.csv, rejected.csv, counts.json   the table and every rejected row with its reason
     DIR/vocab.json                                             the vocabulary (the pretrained model's with --from)
     DIR/splits/seed{s}.json                                    the folds (row indices of standardised.csv)
-    DIR/seed{s}/model/, predictions.csv, metrics.csv, ...      one finetuned model per seed
+    DIR/seed{s}/model/, predictions.csv, training_log.csv, ... one finetuned model per seed
     DIR/report.csv, report.md                                  test (and valid) scores per seed, mean ± std
     DIR/ensemble.json                                          what was run, and its structure store file
     DIR/train.log                                              what every step said (a failure's traceback too)

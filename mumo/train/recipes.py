@@ -136,7 +136,7 @@ def run_pretrain(data: PretrainData, out_dir: str, settings: dict, *, threads: i
     """Masked-token pretraining (docs/model.md §2.6) on `data`'s corpus.
 
     A `valid_fraction` slice of the corpus (seeded) is held out for the validation loss. Molecules without a
-    structure record are left out and counted. Writes `out_dir/model/`, `metrics.csv`, `learning_curve.png`,
+    structure record are left out and counted. Writes `out_dir/model/`, `training_log.csv`, `learning_curve.png`,
     `checkpoints/` and `summary.json`.
     """
     s = TrainSettings.from_dict(settings)
@@ -227,7 +227,7 @@ def run_finetune(
     `canonical_smiles` either way.
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
-    and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `metrics.csv`,
+    and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `training_log.csv`,
     `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection).
     """
     standardised_csv, split_json, vocab_json = data.standardised_csv, data.split_json, data.vocab_json

@@ -45,7 +45,7 @@ def test_two_ranks_pretrain_through_torchrun_and_log_to_the_rule_log(tiny_data, 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2
     assert (out / "model" / "model.safetensors").stat().st_size > 0
-    assert len(pd.read_csv(out / "metrics.csv")) > 0
+    assert len(pd.read_csv(out / "training_log.csv")) > 0
     text = log.read_text()
     assert "launching 2 ranks" in text and "--nproc_per_node=2" in text and "--threads=1" in text
     assert f"--store {tiny_data.store / 'shard.npz'} " in text and "--conformer seed=42 " in text

@@ -36,7 +36,7 @@ def pretrained(tiny_data, tiny, tmp_path_factory):
 
 
 def test_pretraining_loss_decreases(pretrained):
-    metrics = pd.read_csv(pretrained / "metrics.csv")
+    metrics = pd.read_csv(pretrained / "training_log.csv")
     assert metrics["loss"].head(3).mean() > metrics["loss"].tail(3).mean() + 0.3
     valid = metrics["valid_loss"].dropna()
     assert len(valid) >= 3 and valid.iloc[-1] < valid.iloc[0]

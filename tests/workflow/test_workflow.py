@@ -127,7 +127,7 @@ def test_a_seed_trained_after_another_in_one_job_equals_the_seed_trained_alone(r
     seed 1 alone), its files are byte-identical."""
     tmp_path, config = run_copy
     group = tmp_path / "results/runs/mumo/bbbp_mini/balanced_scaffold"
-    files = ("predictions.csv", "metrics.json", "summary.json", "metrics.csv")
+    files = ("predictions.csv", "metrics.json", "summary.json", "training_log.csv")
     before = {name: (group / "seed1" / name).read_bytes() for name in files}
     shutil.rmtree(group / "seed1")
     snakemake(tmp_path, tiny_config(tmp_path, seeds=[1]), str(group / "seeds-1.json"))
@@ -135,7 +135,7 @@ def test_a_seed_trained_after_another_in_one_job_equals_the_seed_trained_alone(r
     assert after["predictions.csv"] == before["predictions.csv"]
     assert after["metrics.json"] == before["metrics.json"]
     curve = ["step", "epoch", "loss", "lr", "valid_loss"]  # the log's other columns are timings
-    logs = [pd.read_csv(io.BytesIO(files["metrics.csv"]))[curve] for files in (before, after)]
+    logs = [pd.read_csv(io.BytesIO(files["training_log.csv"]))[curve] for files in (before, after)]
     pd.testing.assert_frame_equal(*logs, check_exact=True)
     assert json.loads(after["summary.json"])["steps"] == json.loads(before["summary.json"])["steps"]
 
