@@ -125,7 +125,7 @@ def write_shard(records: Sequence[dict], path: str | os.PathLike, config: Confor
 
 
 class StoreSettingsError(ValueError):
-    """A structure store file built with other conformer settings than a reader needs (or not recorded)."""
+    """A structure store file built with other conformer settings (or RDKit version) than a reader needs."""
 
 
 def _settings_mismatch(path: Path, built: dict, expected: dict) -> StoreSettingsError:
@@ -263,7 +263,7 @@ class StructureStore:
     def _check_settings(self, shard: _Shard) -> None:
         if self.expected is None:
             return
-        if shard.settings is None:  # the pipeline's own shards of then were rebuilt on any settings change
+        if shard.settings is None:  # an older file: the pipeline rebuilt its shards on any settings change
             logger.warning(
                 "%s: structure store file without a record of its conformer settings (written before mumo "
                 "recorded them), read as built with this model's %s; delete it and rerun the step that wrote "
