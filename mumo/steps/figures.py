@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mumo.catalog import display_name
 from mumo.eval.figures import TABLE_FIGURES, learning_curves, save_figure
+from mumo.eval.names import display_name
 from mumo.train.training_log import find_training_log
 
 
