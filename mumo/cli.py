@@ -50,6 +50,11 @@ def _settings(args: argparse.Namespace, flags: dict | None = None) -> dict:
     return _key_values(settings | (flags or {}), args.set, "--set")
 
 
+def _conformer(args: argparse.Namespace) -> dict:
+    """The `--conformer KEY=VALUE` settings (checked where they are used: ConformerConfig.from_dict)."""
+    return _key_values({}, args.conformer, "--conformer")
+
+
 def _key_values(settings: dict, items: list[str], option: str) -> dict:
     """`settings` with KEY=VALUE items set in it (values read as YAML; dotted keys nest)."""
     import yaml
@@ -69,8 +74,7 @@ def _key_values(settings: dict, items: list[str], option: str) -> dict:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from mumo.train.recipes import PretrainData, run_pretrain
 
-    conformer = _key_values({}, args.conformer, "--conformer")
-    data = PretrainData(args.corpus, args.store, args.vocab, conformer)
+    data = PretrainData(args.corpus, args.store, args.vocab, _conformer(args))
     run_pretrain(data, args.output, _settings(args), threads=args.threads)
     return 0
 
@@ -78,7 +82,6 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from mumo.train.recipes import FinetuneData, run_finetune
 
-    conformer = _key_values({}, args.conformer, "--conformer")
     data = FinetuneData(
         args.table,
         args.split,
@@ -86,7 +89,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         args.vocab,
         args.target_columns,
         args.task_type,
-        conformer=conformer,
+        conformer=_conformer(args),
     )
     run_finetune(
         data,
@@ -109,7 +112,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     given = {name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None}
     settings = _settings(args, given)
-    conformer = _key_values({}, args.conformer, "--conformer")
     report = train_csv(
         args.input,
         args.output,
@@ -124,7 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             pretrained=args.pretrained,
             settings=TRAIN_FLAGS | settings,
             fragments=args.fragments,
-            conformer=conformer,
+            conformer=_conformer(args),
             store=args.store,
             workers=args.workers,
             threads=args.threads,
