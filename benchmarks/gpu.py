@@ -195,7 +195,7 @@ def finetune_epoch(args: argparse.Namespace, root: Path, sizes: dict) -> dict:
         data, seed=0, settings=settings, out_predictions=str(out / "predictions.csv"), out_dir=str(out)
     )
     wall = time.perf_counter() - tick
-    metrics = pd.read_csv(out / "metrics.csv")
+    metrics = pd.read_csv(out / "training_log.csv")
     return {
         "kind": "finetune_epoch",
         "preset": args.preset,

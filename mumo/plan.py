@@ -4,6 +4,7 @@ plan is testable without Snakemake."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,6 +18,9 @@ from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES, check_fractions
 from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
+from mumo.train.training_log import TRAINING_LOG
+
+logger = logging.getLogger(__name__)
 
 #: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
@@ -47,6 +51,34 @@ class ConfigError(ValueError):
     """A config value that the schema cannot catch (unknown dataset, split or model name...)."""
 
 
+#: the datasets a run keeps; its old name `tasks` is still read, with a warning (it meant datasets, while
+#: `datasets.<name>.tasks` means label columns)
+ONLY_DATASETS, DEPRECATED_ONLY_DATASETS = "only_datasets", "tasks"
+
+
+def _with_only_datasets(config: Mapping) -> dict:
+    """`config` with its dataset filter under `only_datasets` (empty: every configured dataset), read from the
+    old name `tasks` with a deprecation warning."""
+    only, old = list(config.get(ONLY_DATASETS) or []), config.get(DEPRECATED_ONLY_DATASETS)
+    config = {key: value for key, value in config.items() if key != DEPRECATED_ONLY_DATASETS}
+    if old is not None:
+        if only and old and only != list(old):
+            raise ConfigError(
+                f"{DEPRECATED_ONLY_DATASETS} {list(old)} and {ONLY_DATASETS} {only} disagree: "
+                f"`{DEPRECATED_ONLY_DATASETS}` is the old name of `{ONLY_DATASETS}`; give only `{ONLY_DATASETS}`"
+            )
+        logger.warning(
+            "config key `%s` is deprecated: it is now `%s`, the datasets a run keeps (`datasets.<name>.tasks` "
+            "are label columns); read as %s: %s",
+            DEPRECATED_ONLY_DATASETS,
+            ONLY_DATASETS,
+            ONLY_DATASETS,
+            list(old),
+        )
+        only = only or list(old)
+    return {**config, ONLY_DATASETS: only}
+
+
 @dataclass(frozen=True)
 class DatasetPlan:
     name: str
@@ -71,12 +103,13 @@ class Plan:
 
     @classmethod
     def from_config(cls, config: dict, overrides: Collection[str] = ()) -> Plan:
+        config = _with_only_datasets(config)
         offline_only = config.get("download", {}).get("offline_only", True)
-        only = set(config.get("tasks") or [])
+        only = set(config[ONLY_DATASETS])
         unknown = only - set(config["datasets"])
         if unknown:
             raise ConfigError(
-                f"tasks: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}"
+                f"{ONLY_DATASETS}: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}"
             )
         for model in config["models"]:
             if model not in MODELS:
@@ -108,16 +141,17 @@ class Plan:
 
     @cached_property
     def declared(self) -> Plan:
-        """The plan of every dataset the config declares, whatever `tasks` keeps: the pretraining corpus leaves
-        out, and the vocabulary covers, all of them, so that a filtered run never invalidates pretraining."""
-        return Plan.from_config({**self.config, "tasks": []}) if self.config.get("tasks") else self
+        """The plan of every dataset the config declares, whatever `only_datasets` keeps: the pretraining corpus
+        leaves out, and the vocabulary covers, all of them, so that a filtered run never invalidates pretraining."""
+        return Plan.from_config({**self.config, ONLY_DATASETS: []}) if self.config[ONLY_DATASETS] else self
 
     @property
     def tag(self) -> str:
-        """Names the filter of a filtered run (`tasks`, or `models`, `splits` or `seeds` given on the command
-        line), '' for a full run: a filtered run's table, reports and figures are files of its own, so it never
-        overwrites the full run's."""
-        parts = [f"tasks-{'+'.join(self.config['tasks'])}"] if self.config.get("tasks") else []
+        """Names the filter of a filtered run (`only_datasets`, or `models`, `splits` or `seeds` given on the
+        command line), '' for a full run: a filtered run's table, reports and figures are files of its own, so it
+        never overwrites the full run's. `only_datasets=[bbbp]` is `datasets-bbbp`."""
+        only = self.config[ONLY_DATASETS]
+        parts = [f"datasets-{'+'.join(only)}"] if only else []
         parts += [
             f"{key}-{'+'.join(map(str, self.models if key == 'models' else self.config[key]))}"
             for key in _FILTER_KEYS
@@ -139,7 +173,7 @@ class Plan:
 
     @property
     def imported_source(self) -> str | None:
-        """`mumo.pretrained`: the authors' checkpoint (a folder or owner/name@revision), or None."""
+        """`mumo.pretrained`: the authors' checkpoint (a folder or owner/name@<commit>), or None."""
         return self.config.get("mumo", {}).get("pretrained") or None
 
     def imports_weights(self, model: str) -> bool:
@@ -342,7 +376,7 @@ class Plan:
     def pretrain_outputs(self, model: str) -> dict[str, str]:
         """A pretraining job's declared outputs (`model` may be the rule's "{model}" wildcard)."""
         folder = self.pretrain_dir(model)
-        return {"weights": f"{folder}/model/{WEIGHTS_NAME}", "metrics": f"{folder}/metrics.csv"}
+        return {"weights": f"{folder}/model/{WEIGHTS_NAME}", "training_log": f"{folder}/{TRAINING_LOG}"}
 
     def runs(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, int]]:
         """(model, dataset, split, seed) of every run of `models` (default: the configured ones)."""
@@ -396,24 +430,24 @@ class Plan:
         `models:` lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
         return self.group_records(ABLATIONS)
 
-    def finetune_metrics(self) -> list[str]:
-        """The per-step training log (`metrics.csv`) of every MuMo finetuning run."""
+    def finetune_training_logs(self) -> list[str]:
+        """The per-step training log of every MuMo finetuning run."""
         names = tuple(m.name for m in self.mumo_models())
-        return [f"{self.run_dir(*run)}/metrics.csv" for run in self.runs(names)]
+        return [f"{self.run_dir(*run)}/{TRAINING_LOG}" for run in self.runs(names)]
 
-    def pretrain_metrics(self) -> list[str]:
-        return [f"{self.pretrain_dir(m)}/metrics.csv" for m in self.pretrained_models()]
+    def pretrain_training_logs(self) -> list[str]:
+        return [self.pretrain_outputs(m)["training_log"] for m in self.pretrained_models()]
 
     def curve_inputs(self, stage: str) -> list[str]:
         """What the learning-curve figure of `stage` (pretrain | finetune) waits for: the pretraining logs, or
-        the MuMo groups' records (their seeds' logs, `finetune_metrics`, are no declared outputs)."""
+        the MuMo groups' records (their seeds' logs, `finetune_training_logs`, are no declared outputs)."""
         if stage == "pretrain":
-            return self.pretrain_metrics()
+            return self.pretrain_training_logs()
         return self.group_records(tuple(m.name for m in self.mumo_models()))
 
     def curve_files(self, stage: str) -> list[str]:
-        """The metrics logs the learning-curve figure of `stage` draws."""
-        return self.pretrain_metrics() if stage == "pretrain" else self.finetune_metrics()
+        """The training logs the learning-curve figure of `stage` draws."""
+        return self.pretrain_training_logs() if stage == "pretrain" else self.finetune_training_logs()
 
     @property
     def table(self) -> str:

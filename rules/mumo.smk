@@ -52,6 +52,7 @@ rule pretrain:
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
+        conformer=config["structure"]["conformer"],
     script:
         "../workflow/scripts/pretrain.py"
 

@@ -30,7 +30,7 @@ from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.splits import make_split
 from mumo.data.standardise import standardise
 from mumo.train.launch import cli_command
-from mumo.train.recipes import FinetuneData
+from mumo.train.recipes import FinetuneData, PretrainData
 
 EXTENSIONS_DIR = Path(tempfile.mkdtemp(prefix="mumo-torch-extensions-"))
 os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_DIR)
@@ -58,12 +58,25 @@ class TinyData:
     corpus: Path
     datasets: dict[str, Dataset]
 
+    def pretrain_data(self, **data: Any) -> PretrainData:
+        """The corpus, store and vocabulary as run_pretrain takes them; `data` replaces fields."""
+        given = PretrainData(
+            str(self.corpus), str(self.store), str(self.vocab), dataclasses.asdict(FAST_CONFORMERS)
+        )
+        return dataclasses.replace(given, **data)
+
     def finetune_args(self, name: str, out: Path, seed: int = 0, **data: Any) -> dict:
         """Keyword arguments of run_finetune for dataset `name`, writing under `out`; `data` replaces fields
         of its FinetuneData."""
         d = self.datasets[name]
         given = FinetuneData(
-            str(d.table), str(d.split), str(self.store), str(self.vocab), d.tasks, d.task_type
+            str(d.table),
+            str(d.split),
+            str(self.store),
+            str(self.vocab),
+            d.tasks,
+            d.task_type,
+            conformer=dataclasses.asdict(FAST_CONFORMERS),
         )
         return {
             "data": dataclasses.replace(given, **data),
@@ -90,6 +103,8 @@ class TinyData:
             f"--predictions={out / 'predictions.csv'}",
             f"--output={out}",
             f"--settings={out / 'settings.json'}",
+            "--conformer",
+            *(f"{key}={value}" for key, value in dataclasses.asdict(FAST_CONFORMERS).items()),
         ]
 
 

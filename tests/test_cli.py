@@ -158,10 +158,10 @@ def test_version(capsys):
                 "from scratch",
             ],
         ),
-        ("predict", ["--model DIR [DIR ...]", "--store DIR [DIR ...]", "std_<task>", "(default: 64)"]),
+        ("predict", ["--model DIR [DIR ...]", "--store FILE [FILE ...]", "std_<task>", "(default: 64)"]),
         ("evaluate", ["--input INPUT", "--metrics METRICS [METRICS ...]", "mumo predict"]),
         ("pretrain", ["--output OUTPUT", "--set KEY=VALUE [KEY=VALUE ...]", "(default: 1)"]),
-        ("finetune", ["--target-columns COLUMN [COLUMN ...]", "--from DIR", "(default: 42)"]),
+        ("finetune", ["--target-columns COLUMN [COLUMN ...]", "--from DIR", "(default: 0)", "--conformer"]),
         ("import-checkpoint", ["--output DIR", "--cache-dir"]),
         ("cost", ["--configfile", "(default: 4)", "(default: a100)", "--throughput CSV [CSV ...]"]),
     ],
@@ -351,7 +351,7 @@ def test_pretrain_writes_a_model_and_its_metrics(pretrained):
     assert {"config.json", "model.safetensors", "vocab.json"} <= {
         p.name for p in (pretrained / "model").iterdir()
     }
-    metrics = pd.read_csv(pretrained / "metrics.csv")
+    metrics = pd.read_csv(pretrained / "training_log.csv")
     assert len(metrics) > 0 and metrics["loss"].notna().all()
 
 
@@ -447,6 +447,37 @@ def test_train_an_ensemble_of_one_seed(work, tmp_path, capsys):
         capsys.readouterr().out.splitlines()[-1]
         == f"ensemble of 1 models -> {tmp_path / 'ens'} (report.md, report.csv)"
     )
+
+
+def test_train_flags_given_win_over_the_settings_file_and_set_over_both(tmp_path, monkeypatch):
+    import mumo.apps.train_csv as train_csv
+
+    given = []
+
+    def recording(*args, options, **kwargs):
+        given.append(options.settings)
+        raise ValueError("recorded")
+
+    monkeypatch.setattr(train_csv, "train_csv", recording)
+    (tmp_path / "s.yaml").write_text("preset: base\nepochs: 3\nlr: 0.01\ndropout: 0.2\n")
+    args = ["train", "d.csv", "--output", "o", "--target-columns", "y", "--task-type", "regression"]
+    args += ["--settings", str(tmp_path / "s.yaml")]
+    assert main([*args, "--epochs", "7", "--set", "lr=0.02"]) == 1
+    assert main(args) == 1
+    assert main(args[:-2]) == 1
+    assert given == [
+        {"preset": "base", "epochs": 7, "batch_size": 32, "lr": 0.02, "dropout": 0.2},  # flag, then --set
+        {"preset": "base", "epochs": 3, "batch_size": 32, "lr": 0.01, "dropout": 0.2},  # the file's
+        {"preset": "small", "epochs": 10, "batch_size": 32, "lr": 3e-4},  # mumo train's defaults
+    ]
+
+
+def test_finetune_seed_defaults_to_the_first_pipeline_seed():
+    args = [f"--{k}=x" for k in ("table", "split", "store", "vocab", "predictions", "output")]
+    parsed = build_parser().parse_args(
+        ["finetune", *args, "--task-type", "regression", "--target-columns", "y"]
+    )
+    assert parsed.seed == 0 and parsed.store == ["x"] and parsed.conformer == []
 
 
 def test_train_names_a_missing_target_column(work, tmp_path, capsys):

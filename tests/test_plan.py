@@ -49,17 +49,27 @@ def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
 
 
 def test_a_run_filtered_to_fewer_seeds_has_records_of_its_own():
-    full = Plan.from_config(_config(tasks=["bbbp"]))
-    fewer = Plan.from_config(_config(tasks=["bbbp"], seeds=[0]), overrides=["seeds"])
+    full = Plan.from_config(_config(only_datasets=["bbbp"]))
+    fewer = Plan.from_config(_config(only_datasets=["bbbp"], seeds=[0]), overrides=["seeds"])
     assert set(full.group_records()).isdisjoint(fewer.group_records())
     assert {run[:3] for run in fewer.runs()} == {group[:3] for group in full.groups()}
 
 
-def test_tasks_restricts_the_run():
-    plan = Plan.from_config(_config(tasks=["bbbp"]))
+def test_only_datasets_restricts_the_run():
+    plan = Plan.from_config(_config(only_datasets=["bbbp"]))
     assert list(plan.datasets) == ["bbbp"]
-    with pytest.raises(ConfigError, match=r"tasks: \['bbbq'\] not among the configured datasets"):
-        Plan.from_config(_config(tasks=["bbbq"]))
+    with pytest.raises(ConfigError, match=r"only_datasets: \['bbbq'\] not among the configured datasets"):
+        Plan.from_config(_config(only_datasets=["bbbq"]))
+
+
+def test_the_old_name_tasks_is_read_as_only_datasets_with_a_deprecation_warning(caplog):
+    new = Plan.from_config(_config(only_datasets=["bbbp"]))
+    old = Plan.from_config({**_config(), "tasks": ["bbbp"]})
+    assert "config key `tasks` is deprecated: it is now `only_datasets`" in caplog.text
+    assert list(old.datasets) == ["bbbp"] and (old.tag, old.table) == (new.tag, new.table)
+    assert old.declared.tables() == new.declared.tables()
+    with pytest.raises(ConfigError, match=r"tasks \['bbbp'\] and only_datasets \['esol'\] disagree"):
+        Plan.from_config(_config(only_datasets=["esol"], tasks=["bbbp"]))
 
 
 def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
@@ -147,7 +157,7 @@ def test_unknown_training_setting_fails_at_start_up():
 
 
 def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway():
-    plan = Plan.from_config(_config(tasks=["bbbp"], ablations=True))
+    plan = Plan.from_config(_config(only_datasets=["bbbp"], ablations=True))
     assert plan.models == (
         "mean",
         "ecfp_rf",
@@ -155,7 +165,7 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
         "mumo_seq_only",
         *[a for a in ABLATIONS if a != "mumo_seq_only"],
     )
-    without = Plan.from_config(_config(tasks=["bbbp"]))
+    without = Plan.from_config(_config(only_datasets=["bbbp"]))
     assert len(without.ablation_records()) == len(ABLATIONS)  # one group of seeds 0-2 per ablation
     assert (
         "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seeds-0+1+2.json" in without.ablation_records()
@@ -208,7 +218,7 @@ def test_paper_config_runs_every_task_split_and_seed():
     assert len(finetune) == 9 * 3 * 3 + 19 * 2 * 5 + 3 * 5
     assert set(finetune.values()) == {2 + len(ABLATIONS)}  # one finetune per MuMo model, each combination
     # mumo_paper starts from the authors' weights; mumo_no_pretrain has none
-    assert plan.imported_source == "zihaojing/MuMo-Pretrained@main"
+    assert plan.imported_source == "zihaojing/MuMo-Pretrained@55745176247a6522a0e5ba9f49b7d451b936e17a"
     assert set(plan.pretrained_models()) == {"mumo_fixed", *ABLATIONS} - {"mumo_no_pretrain"}
     assert plan.pretrained_weights("mumo_paper") == [
         "results/paper/pretrain/imported/model/model.safetensors"
@@ -332,11 +342,11 @@ def test_raw_smiles_tables_follow_the_models_quirk():
 
 
 def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outputs():
-    full, filtered = Plan.from_config(_config()), Plan.from_config(_config(tasks=["bbbp", "esol"]))
+    full, filtered = Plan.from_config(_config()), Plan.from_config(_config(only_datasets=["bbbp", "esol"]))
     assert filtered.declared.tables() == full.tables() and full.declared is full
     assert full.tag == "" and full.table == "results/table.csv"
-    assert filtered.table == "results/table.tasks-bbbp+esol.csv"
-    assert filtered.figures_dir == "results/figures/tasks-bbbp+esol"
+    assert filtered.table == "results/table.datasets-bbbp+esol.csv"
+    assert filtered.figures_dir == "results/figures/datasets-bbbp+esol"
     assert {filtered.data_report, filtered.structure_report}.isdisjoint(
         {full.data_report, full.structure_report}
     )
@@ -353,7 +363,7 @@ def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outp
 def test_structures_only_for_mumo_and_per_table():
     assert Plan.from_config(_config(models=["ecfp_rf"])).structure_parts() == []
     assert Plan.from_config(_config(models=["ecfp_rf"])).targets()[-1] == "results/data_report.csv"
-    plan = Plan.from_config(_config(tasks=["bbbp"]))
+    plan = Plan.from_config(_config(only_datasets=["bbbp"]))
     assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(2))]
     assert plan.table_shards("bbbp", "balanced_scaffold") == ["results/structure/datasets/bbbp.npz"]
     assert plan.structure_shard_reports() == ["results/structure/datasets/bbbp.report.csv"]

@@ -129,7 +129,7 @@ def _structures(
 ) -> tuple[_Stores, dict[str, _Found]]:
     """Structures of the model inputs `keys`: read from the given stores, the others computed once here for
     every model of the ensemble (into `tmp`)."""
-    given = _Stores([StructureStore(d) for d in store_dirs])
+    given = _Stores([StructureStore(d, conformer=ensemble.conformer) for d in store_dirs])
     missing = [k for k in keys if k not in given]
     store, found = given, {}
     if missing:
@@ -220,8 +220,9 @@ def predict_csv(
     (how many models predicted the row); return that table.
 
     `models`: model directories, run directories or folders of seeds (`ensemble_members`). Structures are
-    read from `stores` (and from `structures/` beside a `mumo train` ensemble) where they hold the molecule,
-    and the others computed once for all models, with the models' conformer settings.
+    read from `stores` (files, or folders of them) and from the store file a `mumo train` ensemble recorded,
+    where they hold the molecule, and the others computed once for all models, with the models' conformer
+    settings; a store file built with other settings is refused (StoreSettingsError names it).
     """
     paths = [models] if isinstance(models, str | Path) else list(models)
     ensemble = _ensemble(paths)
@@ -277,12 +278,18 @@ def _with_predictions(out: pd.DataFrame, values: np.ndarray, ensemble: _Ensemble
 
 
 def _own_stores(models: str | Path | Sequence[str | Path], members: list[Path]) -> list[Path]:
-    """The stores `mumo train` recorded for the ensembles among `models` (its `ensemble.json`)."""
+    """The store files `mumo train` recorded for the ensembles among `models` (its `ensemble.json`). An
+    ensemble written before it recorded its file names a folder, which may hold files of other settings:
+    not read (its molecules are computed)."""
     found = []
     for folder in {Path(p) for p in ([models] if isinstance(models, str | Path) else models)} | {
         m.parent.parent for m in members
     }:
         if (folder / ENSEMBLE_NAME).exists():
             store = Path(json.loads((folder / ENSEMBLE_NAME).read_text())["store"])
-            found.append(store if store.is_absolute() else folder / store)
-    return sorted(p for p in found if p.is_dir())
+            store = store if store.is_absolute() else folder / store
+            if store.is_dir():
+                logger.info("%s: records a store folder, not its file; its molecules are computed", folder)
+            elif store.exists():
+                found.append(store)
+    return sorted(found)

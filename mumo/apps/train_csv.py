@@ -8,9 +8,9 @@ ensemble `mumo predict --model DIR` reads:
     DIR/raw.csv, standardised.csv, rejected.csv, counts.json   the table and every rejected row with its reason
     DIR/vocab.json                                             the vocabulary (the pretrained model's with --from)
     DIR/splits/seed{s}.json                                    the folds (row indices of standardised.csv)
-    DIR/seed{s}/model/, predictions.csv, metrics.csv, ...      one finetuned model per seed
+    DIR/seed{s}/model/, predictions.csv, training_log.csv, ... one finetuned model per seed
     DIR/report.csv, report.md                                  test (and valid) scores per seed, mean ± std
-    DIR/ensemble.json                                          what was run, and where its structure store is
+    DIR/ensemble.json                                          what was run, and its structure store file
     DIR/train.log                                              what every step said (a failure's traceback too)
 """
 
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
+from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
 from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
@@ -162,7 +163,9 @@ def train_csv(
         featurized = featurization(fragments, o.conformer)
         store_dir = Path(store) if store is not None else out / STRUCTURES_DIR
         store_dir.mkdir(parents=True, exist_ok=True)
-        shard = store_dir / f"{name}-{sha256sum(table)[:12]}.npz"
+        # named by the table and the settings: runs sharing a store with other settings read their own file
+        conformer = ConformerConfig(**featurized["conformer"])
+        shard = store_dir / f"{name}-{sha256sum(table)[:12]}-{conformer.digest()}.npz"
         structure_shard(
             [str(table)],
             (0, 1),
@@ -187,7 +190,7 @@ def train_csv(
             data = FinetuneData(
                 str(table),
                 str(splits[seed]),
-                str(store_dir),
+                [str(shard)],
                 str(vocab),
                 list(target_columns),
                 task_type,
@@ -216,7 +219,7 @@ def train_csv(
             "seeds": list(seeds),
             "split": split_name,
             "from": None if pretrained_dir is None else str(pretrained_dir),
-            "store": str(store_dir.resolve()) if store is not None else STRUCTURES_DIR,
+            "store": str(shard.resolve() if store is not None else shard.relative_to(out)),
             "settings": s.to_dict(),
             **featurized,
         }

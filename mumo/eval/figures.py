@@ -361,7 +361,7 @@ def smooth(values: pd.Series) -> pd.Series:
 
 
 def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset: str) -> plt.Figure:
-    """One panel per key of `curves` ({panel: {"<model> <detail>": metrics.csv}}): training loss against
+    """One panel per key of `curves` ({panel: {"<model> <detail>": training log CSV}}): training loss against
     optimizer step, raw (faint) and smoothed (`smooth`), and validation loss as markers where it was
     computed. The runs of one model (its seeds) share a colour and one legend entry."""
     fig, axes = _grid([6] * len(curves), width=5.5)

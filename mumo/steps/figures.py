@@ -9,6 +9,7 @@ import pandas as pd
 
 from mumo.eval.figures import TABLE_FIGURES, forest_chart, learning_curves, save_figure
 from mumo.eval.names import display_name
+from mumo.train.training_log import find_training_log
 
 
 def figures(table_csv: str, headline: dict[str, str], stem: str, figure: str, preset: str) -> None:
@@ -22,17 +23,21 @@ def comparisons_figure(comparisons_csv: str, stem: str | Path, preset: str) -> N
     save_figure(forest_chart(pd.read_csv(comparisons_csv, dtype={"seeds": str, "diffs": str}), preset), stem)
 
 
-def pretrain_curves(metrics_csvs: list[str], stem: str, preset: str) -> None:
-    """One panel per pretrained model, from results/pretrain/{model}/metrics.csv."""
-    curves = {display_name(Path(p).parent.name, preset): {Path(p).parent.name: p} for p in metrics_csvs}
+def pretrain_curves(training_logs: list[str], stem: str, preset: str) -> None:
+    """One panel per pretrained model, from results/pretrain/{model}/training_log.csv (or a run folder's
+    metrics.csv, its name before)."""
+    curves = {
+        display_name(Path(p).parent.name, preset): {Path(p).parent.name: find_training_log(p)}
+        for p in training_logs
+    }
     save_figure(learning_curves(curves, "Pretraining (masked-token loss)", preset), stem)
 
 
-def finetune_curves(metrics_csvs: list[str], stem: str, preset: str) -> None:
-    """One panel per dataset and split, one line per model and seed, from each finetuning run's `metrics.csv`
-    (runs/{model}/{dataset}/{split}/seed{seed}/)."""
+def finetune_curves(training_logs: list[str], stem: str, preset: str) -> None:
+    """One panel per dataset and split, one line per model and seed, from each finetuning run's training log
+    (runs/{model}/{dataset}/{split}/seed{seed}/training_log.csv, or metrics.csv in a folder written before)."""
     curves: dict[str, dict[str, Path]] = {}
-    for path in map(Path, metrics_csvs):
+    for path in map(Path, training_logs):
         model, dataset, split, seed = path.parts[-5:-1]
-        curves.setdefault(f"{dataset}, {split} split", {})[f"{model} {seed}"] = path
+        curves.setdefault(f"{dataset}, {split} split", {})[f"{model} {seed}"] = find_training_log(path)
     save_figure(learning_curves(curves, "Finetuning (supervised loss)", preset), stem)

@@ -23,7 +23,11 @@ FAST_CONFORMERS = ConformerConfig(**FAST)
 USER_ROWS = [
     ("aspirin", "CC(=O)Oc1ccccc1C(=O)O", "ok"),
     ("unclosed ring", "C1CC", "invalid_smiles"),
-    ("cisplatin", "N.N.Cl[Pt]Cl", "ok"),
+    (
+        "cisplatin",
+        "N.N.Cl[Pt]Cl",
+        "unknown_tokens",
+    ),  # kept as PtCl2 (heavy atoms); [Pt] is not in the vocabulary
     ("empty", "", "invalid_smiles"),
     ("ferrocene", "[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "unknown_tokens"),  # [cH-] is not in the vocabulary
     ("pentavalent N", "N(C)(C)(C)(C)C", "invalid_smiles"),

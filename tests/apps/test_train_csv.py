@@ -1,6 +1,7 @@
 """`mumo train` on a CSV → `mumo predict` with the ensemble → `mumo evaluate` on predict's output."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,8 @@ from helpers import MOLECULENET
 
 from mumo.apps import predict_csv as predict
 from mumo.apps.train_csv import EnsembleOptions, _fixed_split, train_csv
+from mumo.chem.conformer import ConformerConfig
+from mumo.chem.store import StructureStore
 from mumo.cli import main
 
 FAST = ["max_embed_attempts=10", "max_iters=50", "add_hs_below_heavy_atoms=0"]
@@ -195,4 +198,39 @@ def test_train_from_a_pretrained_model_with_a_shared_store(ensemble, tmp_path):
     assert not (tmp_path / "ft" / "structures").exists()
     split = json.loads((tmp_path / "ft" / "splits" / "seed5.json").read_text())
     assert split["split"] == "column:split" and len(split["test"]) == 10
-    assert json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"] == str(store.resolve())
+    recorded = Path(json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"])
+    assert recorded.parent == store.resolve() and recorded.is_file()  # the run's own file, not the folder
+
+
+@pytest.mark.slow
+def test_two_runs_sharing_a_store_with_other_conformer_settings_keep_their_own_structures(tmp_path, capsys):
+    """Each run writes and reads its own file of the shared store; a store file of other settings is refused."""
+    pd.read_csv(MOLECULENET / "bbbp.csv").head(24).to_csv(tmp_path / "d.csv", index=False)
+    args = ["train", str(tmp_path / "d.csv"), "--target-columns", "p_np", "--task-type", "classification"]
+    args += ["--seeds", "0", "--split", "random", "--store", str(tmp_path / "store"), *TINY]
+    settings = {"a": FAST, "b": [*FAST, "seed=7"]}
+    for run, conformer in settings.items():
+        assert main([*args, "--output", str(tmp_path / run), "--conformer", *conformer]) == 0
+    files = {
+        run: Path(json.loads((tmp_path / run / "ensemble.json").read_text())["store"]) for run in settings
+    }
+    assert files["a"] != files["b"] and sorted((tmp_path / "store").glob("*.npz")) == sorted(files.values())
+    for run, seed in (("a", 42), ("b", 7)):  # each model says how its file was built
+        recorded = json.loads((tmp_path / run / "seed0" / "model" / "featurization.json").read_text())
+        assert recorded["conformer"]["seed"] == seed
+        assert ConformerConfig(**recorded["conformer"]).digest() in files[run].name
+    molecule = next(iter(StructureStore(files["a"])))
+    assert not np.allclose(
+        StructureStore(files["a"])[molecule]["pos"], StructureStore(files["b"])[molecule]["pos"]
+    )
+
+    # predict with model a: its own file is read; the shared folder holds b's file, refused in one line
+    common = ["predict", "--model", str(tmp_path / "a"), "--input", str(tmp_path / "d.csv")]
+    assert main([*common, "--output", str(tmp_path / "p.csv"), "--store", str(files["a"])]) == 0
+    capsys.readouterr()
+    assert main([*common, "--output", str(tmp_path / "q.csv"), "--store", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(
+        f"mumo predict: error: {files['b']}: structure store"
+    )
+    assert "seed=7, but this model's are seed=42;" in err and not (tmp_path / "q.csv").exists()

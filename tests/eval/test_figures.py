@@ -25,7 +25,7 @@ from mumo.eval.figures import (
     smooth,
 )
 from mumo.eval.published import PUBLISHED_COLUMNS
-from mumo.train.metrics_log import plot_learning_curve
+from mumo.train.training_log import plot_learning_curve
 
 HEADLINE = {"freesolv": "rmse", "tox21": "roc_auc"}
 SMALL = "MuMo small (CPU demo, 3.3 M)"
@@ -289,8 +289,8 @@ def test_plot_learning_curve_draws_loss_validation_and_learning_rate(tmp_path, m
 
     closed = []
     monkeypatch.setattr(plt, "close", closed.append)  # keep the figure to read it back
-    frame = _metrics_csv(tmp_path / "metrics.csv")
-    plot_learning_curve(tmp_path / "metrics.csv", tmp_path / "curve.png", title="bbbp seed0")
+    frame = _metrics_csv(tmp_path / "training_log.csv")
+    plot_learning_curve(tmp_path / "training_log.csv", tmp_path / "curve.png", title="bbbp seed0")
     (fig,) = closed
     ax, lr_ax = fig.axes
     assert ax.get_title() == "bbbp seed0"

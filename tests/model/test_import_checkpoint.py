@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from helpers import FIXTURES, REPO
 from safetensors.torch import load_file, save_file
 
@@ -315,48 +316,57 @@ def test_vocab_txt_is_read_with_line_numbers_as_ids(tmp_path, imported):
     assert SmilesTokenizer.load(out / "vocab.json").tokens == tokens
 
 
-def test_hub_id_without_revision_is_refused():
-    with pytest.raises(
-        CheckpointImportError, match=r"pinned to a revision.*zihaojing/MuMo-Pretrained@<commit>"
-    ):
-        import_checkpoint("zihaojing/MuMo-Pretrained", Path("unused"))
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def test_hub_source_downloads_only_the_needed_files_at_the_revision(tmp_path, monkeypatch):
-    """The hub is unreachable here: `snapshot_download` is replaced by a fake that serves the fixture."""
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("zihaojing/MuMo-Pretrained", r"pinned to a commit.*zihaojing/MuMo-Pretrained@<commit>"),
+        ("zihaojing/MuMo-Pretrained@main", r"'main' is a branch or tag.*MuMo-Pretrained@<40-hex commit>"),
+        ("zihaojing/MuMo-Pretrained@v1.0", r"'v1.0' is a branch or tag"),
+        ("zihaojing/MuMo-Pretrained@0123abc", r"'0123abc' is a branch or tag"),  # a short hash is refused too
+    ],
+)
+def test_hub_id_without_a_commit_is_refused(source, message, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(CheckpointImportError, match=message):
+        import_checkpoint(source, Path("unused"))
+
+
+def test_the_paper_config_pins_the_authors_weights_to_a_commit(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    source = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["mumo"]["pretrained"]
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(tmp_path))
+    assert ic.resolve_source(source) == (tmp_path, source.split("@")[1])
+
+
+def test_hub_source_downloads_only_the_needed_files_at_the_commit(tmp_path, monkeypatch):
+    """The hub is unreachable here: `snapshot_download` is replaced by a fake that serves the fixture from a
+    folder named by the commit, as huggingface_hub's snapshots are."""
     import huggingface_hub
 
     calls = []
+    snapshot = reference_folder(tmp_path / "snapshots", "pretrain").rename(tmp_path / "snapshots" / COMMIT)
 
     def fake_snapshot_download(repo_id, **kwargs):
         calls.append((repo_id, kwargs))
-        return str(reference_folder(tmp_path / "hub", "pretrain"))
+        return str(snapshot)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    out = import_checkpoint(
-        "zihaojing/MuMo-Pretrained@abc123", tmp_path / "out", cache_dir=tmp_path / "cache"
-    )
+    source = f"zihaojing/MuMo-Pretrained@{COMMIT}"
+    out = import_checkpoint(source, tmp_path / "out", cache_dir=tmp_path / "cache")
     assert calls == [
         (
             "zihaojing/MuMo-Pretrained",
-            {"revision": "abc123", "allow_patterns": ic.HUB_FILES, "cache_dir": str(tmp_path / "cache")},
+            {"revision": COMMIT, "allow_patterns": ic.HUB_FILES, "cache_dir": str(tmp_path / "cache")},
         )
     ]
     record = json.loads((out / "import.json").read_text())
-    assert (record["source"], record["revision"]) == ("zihaojing/MuMo-Pretrained@abc123", "abc123")
-    assert record["commit"] is None  # the fake's folder is not a hub snapshot named by its commit
-
-
-def test_hub_branch_is_recorded_with_the_commit_it_resolved_to(tmp_path, monkeypatch):
-    """huggingface_hub returns `.../snapshots/<commit>`: a branch name as revision still records the commit."""
-    import huggingface_hub
-
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    snapshot = reference_folder(tmp_path / "snapshots", "pretrain").rename(tmp_path / "snapshots" / commit)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(snapshot))
-    out = import_checkpoint("zihaojing/MuMo-Pretrained@main", tmp_path / "out")
-    record = json.loads((out / "import.json").read_text())
-    assert (record["revision"], record["commit"]) == ("main", commit)
+    assert (record["source"], record["revision"], record["commit"]) == (source, COMMIT, COMMIT)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,7 +377,7 @@ def test_cli_help_explains_sources_outputs_and_never_used_tensors(capsys):
     with pytest.raises(SystemExit):
         main(["import-checkpoint", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "owner/name@revision" in text and "local folder" in text
+    assert "owner/name@<commit>" in text and "local folder" in text and "@main, is refused" in text
     assert "import.json" in text and "never uses" in text
 
 
@@ -382,7 +392,7 @@ def test_cli_imports_the_fixture(tmp_path, capsys):
 def test_cli_error_is_one_line(tmp_path, capsys):
     assert main(["import-checkpoint", "owner/name", "--output", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("mumo import-checkpoint: error: ") and "pinned to a revision" in err
+    assert err.startswith("mumo import-checkpoint: error: ") and "pinned to a commit" in err
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
 
 

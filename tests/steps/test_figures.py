@@ -129,10 +129,10 @@ def test_an_unknown_figure_name_is_a_key_error(tmp_path):
 
 
 def test_pretrain_curves_have_one_panel_per_model_named_for_readers(tmp_path, saved):
-    paths = [tmp_path / "pretrain" / model / "metrics.csv" for model in ("mumo", "mumo_no_geometry")]
+    paths = [tmp_path / "pretrain" / model / "training_log.csv" for model in ("mumo", "mumo_no_geometry")]
     frames = [_metrics_csv(path) for path in paths]
     figure_steps.pretrain_curves(
-        metrics_csvs=[str(p) for p in paths], stem=str(tmp_path / "pre"), preset="small"
+        training_logs=[str(p) for p in paths], stem=str(tmp_path / "pre"), preset="small"
     )
     ((fig, stem),) = saved
     assert fig._suptitle.get_text() == "Pretraining (masked-token loss)"
@@ -146,17 +146,19 @@ def test_pretrain_curves_have_one_panel_per_model_named_for_readers(tmp_path, sa
 
 
 def test_finetune_curves_group_runs_by_dataset_and_split(tmp_path, saved):
+    """One run folder was written before the training log was renamed: its `metrics.csv` is drawn."""
     runs = [
         ("mumo", "bbbp", "random", "seed0"),
         ("mumo", "bbbp", "random", "seed1"),
         ("mumo_seq_only", "bbbp", "random", "seed0"),
         ("mumo", "esol", "scaffold", "seed0"),
     ]
-    paths = [tmp_path.joinpath("runs", *run, "metrics.csv") for run in runs]
+    paths = [tmp_path.joinpath("runs", *run, "training_log.csv") for run in runs]
     for path in paths:
         _metrics_csv(path)
+    paths[3].rename(paths[3].with_name("metrics.csv"))
     figure_steps.finetune_curves(
-        metrics_csvs=[str(p) for p in paths], stem=str(tmp_path / "ft"), preset="small"
+        training_logs=[str(p) for p in paths], stem=str(tmp_path / "ft"), preset="small"
     )
     ((fig, _stem),) = saved
     assert fig._suptitle.get_text() == "Finetuning (supervised loss)"

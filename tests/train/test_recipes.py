@@ -31,12 +31,12 @@ def pretrained(tiny_data, tiny, tmp_path_factory):
         "selection": "last",
         "eval_every": 3,
     }
-    run_pretrain(str(tiny_data.corpus), str(tiny_data.store), str(tiny_data.vocab), str(out), settings)
+    run_pretrain(tiny_data.pretrain_data(), str(out), settings)
     return out
 
 
 def test_pretraining_loss_decreases(pretrained):
-    metrics = pd.read_csv(pretrained / "metrics.csv")
+    metrics = pd.read_csv(pretrained / "training_log.csv")
     assert metrics["loss"].head(3).mean() > metrics["loss"].tail(3).mean() + 0.3
     valid = metrics["valid_loss"].dropna()
     assert len(valid) >= 3 and valid.iloc[-1] < valid.iloc[0]
@@ -122,7 +122,7 @@ def test_an_empty_train_or_test_fold_is_refused_before_any_work(tiny_data, tiny,
     path = _split_with(tiny_data, tmp_path, **{fold: []})
     with pytest.raises(ValueError, match=rf"given.split.json: the {fold} fold is empty"):
         run_finetune(**tiny_data.finetune_args("bbbp", tmp_path, split_json=str(path)), settings=tiny)
-    assert not (tmp_path / "metrics.csv").exists()
+    assert not (tmp_path / "training_log.csv").exists()
 
 
 def test_multitask_with_missing_labels_keeps_the_quirk_flag(tiny_data, tiny, tmp_path):
