@@ -9,7 +9,9 @@ naming the file, row or key (`--debug` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import os
 import sys
 
 from mumo import __version__
@@ -59,25 +61,36 @@ def _key_values(settings: dict, items: list[str], option: str) -> dict:
     return settings
 
 
+def _owned_by_rank0(output: str, command: str) -> contextlib.AbstractContextManager:
+    """The run folder held for `command` (`mumo.io.owned_output`) by the first process of a launch alone."""
+    from mumo.io import owned_output
+
+    first = int(os.environ.get("RANK", "0")) == 0
+    return owned_output(output, command) if first else contextlib.nullcontext()
+
+
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from mumo.train.recipes import run_pretrain
 
-    run_pretrain(args.corpus, args.store, args.vocab, args.output, _settings(args), threads=args.threads)
+    with _owned_by_rank0(args.output, "mumo pretrain"):
+        run_pretrain(args.corpus, args.store, args.vocab, args.output, _settings(args), threads=args.threads)
     return 0
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from mumo.train.recipes import FinetuneData, run_finetune
 
-    run_finetune(
-        FinetuneData(args.table, args.split, args.store, args.vocab, args.target_columns, args.task_type),
-        seed=args.seed,
-        settings=_settings(args),
-        out_predictions=args.predictions,
-        out_dir=args.output,
-        pretrained_dir=args.pretrained,
-        threads=args.threads,
-    )
+    data = FinetuneData(args.table, args.split, args.store, args.vocab, args.target_columns, args.task_type)
+    with _owned_by_rank0(args.output, "mumo finetune"):
+        run_finetune(
+            data,
+            seed=args.seed,
+            settings=_settings(args),
+            out_predictions=args.predictions,
+            out_dir=args.output,
+            pretrained_dir=args.pretrained,
+            threads=args.threads,
+        )
     return 0
 
 

@@ -424,3 +424,26 @@ def test_cost_of_the_tiny_config(capsys):
 def test_cost_names_a_missing_config_file(tmp_path, capsys):
     assert main(["cost", "--configfile", str(tmp_path / "none.yaml")]) == 1
     _one_line_error(capsys, "cost", r"/none.yaml: No such file or directory \(--debug")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["featurize", "{csv}"],
+        ["pretrain", "--corpus", "{csv}", "--store", "s", "--vocab", "v.json"],
+        ["finetune", "--table", "{csv}", "--split", "s.json", "--store", "s", "--vocab", "v.json"]
+        + ["--target-columns", "y", "--task-type", "regression", "--predictions", "p.csv"],
+        ["train", "{csv}", "--target-columns", "y", "--task-type", "regression"],
+    ],
+)
+def test_a_command_refuses_an_output_folder_it_did_not_write(tmp_path, capsys, command):
+    """Nothing another run left in --output (old seeds, a stale record) is mixed into this run's results."""
+    (tmp_path / "in.csv").write_text("smiles,y\nCCO,1\nCCN,2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("left by another run")
+    args = [item.format(csv=tmp_path / "in.csv") for item in command]
+    assert main([*args, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{out}: not empty (old.txt) and not written by mumo {command[0]}" in err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["old.txt"]

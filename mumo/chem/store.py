@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 
 from mumo.chem.conformer import CONFORMER_SOURCES, ConformerConfig
 from mumo.chem.structure import Result, canonical_smiles, featurize_canonical, parse_smiles
-from mumo.io import atomic_path, write_text_atomic
+from mumo.io import atomic_path, owned_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -455,14 +455,13 @@ def featurize_csv(
 
     The report has one row per input row, in input order (`row` counts data rows from 0), so no input is
     ever missing: invalid SMILES are `rejected` with RDKit's reason. `output_dir/cache/` keeps computed
-    records, so a rerun on a grown file only computes the new molecules.
+    records, so a rerun on a grown file only computes the new molecules. The folder is `mumo featurize`'s
+    own (`mumo.io.owned_output`): one holding anything else is refused.
     """
-    output_dir = Path(output_dir)
     smiles = read_smiles_table(input_csv, smiles_column)[smiles_column].tolist()
-    report = build_shard(
-        smiles, output_dir / "structures.npz", config, workers, cache_dir=output_dir / "cache"
-    )
-    write_text_atomic(output_dir / "report.csv", report.to_csv(index=False))
+    with owned_output(output_dir, "mumo featurize") as out:  # its own folder: refused if it holds other files
+        report = build_shard(smiles, out / "structures.npz", config, workers, cache_dir=out / "cache")
+        write_text_atomic(out / "report.csv", report.to_csv(index=False))
     return report
 
 

@@ -179,3 +179,57 @@ def test_train_from_a_pretrained_model_with_a_shared_store(ensemble, tmp_path):
     split = json.loads((tmp_path / "ft" / "splits" / "seed5.json").read_text())
     assert split["split"] == "column:split" and len(split["test"]) == 10
     assert json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"] == str(store.resolve())
+
+
+def test_a_second_train_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path, capsys):
+    """Two runs writing one folder would corrupt each other: the second stops at once, with one line."""
+    from mumo.io import owned_output
+
+    (tmp_path / "d.csv").write_text("smiles,y\nCCO,1\n")
+    args = ["train", str(tmp_path / "d.csv"), "--target-columns", "y", "--task-type", "regression"]
+    with owned_output(tmp_path / "o", "mumo train"):  # as a first run holds it
+        assert main([*args, "--output", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'o'}: another mumo train is writing into this folder (process" in err
+
+
+@pytest.mark.slow
+def test_a_rerun_keeps_finished_seeds_and_predict_uses_exactly_the_listed_members(ensemble, tmp_path, capsys):
+    """A rerun into its own folder with other seeds: the seed it no longer has is removed (predict used to
+    average it in), the finished one kept; predict refuses a folder with a seed missing or one extra."""
+    import shutil
+
+    out = tmp_path / "ens"
+    shutil.copytree(ensemble / "ens", out)
+    weights = out / "seed1" / "model" / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    args = [
+        "train",
+        str(ensemble / "my data.csv"),
+        "--target-columns",
+        "p_np",
+        "--task-type",
+        "classification",
+    ]
+    args += ["--output", str(out), "--seeds", "1", "--split", "random", "--conformer", *FAST]
+    assert main([*args, *TINY]) == 0
+    assert not (out / "seed0").exists() and weights.stat().st_mtime_ns == before
+    log = (out / "train.log").read_text()
+    assert "seed0: not a seed of this run; removed" in log
+    assert "seed 1: finished earlier from the same inputs and settings, kept" in log
+    record = json.loads((out / "ensemble.json").read_text())
+    assert record["members"] == ["seed1/model"] and record["seeds"] == [1]
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O"]}).to_csv(tmp_path / "in.csv", index=False)
+    predict_args = ["predict", "--model", str(out), "--input", str(tmp_path / "in.csv")]
+    assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 0
+    assert pd.read_csv(tmp_path / "p.csv")["n_models"].tolist() == [1, 1]
+    shutil.copytree(out / "seed1", out / "seed9")  # a stray seed folder
+    assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 1
+    assert (
+        f"{out / 'seed9'}: a seed folder that {out / 'ensemble.json'} does not list"
+        in capsys.readouterr().err
+    )
+    shutil.rmtree(out / "seed9")
+    shutil.rmtree(out / "seed1")
+    assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 1
+    assert f"{out / 'seed1/model'}: listed in {out / 'ensemble.json'} but missing" in capsys.readouterr().err
