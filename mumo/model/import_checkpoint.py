@@ -30,7 +30,7 @@ from safetensors.torch import load_file
 
 import mumo
 from mumo.chem.tokenizer import SMILES_PATTERN, SmilesTokenizer
-from mumo.io import sha256sum, write_json
+from mumo.io import owned_output, sha256sum, write_json
 from mumo.model import MuMo, get_preset
 from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH, MuMoConfig
 from mumo.model.saved import save_model
@@ -38,6 +38,7 @@ from mumo.model.saved import save_model
 logger = logging.getLogger(__name__)
 
 IMPORT_RECORD = "import.json"
+IMPORT_COMMAND = "mumo import-checkpoint"  # the owner of its output folder (mumo.io.owned_output)
 #: The files a hub download fetches; anything else in the repository is left on the hub.
 HUB_FILES = [
     "config.json",
@@ -485,7 +486,9 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
     """Convert a reference checkpoint (folder or `owner/name@revision`) into a mumo model directory.
 
     Writes model.safetensors, config.json, vocab.json, task.json, then import.json, each atomically;
-    import.json comes last, so its presence marks a complete import. Returns `output_dir`.
+    import.json comes last, so its presence marks a complete import. `output_dir` is the import's own
+    (`mumo.io.owned_output`): a folder holding other files is refused, a folder of an earlier import is
+    emptied first (nothing stale, such as a featurization.json, survives). Returns `output_dir`.
     """
     folder, revision = resolve_source(source, cache_dir)
     config_path = folder / "config.json"
@@ -516,8 +519,6 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
             "tasks": [f"task{t}" for t in range(config.num_tasks)],
             "max_length": FINETUNE_MAX_LENGTH,
         }
-    output_dir = Path(output_dir)
-    save_model(output_dir, model, tokenizer, task)
     notes = []
     if config.head == "regression":
         notes.append(
@@ -539,5 +540,8 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
         "notes": notes,
         "mumo_version": mumo.__version__,
     }
-    write_json(record, output_dir / IMPORT_RECORD)
-    return output_dir
+    # the folder is the import's own: one holding anything else is refused, an earlier import's files all go
+    with owned_output(output_dir, IMPORT_COMMAND, replace=True) as out:
+        save_model(out, model, tokenizer, task)
+        write_json(record, out / IMPORT_RECORD)
+    return Path(output_dir)

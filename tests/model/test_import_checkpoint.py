@@ -39,6 +39,7 @@ from mumo.cli import main
 from mumo.model import collate, get_preset, load_pretrained
 from mumo.model import import_checkpoint as ic
 from mumo.model.import_checkpoint import CheckpointImportError, import_checkpoint
+from mumo.model.saved import load_model
 
 CHECKPOINTS = FIXTURES / "reference_checkpoint"
 OUTPUTS = np.load(FIXTURES / "reference_outputs.npz")
@@ -419,3 +420,29 @@ def test_a_pickle_with_more_than_tensors_is_refused(tmp_path):
     torch.save({"task_head.0.weight": torch.zeros(3, 8), "trap": Path("x")}, folder / "pytorch_model.bin")
     with pytest.raises(CheckpointImportError, match=r"pytorch_model\.bin: not readable as weights"):
         import_checkpoint(str(folder), tmp_path / "out")
+
+
+def test_an_import_into_a_used_folder_keeps_nothing_stale(tmp_path, capsys):
+    """A featurization.json left in the folder used to be read by predict, without a warning; now an import
+    replaces its own earlier import whole and refuses a folder holding anything else."""
+    folder = reference_folder(tmp_path, "finetune_cls")
+    out = tmp_path / "out"
+    assert main(["import-checkpoint", str(folder), "--output", str(out)]) == 0
+    stale = {"fragments": "largest", "conformer": {"max_iters": 3}}
+    (out / "featurization.json").write_text(json.dumps(stale))
+    (out / "notes.txt").write_text("left over")
+    assert main(["import-checkpoint", str(folder), "--output", str(out)]) == 0
+    assert not (out / "notes.txt").exists()
+    assert (
+        not (out / "featurization.json").exists()
+        or json.loads((out / "featurization.json").read_text()) != stale
+    )
+    load_model(out)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "featurization.json").write_text(json.dumps(stale))
+    assert main(["import-checkpoint", str(folder), "--output", str(other)]) == 1
+    assert (
+        f"{other}: not empty (featurization.json) and not written by mumo import-checkpoint"
+        in capsys.readouterr().err
+    )
