@@ -23,15 +23,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from helpers import FIXTURES
 from safetensors.torch import load_file, save_file
 
-from mumo.chem.conformer import Conformer
+from mumo.chem.conformer import Conformer, ConformerConfig
 from mumo.chem.graph import build_record
 from mumo.chem.structure import parse_smiles
 from mumo.chem.tokenizer import SmilesTokenizer
@@ -446,3 +448,21 @@ def test_an_import_into_a_used_folder_keeps_nothing_stale(tmp_path, capsys):
         f"{other}: not empty (featurization.json) and not written by mumo import-checkpoint"
         in capsys.readouterr().err
     )
+
+
+def test_an_imported_model_knows_the_authors_featurisation(tmp_path, monkeypatch, caplog):
+    """Imports used to carry no featurization.json: predict warned 'trained before mumo recorded it' and used
+    mumo's defaults instead of the authors' recipe. The record also says what their code left random."""
+    reference_folder(tmp_path, "finetune_cls")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import-checkpoint", "finetune_cls", "--output", "out"]) == 0
+    record = json.loads((tmp_path / "out" / "featurization.json").read_text())
+    assert record["fragments"] == "keep" and record["conformer"] == asdict(ConformerConfig.paper())
+    assert {"seed", "max_embed_attempts", "fallbacks"} <= set(record["not_fixed_by_the_authors"])
+    source = json.loads((tmp_path / "out" / "import.json").read_text())["source"]
+    assert source == str(tmp_path.resolve() / "finetune_cls")  # absolute, not as typed
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O.Cl"]}).to_csv(tmp_path / "in.csv", index=False)
+    caplog.clear()
+    assert main(["predict", "--model", "out", "--input", "in.csv", "--output", "p.csv"]) == 0
+    assert "trained before mumo recorded it" not in caplog.text
+    assert pd.read_csv(tmp_path / "p.csv")["status"].tolist() == ["ok", "ok"]
