@@ -316,8 +316,8 @@ def _report_md(
         "| fold | task | metric | mean ± std | seeds |",
         "|---|---|---|---|---|",
     ]
-    for (fold, task, metric), row in summarise(report).iterrows():
+    for (fold, task, metric), row in summarise(report).iterrows():  # a row of floats: seeds is a count
         lines.append(
-            f"| {fold} | {task} | {metric} | {row['mean']:.3f} ± {row['std']:.3f} | {row['seeds']} |"
+            f"| {fold} | {task} | {metric} | {row['mean']:.3f} ± {row['std']:.3f} | {int(row['seeds'])} |"
         )
     return "\n".join(lines) + "\n"

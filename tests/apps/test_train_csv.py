@@ -233,3 +233,15 @@ def test_a_rerun_keeps_finished_seeds_and_predict_uses_exactly_the_listed_member
     shutil.rmtree(out / "seed1")
     assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 1
     assert f"{out / 'seed1/model'}: listed in {out / 'ensemble.json'} but missing" in capsys.readouterr().err
+
+
+def test_the_report_counts_seeds_as_integers():
+    from pathlib import Path
+
+    from mumo.apps.train_csv import _report_md
+
+    report = pd.DataFrame(
+        {"seed": [0, 1], "fold": "test", "task": "y", "metric": "rmse", "value": [1.0, 2.0], "n": 5}
+    )
+    text = _report_md(Path("d.csv"), report, {"raw": 10, "kept": 10, "rejected": 0}, None, "random")
+    assert "| test | y | rmse | 1.500 ± 0.707 | 2 |" in text  # it printed "2.0"
