@@ -98,6 +98,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from mumo.apps.train_csv import EnsembleOptions, summarise, train_csv
 
     settings = {"preset": args.preset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+    settings["patience"] = args.patience
     conformer = _key_values({}, args.conformer, "--conformer")
     report = train_csv(
         args.input,
@@ -271,7 +272,13 @@ def _add_featurize(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_featurize)
 
 
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
+    from mumo.train.settings import TrainSettings  # the defaults the pipeline uses too
+
     p = sub.add_parser(
         "train",
         help="from a CSV to an ensemble of finetuned models (one per seed) with a report of test scores",
@@ -315,6 +322,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--preset", default="small", help="model size when training from scratch (tiny, small, ...)"
     )
     p.add_argument("--epochs", type=int, default=10, help="training epochs")
+    p.add_argument(
+        "--patience",
+        type=_optional_int,
+        default=TrainSettings.patience,
+        metavar="N",
+        help="stop after N validations (one per epoch) without a lower validation loss and keep the best "
+        "epoch; 'none': train every epoch",
+    )
     p.add_argument("--batch-size", type=int, default=32, help="molecules per batch")
     p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
     p.add_argument("--fragments", default="largest", choices=["largest", "keep"], help="salts and mixtures")

@@ -75,7 +75,9 @@ class TinyData:
     def finetune_cli(self, name: str, out: Path, settings: dict, seed: int = 0) -> list[str]:
         """`mumo finetune` arguments for dataset `name` (settings passed as a JSON file)."""
         d = self.datasets[name]
-        settings_json = out.parent / f"{out.name}.settings.json"  # beside the run folder, which is the run's own
+        settings_json = (
+            out.parent / f"{out.name}.settings.json"
+        )  # beside the run folder, which is the run's own
         settings_json.parent.mkdir(parents=True, exist_ok=True)
         settings_json.write_text(json.dumps(settings))
         return [

@@ -76,14 +76,31 @@ def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, ro
     return None
 
 
+class _Terminal(logging.StreamHandler):
+    """The log lines a person watching `mumo train` needs on the terminal: what this module says (a seed
+    folder removed), each seed as it starts or is kept, and what model selection kept (early stopping).
+    The steps' details (one line per rejected row, ...) and a failure's traceback stay in train.log."""
+
+    SHOWN = (__name__, "mumo.steps.seeds", "mumo.train.engine.selection")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None and record.name in self.SHOWN
+
+    def format(self, record: logging.LogRecord) -> str:
+        return ("warning: " if record.levelno >= logging.WARNING else "") + record.getMessage()
+
+
 @contextmanager
 def _log_to(path: Path) -> Iterator[None]:
-    """Every step's log lines (and the traceback of a failure) into `path`, for the duration of a run."""
+    """Every step's log lines (and the traceback of a failure) into `path`, and the lines `_Terminal` shows
+    to stderr, for the duration of a run."""
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    terminal = _Terminal()
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
+    root.addHandler(terminal)
     root.setLevel(min(level, logging.INFO))
     try:
         yield
@@ -92,6 +109,7 @@ def _log_to(path: Path) -> Iterator[None]:
         raise
     finally:
         root.removeHandler(handler)
+        root.removeHandler(terminal)
         root.setLevel(level)
         handler.close()
 

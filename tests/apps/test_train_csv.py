@@ -42,7 +42,9 @@ def test_train_writes_an_ensemble_folder_with_its_report(ensemble):
     splits = [json.loads((out / "splits" / f"seed{s}.json").read_text()) for s in (0, 1)]
     assert splits[0]["train"] != splits[1]["train"]  # a random split per seed
     assert json.loads((out / "ensemble.json").read_text())["seeds"] == [0, 1]
-    assert "'kept': 40" in (out / "train.log").read_text()  # what the steps said
+    log = (out / "train.log").read_text()
+    assert "'kept': 40" in log  # what the steps said
+    assert "seed 1 (2 of 2): training in" in log and "(the lowest validation loss)" in log
 
 
 @pytest.mark.slow
@@ -245,3 +247,25 @@ def test_the_report_counts_seeds_as_integers():
     )
     text = _report_md(Path("d.csv"), report, {"raw": 10, "kept": 10, "rejected": 0}, None, "random")
     assert "| test | y | rmse | 1.500 ± 0.707 | 2 |" in text  # it printed "2.0"
+
+
+def test_the_terminal_shows_seeds_model_selection_and_removed_folders(tmp_path, capsys):
+    """The early stop and the epoch kept were in no log at all; a chemist watching the run sees them now,
+    and not the steps' details."""
+    import logging
+
+    from mumo.apps.train_csv import _log_to
+
+    with _log_to(tmp_path / "train.log"):
+        logging.getLogger("mumo.steps.seeds").info("seed 0 (1 of 3): training in somewhere")
+        logging.getLogger("mumo.train.engine.selection").info("seed 0 (1 of 3): early stopping at step 9")
+        logging.getLogger("mumo.chem.store").info("a detail for the log file only")
+        logging.getLogger("mumo.data.standardise").warning("row 7 rejected")  # one per row: report.md counts
+        logging.getLogger("mumo.apps.train_csv").warning("seed5: not a seed of this run; removed")
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "seed 0 (1 of 3): training in somewhere",
+        "seed 0 (1 of 3): early stopping at step 9",
+        "warning: seed5: not a seed of this run; removed",
+    ]
+    assert "a detail for the log file only" in (tmp_path / "train.log").read_text()
