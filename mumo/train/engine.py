@@ -73,6 +73,17 @@ class Dist:
         tdist.barrier()
 
 
+@contextlib.contextmanager
+def _without_info_lines() -> Iterator[None]:
+    """No INFO (or DEBUG) record of any logger for the duration: set-up chatter kept out of the run's log."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def avoid_shm_comm_build() -> None:
     """Stop DeepSpeed from JIT-compiling its shared-memory all-reduce op on the CPU accelerator.
 
@@ -83,7 +94,8 @@ def avoid_shm_comm_build() -> None:
     """
     import deepspeed.ops
 
-    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+    with _without_info_lines():  # the first look probes every op's compatibility, logging compiler commands
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
 
 
 def _free_port() -> int:
@@ -277,7 +289,11 @@ class Trainer:
             batch_sampler=self.sampler,
             collate_fn=train_set.collate,
             num_workers=s.num_workers,
-            persistent_workers=s.num_workers > 0,
+            # not persistent: each epoch's workers end with its iterator, in this process. Persistent ones
+            # lived as long as the trainer, which only the garbage collector frees, and a process forked
+            # later (the next seed's workers) could collect it and fail to join them ("can only test a
+            # child process")
+            persistent_workers=False,
         )
         maybe_compile(model, s.compile)  # in place: the encoder and head compiled over bucketed shapes
         optimizer = torch.optim.AdamW(

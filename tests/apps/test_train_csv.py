@@ -1,6 +1,7 @@
 """`mumo train` on a CSV → `mumo predict` with the ensemble → `mumo evaluate` on predict's output."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -269,3 +270,37 @@ def test_the_terminal_shows_seeds_model_selection_and_removed_folders(tmp_path, 
         "warning: seed5: not a seed of this run; removed",
     ]
     assert "a detail for the log file only" in (tmp_path / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_in_its_own_process_says_nothing_stray(tmp_path):
+    """No `Exception ignored ... can only test a child process` on the terminal (DataLoader workers of one
+    seed collected in the next seed's workers) and no compiler-probe lines (DeepSpeed's op builders) in
+    train.log: a fresh process, as a user runs it, where DeepSpeed starts for the first time."""
+    import subprocess
+    import sys
+
+    pd.read_csv(MOLECULENET / "bbbp.csv").head(40).to_csv(tmp_path / "d.csv", index=False)
+    args = ["train", "d.csv", "--target-columns", "p_np", "--task-type", "classification", "--output", "o"]
+    args += [
+        "--seeds",
+        "0",
+        "1",
+        "--split",
+        "random",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "2",
+        "--conformer",
+        *FAST,
+    ]
+    args += ["--set", "progress=false", "num_workers=1", "batch_size=8"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mumo.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+    log = (tmp_path / "o" / "train.log").read_text()
+    assert not re.search(r"\bgcc\b|compilers\.|\.c -o ", log), log
+    assert "seed 1 (2 of 2): training in" in log

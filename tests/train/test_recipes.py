@@ -259,3 +259,13 @@ def test_early_stopping_says_when_it_stopped_and_which_epoch_it_kept(
         f"no better validation loss in 2 evaluations (patience); kept step {2 * steps_per_epoch} (epoch 2.0), "
         "valid loss 0.5000"
     ) in caplog.text
+
+
+@pytest.mark.slow
+def test_no_dataloader_worker_outlives_its_run(tiny_data, tiny, tmp_path):
+    """Persistent workers left to the garbage collector were collected in a later forked process (the next
+    seed's workers), which printed `Exception ignored ... AssertionError: can only test a child process`."""
+    import multiprocessing
+
+    run_finetune(**tiny_data.finetune_args("bbbp", tmp_path), settings=tiny | {"epochs": 2, "num_workers": 1})
+    assert multiprocessing.active_children() == []
