@@ -81,6 +81,7 @@ _ARRAYS = {
 _STRINGS = ("smiles", "conformer_source", "reason")
 REPORT_COLUMNS = ["row", "smiles", "canonical_smiles", "outcome", "reason", "cached", "computed", "cpu_s"]
 _CHUNKSIZE = 4  # molecules per task: small, so a slow molecule does not hold a long tail of others
+CACHE_CHUNK = 64  # new records per cache file: what an interrupted structure stage keeps
 
 
 def shard_index(smiles: str, n_shards: int) -> int:
@@ -284,6 +285,35 @@ def _featurize_all(smiles: list[str], config: ConformerConfig, workers: int, des
         yield from tqdm(results, total=len(smiles), desc=desc, unit="mol", mininterval=2, disable=quiet)
 
 
+def _compute(
+    todo: list[str], config: ConformerConfig, workers: int, *, desc: str, cache_root: Path | None
+) -> dict[str, Result]:
+    """Featurise `todo`; every `CACHE_CHUNK` records go into the cache as they are done (so an interrupted
+    run keeps them), with a log line of progress and the time left at the rate so far."""
+    computed: dict[str, Result] = {}
+    pending: list[dict] = []
+    started = time.perf_counter()
+    for done, (key, result) in enumerate(
+        zip(todo, _featurize_all(todo, config, workers, desc=desc), strict=True), start=1
+    ):
+        computed[key] = result
+        pending += [result.record] if result.record is not None else []
+        if cache_root is not None and (len(pending) >= CACHE_CHUNK or done == len(todo)) and pending:
+            name = hashlib.sha1("\n".join(r["smiles"] for r in pending).encode()).hexdigest()[:20]
+            write_shard(pending, cache_root / f"{name}.npz")
+            pending = []
+            elapsed = time.perf_counter() - started
+            logger.info(
+                "%s: %d of %d molecules featurised and cached, %.0f s, about %.0f s left",
+                desc,
+                done,
+                len(todo),
+                elapsed,
+                elapsed / done * (len(todo) - done),
+            )
+    return computed
+
+
 @dataclass
 class _Key:
     """A canonical key known from the cache: what build_shard reads of a `Parsed`, without parsing."""
@@ -377,14 +407,11 @@ def build_shard(
             with contextlib.suppress(KeyError):  # its cache file was corrupt: moved aside, computed again
                 records[key] = cache[key]
     todo = [key for key in keys if key not in records]
-    computed = dict(zip(todo, _featurize_all(todo, config, workers, desc=Path(out_path).name), strict=True))
+    computed = _compute(todo, config, workers, desc=Path(out_path).name, cache_root=cache_root)
 
     new = [result.record for result in computed.values() if result.record is not None]
     records.update((record["smiles"], record) for record in new)
     write_shard([records[key] for key in keys if key in records], out_path)
-    if cache_root is not None and new:
-        name = hashlib.sha1("\n".join(r["smiles"] for r in new).encode()).hexdigest()[:20]
-        write_shard(new, cache_root / f"{name}.npz")
     if cache_root is not None:
         spellings = {s: p.canonical for s, p in zip(smiles, parsed, strict=True) if s not in verbatim}
         _add_keys(cache_root, known_keys, spellings)
