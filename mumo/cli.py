@@ -1,7 +1,7 @@
 """MuMo for your own molecules: featurize, train, predict and evaluate from CSV files, and price a config.
 
 Every command reads and writes plain files; `mumo COMMAND --help` says what each needs. Errors are one line
-naming the file, row or key (`--debug` shows the traceback).
+naming the file, row or key, at most 200 characters of message (`--debug` shows the traceback).
 """
 
 # Thin argparse wrappers over library functions; imports are lazy to keep start-up fast.
@@ -12,9 +12,15 @@ import argparse
 import contextlib
 import copy
 import os
+import re
 import sys
 
 from mumo import __version__
+
+#: the longest error message printed (a library's can run to 1,000 characters); `--debug` shows all of it
+MESSAGE_LIMIT = 200
+#: terminal colour and cursor codes some libraries put into their messages
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
@@ -147,7 +153,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from mumo.eval.evaluate import evaluate_file
 
     metrics = [name for item in args.metrics for name in item.split(",") if name]
-    scores = evaluate_file(args.input, metrics)
+    scores = evaluate_file(args.input, metrics, where=args.where, group_by=args.group_by)
     if args.output:
         from mumo.io import write_csv
 
@@ -246,7 +252,20 @@ _EVALUATE_HELP = """\
 Scores a predictions file: the long format of the pipeline and `mumo finetune` (mol_id, fold, task, y_true,
 y_pred), or the output of `mumo predict` when it still has the label columns, named as the model's tasks
 (pred_<task> scored against <task>, as one fold "all"; rows without a prediction are counted, not scored).
+Labels follow standardisation's rules (finite numbers; 0 or 1 for classification metrics): a bad one stops
+the scoring, naming its rows. `--where` and `--group-by` score a subset of the rows, or each group of them.
 """
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type for a count of devices: an integer >= 1, refused with the value otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"an integer >= 1 expected, got {text!r}")
+    return value
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:
@@ -426,13 +445,22 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", "--predictions", required=True, help="predictions CSV (either format)")
     p.add_argument("--metrics", nargs="+", required=True, help="e.g. roc_auc pr_auc")
     p.add_argument("--output", help="also write the scores as CSV")
+    p.add_argument(
+        "--where",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="score only the rows where COLUMN is VALUE (several: all must hold), e.g. flagged=1",
+    )
+    p.add_argument("--group-by", metavar="COLUMN", help="one block of scores per value of COLUMN")
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _add_cost(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cost", help="GPU-hours and wall time of a config's training jobs (an estimate)")
     p.add_argument("--configfile", default="config/config.yaml", help="workflow config (as for snakemake)")
-    p.add_argument("--gpus", type=int, default=4, help="devices of one node")
+    p.add_argument("--gpus", type=_at_least_one, default=4, help="devices of one node")
     p.add_argument(
         "--device", default="a100", help="device kind of the throughput table (a100, h100, cpu...)"
     )
@@ -480,14 +508,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: Exception) -> str:
-    """The error's own message on one line (KeyError's repr quotes dropped, OSError as "path: reason")."""
+    """The error's own message on one line of at most MESSAGE_LIMIT characters, without terminal codes
+    (KeyError's repr quotes dropped, OSError as "path: reason")."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         text = f"{error.filename}: {error.strerror}"
     elif isinstance(error, KeyError) and error.args:
         text = str(error.args[0])
     else:
         text = str(error)
-    return " ".join(text.split()) or type(error).__name__
+    text = " ".join(ANSI_CODE.sub("", text).split()) or type(error).__name__
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:

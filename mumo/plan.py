@@ -15,7 +15,8 @@ from mumo.catalog import ABLATIONS, MODELS, ModelSpec, get_model
 from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
-from mumo.data.splits import SPLIT_NAMES
+from mumo.data.splits import SPLIT_NAMES, check_fractions
+from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
 
 #: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
@@ -90,6 +91,11 @@ class Plan:
                 f"({', '.join(models)}); add it, or remove mumo.pretrained"
             )
         _check_seeds("seeds", config["seeds"])
+        results = str(config.get("results_dir", "results"))
+        if not results.strip():
+            raise ConfigError("results_dir: empty; name the folder for the run's files (default: results)")
+        if "ecfp_rf" in models:
+            _check_ecfp_rf(config.get("ecfp_rf") or {})
         if "split_fractions" in config:
             _check_fractions(config["split_fractions"])
         hub = HubSource.from_config(config.get("download", {}))
@@ -98,7 +104,7 @@ class Plan:
             for name, options in config["datasets"].items()
             if not only or name in only
         }
-        return cls(Path(config.get("results_dir", "results")), datasets, models, config, frozenset(overrides))
+        return cls(Path(results), datasets, models, config, frozenset(overrides))
 
     @cached_property
     def declared(self) -> Plan:
@@ -299,14 +305,24 @@ class Plan:
         """Where `mumo.pretrained` is converted to a mumo model directory (weights, vocabulary, import.json)."""
         return f"{self.results}/pretrain/imported/model"
 
+    @property
+    def imported_files(self) -> dict[str, str]:
+        """What the import_checkpoint rule writes: the weights, the vocabulary and the import record."""
+        folder = self.imported_dir
+        return {
+            "weights": f"{folder}/{WEIGHTS_NAME}",
+            "vocab": f"{folder}/{VOCAB_NAME}",
+            "record": f"{folder}/import.json",
+        }
+
     def pretrained_weights(self, model: str) -> list[str]:
         if self.imports_weights(model):
-            return [f"{self.imported_dir}/model.safetensors"]
-        return [f"{self.pretrain_dir(model)}/model/model.safetensors"] if get_model(model).pretrained else []
+            return [self.imported_files["weights"]]
+        return [self.pretrain_outputs(model)["weights"]] if get_model(model).pretrained else []
 
     def vocab(self, model: str) -> str:
         """The vocabulary a model finetunes with: the imported checkpoint's own, or the one built here."""
-        return f"{self.imported_dir}/vocab.json" if self.imports_weights(model) else self.vocab_json
+        return self.imported_files["vocab"] if self.imports_weights(model) else self.vocab_json
 
     @property
     def vocab_json(self) -> str:
@@ -316,8 +332,17 @@ class Plan:
     def corpus_csv(self) -> str:
         return f"{self.results}/pretrain/corpus.csv"
 
+    @property
+    def corpus_rejected(self) -> str:
+        return f"{self.results}/pretrain/corpus.rejected.csv"
+
     def pretrain_dir(self, model: str) -> str:
         return f"{self.results}/pretrain/{model}"
+
+    def pretrain_outputs(self, model: str) -> dict[str, str]:
+        """A pretraining job's declared outputs (`model` may be the rule's "{model}" wildcard)."""
+        folder = self.pretrain_dir(model)
+        return {"weights": f"{folder}/model/{WEIGHTS_NAME}", "metrics": f"{folder}/metrics.csv"}
 
     def runs(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, int]]:
         """(model, dataset, split, seed) of every run of `models` (default: the configured ones)."""
@@ -489,16 +514,11 @@ def _check_seeds(key: str, seeds: list) -> None:
 
 
 def _check_fractions(fractions: list) -> None:
-    """Splits need molecules to train on and to test on; a valid fraction of 0 is allowed."""
-    if len(fractions) != 3 or not all(
-        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
-    ):
-        raise ConfigError(f"split_fractions: three numbers (train, valid, test) expected, got {fractions!r}")
-    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"split_fractions: fractions must be >= 0 and must sum to 1, got {list(fractions)}")
-    for fold, fraction in (("train", fractions[0]), ("test", fractions[2])):
-        if fraction <= 0:
-            raise ConfigError(f"split_fractions: the {fold} fraction must be > 0, got {list(fractions)}")
+    """The rule `mumo train --split-fractions` follows too (`mumo.data.splits.check_fractions`)."""
+    try:
+        check_fractions(fractions, "split_fractions")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _dataset_plan(name: str, options: dict, config: dict, hub: HubSource, offline_only: bool) -> DatasetPlan:
@@ -568,6 +588,17 @@ def _check_authors(name: str, spec: DatasetSpec | None, hub: HubSource, offline_
         raise ConfigError(
             f"datasets.{name}: split {AUTHORS!r} downloads the authors' files from {hub.repo}; set "
             "download.offline_only: false, or download.hub_mirror to a local copy"
+        )
+
+
+def _check_ecfp_rf(options: dict) -> None:
+    """What the schema cannot see alone: an integer max_features must fit in the fingerprint's n_bits
+    (scikit-learn would only say so when the first forest trains, in its own words)."""
+    n_bits, max_features = options.get("n_bits", 2048), options.get("max_features")
+    if isinstance(max_features, int) and not isinstance(max_features, bool) and max_features > n_bits:
+        raise ConfigError(
+            f"ecfp_rf.max_features: {max_features} features per split, more than the fingerprint's "
+            f"n_bits {n_bits}; use at most {n_bits}, a fraction in (0, 1], sqrt or log2"
         )
 
 

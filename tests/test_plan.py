@@ -84,6 +84,12 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
         ({"split_fractions": [0.9, -0.1, 0.2]}, r"split_fractions: .*>= 0"),
         ({"split_fractions": [0.8, 0.1]}, r"split_fractions: three numbers \(train, valid, test\)"),
         ({"split_fractions": ["0.8", 0.1, 0.1]}, r"split_fractions: three numbers"),
+        ({"results_dir": ""}, r"results_dir: empty; name the folder"),  # it wrote into the working directory
+        ({"results_dir": " "}, r"results_dir: empty"),
+        (
+            {"ecfp_rf": {"n_bits": 1024, "max_features": 4096}},
+            r"ecfp_rf.max_features: 4096 features per split, more than the fingerprint's n_bits 1024",
+        ),
         (
             {
                 "datasets": {

@@ -34,7 +34,8 @@ import pandas as pd
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR, TRAIN_COMMAND, seed_folders
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
-from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
+from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
+from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
 from mumo.io import owned_output, sha256sum, write_csv, write_json, write_text_atomic
 from mumo.model.saved import MODEL_DIR, VOCAB_NAME, WEIGHTS_NAME, featurization, find_model
@@ -53,16 +54,7 @@ SEEDS_RECORD = "seeds.json"  # the seeds' metric files (mumo.steps.seeds), writt
 def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, rows: int) -> list[str] | None:
     """The fold of every input row when the user gives them (`column:NAME` or a splits file), else None."""
     if splits_file is not None:
-        given = json.loads(Path(splits_file).read_text())
-        sets = [""] * rows
-        for fold in FOLDS:
-            for r in given.get(fold, []):
-                if not 0 <= r < rows:
-                    raise ValueError(
-                        f"{splits_file}: {fold} row {r} is not a row of {input_csv} (0..{rows - 1})"
-                    )
-                sets[r] = fold
-        return sets
+        return folds_of_rows(json.loads(Path(splits_file).read_text()), rows, splits_file)
     if split is not None and split.startswith(COLUMN_SPLIT):
         column = split.removeprefix(COLUMN_SPLIT)
         frame = pd.read_csv(input_csv, dtype=str, keep_default_na=False)
@@ -148,6 +140,8 @@ def train_csv(
     pipeline does, `mumo.steps.seeds`) and removes seed folders the run no longer has."""
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    if options.splits_file is None and not options.split.startswith(COLUMN_SPLIT):
+        check_fractions(list(options.fractions), "--split-fractions")
     input_csv = Path(input_csv)
     with owned_output(output_dir, TRAIN_COMMAND) as out, _log_to(out / "train.log"):
         (out / ENSEMBLE_NAME).unlink(missing_ok=True)  # the manifest comes back once every seed is done
@@ -194,7 +188,7 @@ def _train(
     )
     table = out / "standardised.csv"
     fetch_raw(dataset, str(out / "raw.csv"), str(out))
-    standardise_file(
+    standardised = standardise_file(
         str(out / "raw.csv"),
         dataset,
         o.fragments,
@@ -202,9 +196,8 @@ def _train(
         rejected_csv=str(out / "rejected.csv"),
         counts_json=str(out / "counts.json"),
     )
-    counts = json.loads((out / "counts.json").read_text())
     split_name = "splits_file" if o.splits_file else o.split
-    splits = _write_splits(input_csv, out, seeds, o, rows=counts["raw"], name=name)
+    splits = _write_splits(input_csv, out, seeds, o, rows=standardised.counts["raw"], name=name)
 
     s = TrainSettings.from_dict(o.settings)
     featurized = featurization(o.fragments, o.conformer)
@@ -240,7 +233,9 @@ def _train(
     scores = [score_predictions(pd.read_csv(r.predictions), metrics).assign(seed=r.seed) for r in runs]
     report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
     write_csv(report, out / "report.csv")
-    write_text_atomic(out / "report.md", _report_md(input_csv, report, counts, pretrained_dir, split_name))
+    write_text_atomic(
+        out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
+    )
     record = {
         "input": str(input_csv.resolve()),
         "tasks": target_columns,
@@ -316,14 +311,14 @@ def summarise(report: pd.DataFrame) -> pd.DataFrame:
 
 
 def _report_md(
-    input_csv: Path, report: pd.DataFrame, counts: dict, pretrained: Path | None, split: str
+    input_csv: Path, report: pd.DataFrame, standardised: Standardised, pretrained: Path | None, split: str
 ) -> str:
     start = (
         f"finetuned from {pretrained}"
         if pretrained
         else "trained from scratch (no --from; see mumo pretrain)"
     )
-    rejected = ", ".join(f"{k.removeprefix('rejected: ')} {v}" for k, v in counts.items() if ": " in k)
+    counts, rejected = standardised.counts, ", ".join(f"{k} {n}" for k, n in standardised.reasons.items())
     lines = [
         f"# mumo train: {input_csv}",
         "",

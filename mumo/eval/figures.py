@@ -1,7 +1,7 @@
 """Figures from results/table.csv and the training logs (matplotlib, Agg backend, PNG and PDF side by side).
 
 Drawn for a reader of the paper who never sees our internal names: models carry their display names
-(`mumo.catalog.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
+(`mumo.eval.names.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
 appears only beside a published number whose protocol differs from ours. Each chart returns its Figure so
 that tests can read back what was drawn; `save_figure` writes it.
 """
@@ -20,8 +20,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from mumo.catalog import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
+from mumo.catalog import ABLATIONS, MODELS, get_model  # noqa: E402
 from mumo.eval.metrics import get_metric  # noqa: E402
+from mumo.eval.names import display_name  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
 
 #: the unit of each regression dataset's labels, which error metrics (RMSE, MAE) share
@@ -194,6 +195,9 @@ _OURS_NOTE = "Bars: mean over independent seeds, error bars: sample std (ddof = 
 _MEAN_LINE_NOTE = "Dotted line: the mean (dummy) baseline, which a model must beat to have learnt anything."
 
 
+ONLY_ABLATIONS_NOTE = "None of ours: this run's models are all ablations (they have their own chart)."
+
+
 def _ours_notes(table: pd.DataFrame) -> list[str]:
     return [_OURS_NOTE] + ([_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else [])
 
@@ -219,13 +223,14 @@ def metric_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> 
 def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
     """Per dataset and split: our models (ablations aside), published MuMo and the best other published
     number, each drawn as "not published" where the source has none; `*` marks a published number whose
-    protocol (`protocol_note`) differs from ours."""
-    rows = headline_rows(table, headline)
-    panels = _panels(rows[~rows["model"].isin(ABLATIONS)])
-    fig, axes = _grid([len(part) + 2 for _, part in panels])
+    protocol (`protocol_note`) differs from ours. A run of ablations only gets the published numbers, and a
+    footnote saying why none of ours is there."""
+    panels = _panels(headline_rows(table, headline))
+    full = [part[~part["model"].isin(ABLATIONS)] for _, part in panels]
+    fig, axes = _grid([len(part) + 2 for part in full])
     starred = False
-    for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
-        ours = _ours(part, preset)
+    for ax, ((dataset, split), part), ours_rows in zip(axes, panels, full, strict=True):
+        ours = _ours(ours_rows, preset)
         first = part.iloc[0]
         star = " *" if isinstance(first["protocol_note"], str) and first["protocol_note"] else ""
         published = []
@@ -255,6 +260,8 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
         *_ours_notes(table),
         "Published: as printed, with the source's ± where given (n=?: runs not stated).",
     ]
+    if table["model"].isin(ABLATIONS).all():
+        notes.append(ONLY_ABLATIONS_NOTE)
     _footnotes(fig, notes + ([PROTOCOL_FOOTNOTE] if starred else []))
     return fig
 

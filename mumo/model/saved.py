@@ -35,11 +35,17 @@ from mumo.chem.conformer import REMOVED_SETTINGS, ConformerConfig
 from mumo.chem.structure import FRAGMENT_POLICIES
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.io import atomic_path, sha256sum, write_json, write_text_atomic
-from mumo.model.config import MuMoConfig
+from mumo.model.config import (
+    CHECKSUMS_NAME,
+    CONFIG_NAME,
+    FEATURIZATION_NAME,
+    TASK_NAME,
+    VOCAB_NAME,
+    WEIGHTS_NAME,
+    MuMoConfig,
+)
 from mumo.model.model import MuMo
 
-CONFIG_NAME, WEIGHTS_NAME, CHECKSUMS_NAME = "config.json", "model.safetensors", "checksums.json"
-VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = "vocab.json", "task.json", "featurization.json"
 MODEL_DIR = "model"  # the saved model inside a training run's folder
 REQUIRED = (CONFIG_NAME, WEIGHTS_NAME, VOCAB_NAME, TASK_NAME)
 #: the files a model's predictions depend on: each present one is listed in checksums.json

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mumo.catalog import display_name
 from mumo.eval.figures import TABLE_FIGURES, learning_curves, save_figure
+from mumo.eval.names import display_name
 
 
 def figures(table_csv: str, headline: dict[str, str], stem: str, figure: str, preset: str) -> None:

@@ -26,6 +26,7 @@ from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
+from mumo.data.splits import check_needed_folds
 from mumo.eval.predictions import long_predictions
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset, mask_tokens
@@ -211,7 +212,8 @@ def run_finetune(
 
     `seed` (the pipeline's) replaces `settings["seed"]`. Model selection is `settings.selection`: "last" (the
     paper's protocol) or "best_valid" (lowest validation loss, early stopping after `patience` evaluations); the
-    test fold is only ever predicted. Regression targets are z-scored with training-fold statistics and
+    test fold is only ever predicted. An empty valid fold means no validation: the last step is kept, with a
+    warning; an empty train or test fold is refused before any work. Regression targets are z-scored with training-fold statistics and
     predictions de-normalised. A molecule without a structure record cannot be embedded (the model has no
     graph-free path: a molecule without atoms gets an all-masked cross-attention); it is left out of training
     and selection and written with y_pred NaN, and counted in the log and `summary.json`.
@@ -240,6 +242,7 @@ def run_finetune(
         dtype={"canonical_smiles": "string", column: "string"},
     )
     split = json.loads(Path(split_json).read_text())
+    check_needed_folds(split, split_json)
     labels = table[tasks].to_numpy(dtype=np.float64)
     rows = {fold: np.asarray(split[fold], dtype=np.int64) for fold in ("train", *PREDICTED_FOLDS)}
     head = head_fields(task_type, len(tasks))
@@ -267,13 +270,17 @@ def run_finetune(
         evaluate = partial(
             dataset_loss, dataset=datasets["valid"][1], loss_fn=supervised_loss, settings=s, dist=dist
         )
+        has_valid = len(datasets["valid"][1]) > 0
+        if not has_valid:
+            logger.warning(
+                "%s: no valid molecules: no validation loss and no early stopping; the last step is kept",
+                split_json,
+            )
+            s = dataclasses.replace(s, selection="last")
         inputs = [Path(standardised_csv), Path(split_json), Path(vocab_json)]
         if pretrained_dir is not None:
             inputs.append(Path(pretrained_dir) / WEIGHTS_NAME)
         run_key = _digest(s.fingerprint(), tasks, task_type, *inputs)
-        has_valid = len(datasets["valid"][1]) > 0
-        if not has_valid and s.selection == "best_valid":
-            raise ValueError("selection best_valid needs molecules in the valid fold")
         result = train(
             model,
             datasets["train"][1],

@@ -9,7 +9,7 @@ import pytest
 from helpers import MOLECULENET
 
 from mumo.apps import predict_csv as predict
-from mumo.apps.train_csv import _fixed_split, train_csv
+from mumo.apps.train_csv import EnsembleOptions, _fixed_split, train_csv
 from mumo.cli import main
 
 FAST = ["max_embed_attempts=10", "max_iters=50", "add_hs_below_heavy_atoms=0"]
@@ -138,13 +138,30 @@ def test_user_folds_from_a_column_or_a_splits_file(tmp_path):
     assert _fixed_split(tmp_path / "d.csv", "scaffold", None, 3) is None  # seeded by each seed
     with pytest.raises(ValueError, match="no split column 'fold'; columns: smiles, y, set"):
         _fixed_split(tmp_path / "d.csv", "column:fold", None, 3)
-    with pytest.raises(ValueError, match=r"test row 7 is not a row of .*d.csv \(0..2\)"):
+    with pytest.raises(ValueError, match=r"s.json: test row\(s\) 7 are not input rows \(integers 0..2\)"):
         (tmp_path / "s.json").write_text(json.dumps({"test": [7]}))
         _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
     with pytest.raises(ValueError, match=r"seeds must be distinct and at least one, got \[0, 0\]"):
         train_csv(tmp_path / "d.csv", tmp_path / "o", "smiles", ["y"], "regression", seeds=[0, 0])
     with pytest.raises(ValueError, match="unknown split 'kmeans'"):
         _fixed_split(tmp_path / "d.csv", "kmeans", None, 3)
+
+
+def test_a_row_in_two_folds_of_a_splits_file_is_refused(tmp_path):
+    """It used to go to the last fold listed (test) without a word, shrinking train."""
+    (tmp_path / "s.json").write_text(json.dumps({"train": [0, 1, 2], "valid": [], "test": [2]}))
+    with pytest.raises(ValueError, match=r"s.json: 1 row\(s\) listed more than once: 2 \(train/test\)"):
+        _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
+
+
+@pytest.mark.parametrize(("fractions", "fold"), [((1, 0, 0), "test"), ((0, 0.5, 0.5), "train")])
+def test_split_fractions_without_train_or_test_are_refused_before_any_work(tmp_path, fractions, fold):
+    """`--split-fractions 1 0 0` crashed in training (an empty test fold); the pipeline refuses it at start-up."""
+    (tmp_path / "d.csv").write_text("smiles,y\nC,1\nCC,2\nCCC,3\n")
+    options = EnsembleOptions(split="random", fractions=fractions)
+    with pytest.raises(ValueError, match=rf"--split-fractions: the {fold} fraction must be > 0"):
+        train_csv(tmp_path / "d.csv", tmp_path / "o", "smiles", ["y"], "regression", options=options)
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
@@ -242,11 +259,13 @@ def test_the_report_counts_seeds_as_integers():
     from pathlib import Path
 
     from mumo.apps.train_csv import _report_md
+    from mumo.data.standardise import Standardised
 
     report = pd.DataFrame(
         {"seed": [0, 1], "fold": "test", "task": "y", "metric": "rmse", "value": [1.0, 2.0], "n": 5}
     )
-    text = _report_md(Path("d.csv"), report, {"raw": 10, "kept": 10, "rejected": 0}, None, "random")
+    counts = Standardised(pd.DataFrame(), pd.DataFrame(), {"raw": 10, "kept": 10, "rejected": 0}, {})
+    text = _report_md(Path("d.csv"), report, counts, None, "random")
     assert "| test | y | rmse | 1.500 ± 0.707 | 2 |" in text  # it printed "2.0"
 
 

@@ -12,7 +12,7 @@ SMALL = "MuMo small (CPU demo, 3.3 M)"
 SEEDS = {"mean": [0.5, 0.5], "ecfp_rf": [0.8, 0.84], "mumo": [0.86, 0.9], "mumo_seq_only": [0.7, 0.74]}
 
 
-def _table_csv(path: Path) -> Path:
+def _table_csv(path: Path, seeds: dict[str, list[float]] = SEEDS) -> Path:
     """results/table.csv as the aggregate step makes it: bbbp's test ROC-AUC over two seeds per model."""
     scores = pd.DataFrame(
         [
@@ -30,7 +30,7 @@ def _table_csv(path: Path) -> Path:
                 "n_valid": 10,
                 "n_test": 10,
             }
-            for model, values in SEEDS.items()
+            for model, values in seeds.items()
             for seed, value in enumerate(values)
         ]
     )
@@ -108,6 +108,18 @@ def test_ablation_figure_of_the_table_file(tmp_path, saved):
     (ax,) = fig.axes
     assert _ticks(ax) == [SMALL, f"{SMALL}: sequence only"]
     np.testing.assert_allclose([p.get_width() for p in ax.patches], [0.88, 0.72])
+
+
+def test_a_run_of_ablations_only_gets_every_figure(tmp_path, saved):
+    """A config whose models are all ablations used to fail at the comparison figure (exit 1)."""
+    table = _table_csv(tmp_path / "table.csv", {"mumo_seq_only": [0.7, 0.74], "mumo_no_geometry": [0.8, 0.8]})
+    for figure in ("metrics", "comparison", "ablations"):
+        figure_steps.figures(str(table), {"bbbp": "roc_auc"}, str(tmp_path / figure), figure, "small")
+        assert (tmp_path / f"{figure}.png").stat().st_size > 0
+    comparison = saved[1][0]
+    (ax,) = comparison.axes
+    assert _ticks(ax) == ["MuMo (published) *", "Best other published: MolBERT [MuMo table] *"]
+    assert "this run's models are all ablations" in comparison.texts[-1].get_text()
 
 
 def test_an_unknown_figure_name_is_a_key_error(tmp_path):

@@ -35,6 +35,12 @@ def test_the_default_config_is_valid():
         ({"download": {"retries": -1}}, "retries"),
         ({"structure": {"conformer": {"max_embed_attempts": 0}}}, "max_embed_attempts"),
         ({"structure": {"conformer": {"timeout_s": 10}}}, "timeout_s"),  # removed: a count bounds embedding
+        # ecfp_rf values scikit-learn refused only when the first forest trained, in its own words
+        ({"ecfp_rf": {"max_features": "sqr"}}, "max_features"),
+        ({"ecfp_rf": {"max_features": 0}}, "max_features"),
+        ({"ecfp_rf": {"max_features": 1.5}}, "max_features"),
+        ({"ecfp_rf": {"class_weight": "balance"}}, "class_weight"),
+        ({"results_dir": ""}, "results_dir"),
     ],
 )
 def test_bad_values_are_refused_by_the_schema_naming_the_key(overrides, key):
