@@ -146,10 +146,8 @@ def _claim(out: Path, command: str, replace: bool) -> None:
             ", ..." if len(entries) > 3 else ""
         )
         by = f"written by {owner}" if owner else f"not written by {command}"
-        raise FileExistsError(
-            f"{out}: not empty ({shown}) and {by}; choose a new --output or empty the folder first, so that "
-            "nothing of another run is mixed into this one"
-        )
+        # nothing of another run may be mixed into this one
+        raise FileExistsError(f"{out}: not empty ({shown}) and {by}; choose a new --output or empty it")
     if entries and replace:
         logger.warning("%s: replacing what an earlier %s wrote there", out, command)
         for name in entries:

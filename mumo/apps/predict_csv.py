@@ -66,16 +66,10 @@ def manifest_members(folder: Path) -> list[Path]:
     listed = record.get("members") or [f"seed{seed}/{MODEL_DIR}" for seed in record["seeds"]]
     for member in listed:
         if not (folder / member).is_dir():
-            raise FileNotFoundError(
-                f"{folder / member}: listed in {manifest} but missing; the ensemble is incomplete "
-                "(train it again)"
-            )
+            raise FileNotFoundError(f"{folder / member}: listed in {ENSEMBLE_NAME} but missing; train again")
     extra = [p for p in seed_folders(folder) if p.name not in {Path(m).parts[0] for m in listed}]
     if extra:
-        raise ValueError(
-            f"{extra[0]}: a seed folder that {manifest} does not list (left by another run?); remove it, "
-            "or train into a new folder"
-        )
+        raise ValueError(f"{extra[0]}: not listed in {ENSEMBLE_NAME} (left by another run?); remove it")
     return [find_model(folder / member) for member in listed]
 
 
