@@ -58,7 +58,9 @@ localrules:
     data_report,
     structure_report,
     aggregate,
+    compare,
     figures,
+    comparisons_figure,
     learning_curves,
 
 

@@ -420,6 +420,15 @@ class Plan:
         return self.tagged("table", "csv")
 
     @property
+    def comparisons(self) -> str:
+        return self.tagged("comparisons", "csv")
+
+    @property
+    def compares(self) -> bool:
+        """Whether the run has two models to compare seed by seed (comparisons.csv and its figure)."""
+        return len(self.models) > 1
+
+    @property
     def data_report(self) -> str:
         return self.tagged("data_report", "csv")
 
@@ -437,15 +446,17 @@ class Plan:
         return f"{self.results}/figures{self.tag_dir}"
 
     def targets(self) -> list[str]:
-        """What `snakemake` builds: the table, the figures, the data report, and the structure report where
-        a MuMo model needs structures."""
+        """What `snakemake` builds: the table, the paired comparisons where two models ran, the figures, the
+        data report, and the structure report where a MuMo model needs structures."""
         structure = [self.structure_report] if self.structure_parts() else []
-        return [self.table, *self.figures, self.data_report, *structure]
+        comparisons = [self.comparisons] if self.compares else []
+        return [self.table, *comparisons, *self.figures, self.data_report, *structure]
 
     @property
     def figures(self) -> list[str]:
-        """Every figure the configured models allow: learning curves and the ablation chart need MuMo runs."""
-        names = ["metrics", "comparison"]
+        """Every figure the configured models allow: the paired comparisons need two models, learning curves
+        and the ablation chart MuMo runs."""
+        names = ["metrics", "comparison", *(["comparisons"] if self.compares else [])]
         if self.mumo_models():
             names += ["ablations", "finetune_curves"]
         if self.pretrained_models():

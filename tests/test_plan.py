@@ -164,10 +164,21 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
 
 def test_default_figures_include_comparison_ablations_and_learning_curves():
     names = {Path(p).name for p in Plan.from_config(_config()).figures}
-    stems = ["metrics", "comparison", "ablations", "finetune_curves", "pretrain_curves"]
+    stems = ["metrics", "comparison", "comparisons", "ablations", "finetune_curves", "pretrain_curves"]
     assert names == {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     baseline_only = {Path(p).stem for p in Plan.from_config(_config(models=["ecfp_rf"])).figures}
-    assert baseline_only == {"metrics", "comparison"}
+    assert baseline_only == {"metrics", "comparison"}  # one model: no pair to compare
+
+
+def test_the_paired_comparisons_are_a_target_where_two_models_ran_and_a_filter_names_them():
+    plan = Plan.from_config(_config())
+    assert plan.comparisons == "results/comparisons.csv" and plan.comparisons in plan.targets()
+    assert plan.tagged("comparisons", "csv") == plan.comparisons  # named like the table
+    filtered = Plan.from_config(_config(models=["ecfp_rf", "mumo"]), overrides={"models"})
+    assert filtered.comparisons == "results/comparisons.models-ecfp_rf+mumo.csv"
+    assert filtered.comparisons.replace("comparisons", "table") == filtered.table
+    single = Plan.from_config(_config(models=["ecfp_rf"]))
+    assert single.comparisons not in single.targets()
 
 
 def _paper_plan() -> Plan:

@@ -1,4 +1,5 @@
-"""Figure steps: the table's figures and the learning curves (the only steps that need matplotlib)."""
+"""Figure steps: the table's figures, the paired comparisons and the learning curves (the only steps that
+need matplotlib)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mumo.eval.figures import TABLE_FIGURES, learning_curves, save_figure
+from mumo.eval.figures import TABLE_FIGURES, forest_chart, learning_curves, save_figure
 from mumo.eval.names import display_name
 
 
@@ -14,6 +15,11 @@ def figures(table_csv: str, headline: dict[str, str], stem: str, figure: str, pr
     """A figure drawn from the table: `metrics`, `comparison` (ours vs published) or `ablations`; `preset` is
     the config's `mumo.preset`, which names the `mumo` model in the figure."""
     save_figure(TABLE_FIGURES[figure](pd.read_csv(table_csv), headline, preset), stem)
+
+
+def comparisons_figure(comparisons_csv: str, stem: str | Path, preset: str) -> None:
+    """The forest plot of results/comparisons.csv; `preset` names the `mumo` model as in the other figures."""
+    save_figure(forest_chart(pd.read_csv(comparisons_csv, dtype={"seeds": str, "diffs": str}), preset), stem)
 
 
 def pretrain_curves(metrics_csvs: list[str], stem: str, preset: str) -> None:

@@ -16,10 +16,18 @@ Inputs: six canonical SMILES in one right-padded batch (the paper's quirks make 
 token ids from their tokenizer, graphs from their `mol2GeoGraph` (ogb features, BRICS via their
 `bond_break`). Their conformer routine is unseeded, so its coordinates are recorded (`ref{i}_pos`) and mumo's
 featuriser is fed the same ones.
+
+`tests/fixtures/make_reference_fixtures.py` rebuilds both from selmiss/MuMo at commit
+197f4b773118e7699021df98f048c48c9fa47f4a (its REFERENCE_COMMIT; the noise recipe is in its docstring), in a
+separate venv with the reference's dependencies (torch 2.13.0, transformers 4.46.3, torch-geometric, ogb,
+rdkit, scikit-learn, pandas, tqdm, safetensors), reusing the recorded coordinates:
+`python tests/fixtures/make_reference_fixtures.py --check` compares a rebuild with the committed files
+(weights bit-equal, outputs within 1e-6); `--output tests/fixtures` overwrites them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -30,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import FIXTURES
+from helpers import FIXTURES, REPO
 from safetensors.torch import load_file, save_file
 
 from mumo.chem.conformer import Conformer, ConformerConfig
@@ -422,6 +430,42 @@ def test_a_pickle_with_more_than_tensors_is_refused(tmp_path):
     torch.save({"task_head.0.weight": torch.zeros(3, 8), "trap": Path("x")}, folder / "pytorch_model.bin")
     with pytest.raises(CheckpointImportError, match=r"pytorch_model\.bin: not readable as weights"):
         import_checkpoint(str(folder), tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------------
+# The script that rebuilds the fixtures (it needs the authors' code to run; here only its constants and CLI)
+
+
+def fixture_script():
+    spec = importlib.util.spec_from_file_location(
+        "make_reference_fixtures", FIXTURES / "make_reference_fixtures.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fixture_script_matches_the_committed_fixtures_and_the_docs():
+    """Its pinned commit is the one both docs name; its molecules, heads and logit columns are the fixtures'."""
+    script = fixture_script()
+    assert re.fullmatch(r"[0-9a-f]{40}", script.REFERENCE_COMMIT)
+    assert script.REFERENCE_COMMIT in (REPO / "docs" / "reference-checkpoints.md").read_text()
+    assert script.REFERENCE_COMMIT in " ".join(__doc__.split())
+    assert script.SMILES == tuple(str(s) for s in OUTPUTS["smiles"])
+    assert tuple(script.FINETUNES) == FINETUNES
+    assert {f"finetune_{name}" for name in script.FINETUNES} | {"pretrain"} == {
+        p.name for p in CHECKPOINTS.iterdir()
+    }
+    columns = np.arange(0, 2364, script.LOGIT_COLUMN_STEP)  # every 29th of the 2,364-token vocabulary
+    np.testing.assert_array_equal(columns, OUTPUTS["pretrain_logit_columns"])
+
+
+@pytest.mark.parametrize("argv", [["--check", "--fresh-conformers"], ["--check", "--output", str(FIXTURES)]])
+def test_fixture_script_refuses_a_check_that_cannot_compare(argv, capsys):
+    """Fresh conformers change every output; a check written over the committed files compares them with themselves."""
+    with pytest.raises(SystemExit) as exit_info:
+        fixture_script().parse_args(argv)
+    assert exit_info.value.code == 2 and "--check" in capsys.readouterr().err
 
 
 def test_an_import_into_a_used_folder_keeps_nothing_stale(tmp_path, capsys):

@@ -6,6 +6,7 @@ import pytest
 
 import mumo.steps.figures as figure_steps
 from mumo.eval.aggregate import aggregate
+from mumo.eval.compare import paired_comparisons
 from mumo.eval.figures import save_figure
 
 SMALL = "MuMo small (CPU demo, 3.3 M)"
@@ -168,3 +169,30 @@ def test_finetune_curves_group_runs_by_dataset_and_split(tmp_path, saved):
         f"{SMALL}: sequence only",
         "train loss, per step",
     ]  # a model once, not per seed
+
+
+def test_comparisons_figure_of_the_comparisons_file(tmp_path, saved):
+    scores = pd.DataFrame(
+        [
+            {"dataset": "bbbp", "split": "scaffold", "task": "p_np", "metric": "roc_auc", "fold": "test"}
+            | {"model": model, "seed": seed, "value": value}
+            for model, values in SEEDS.items()
+            for seed, value in enumerate(values)
+        ]
+    )
+    paired_comparisons(scores, {"bbbp": "roc_auc"}, "small").to_csv(tmp_path / "comparisons.csv", index=False)
+    figure_steps.comparisons_figure(
+        str(tmp_path / "comparisons.csv"), tmp_path / "figures" / "comparisons", "small"
+    )
+    ((fig, stem),) = saved
+    (ax,) = fig.axes
+    assert _ticks(ax) == [
+        "Mean (dummy)\nvs ECFP4 + RF",
+        f"{SMALL}\nvs ECFP4 + RF",
+        f"{SMALL}: sequence only\nvs ECFP4 + RF",
+        f"{SMALL}\nvs {SMALL}: sequence only",
+    ]
+    assert [t.get_text() for t in ax.texts] == ["n=2"] * 4
+    assert stem == tmp_path / "figures" / "comparisons"
+    assert (tmp_path / "figures" / "comparisons.png").stat().st_size > 0
+    assert (tmp_path / "figures" / "comparisons.pdf").stat().st_size > 0

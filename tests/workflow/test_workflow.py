@@ -19,6 +19,7 @@ from helpers import REPO
 
 from mumo.chem.store import StructureStore
 from mumo.eval.aggregate import TABLE_COLUMNS
+from mumo.eval.compare import COMPARISON_COLUMNS
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -65,7 +66,17 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     assert set(table.loc[undefined, "model"]) == {"mean"}
     assert set(table.loc[undefined, "metric"]) == {"pearson", "spearman"}
     assert "macro" in set(table.loc[table["dataset"] == "tox21_mini", "task"])
-    for name in ("metrics", "comparison", "ablations", "finetune_curves", "pretrain_curves"):
+    comparisons = pd.read_csv(results / "comparisons.csv")
+    assert list(comparisons.columns) == COMPARISON_COLUMNS
+    # per dataset: the three other models against the best baseline, mumo against its ablation; both seeds
+    assert comparisons.groupby("dataset")["comparison"].value_counts().to_dict() == {
+        (dataset, comparison): count
+        for dataset in ("bbbp_mini", "esol_mini", "tox21_mini")
+        for comparison, count in (("best baseline", 3), ("ablation", 1))
+    }
+    assert (comparisons["n_pairs"] == 2).all() and set(comparisons["seeds"]) == {"0;1"}
+    assert set(comparisons.loc[comparisons["dataset"] == "tox21_mini", "task"]) == {"macro"}
+    for name in ("metrics", "comparison", "comparisons", "ablations", "finetune_curves", "pretrain_curves"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
         assert (results / "figures" / f"{name}.pdf").stat().st_size > 1_000
 
@@ -247,14 +258,35 @@ def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run
     before = {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
     dry = snakemake(tmp_path, config, "-n", "--quiet", "rules", "--config", "tasks=[bbbp_mini]").stdout
     jobs = _job_counts(dry)
-    reports = {"aggregate", "figures", "learning_curves", "data_report", "structure_report", "all", "total"}
+    reports = {"aggregate", "compare", "figures", "comparisons_figure", "learning_curves", "data_report"}
+    reports |= {"structure_report", "all", "total"}
     assert set(jobs) == reports  # no pretraining, vocabulary, structure or training job
     snakemake(tmp_path, config, "--config", "tasks=[bbbp_mini]")
     assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing of the full run rewritten
     table = pd.read_csv(results / "table.tasks-bbbp_mini.csv")
     assert set(table["dataset"]) == {"bbbp_mini"}
     assert (results / "figures" / "tasks-bbbp_mini" / "comparison.png").exists()
+    assert set(pd.read_csv(results / "comparisons.tasks-bbbp_mini.csv")["dataset"]) == {"bbbp_mini"}
+    assert (results / "figures" / "tasks-bbbp_mini" / "comparisons.png").exists()
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
+
+
+def test_the_comparisons_read_the_runs_the_table_reads_and_a_filter_names_them(tmp_path):
+    dry = snakemake(tmp_path, tiny_config(tmp_path), "-n", "--config", "tasks=[bbbp_mini]").stdout
+    aggregate, compare = _job_fields(dry, "aggregate"), _job_fields(dry, "compare")
+    assert (
+        compare["input"] == aggregate["input"] and len(aggregate["input"].split(", ")) == 4
+    )  # one per model
+    assert aggregate["output"].endswith("results/table.tasks-bbbp_mini.csv")
+    assert compare["output"].endswith("results/comparisons.tasks-bbbp_mini.csv")
+    assert _job_fields(dry, "comparisons_figure")["input"] == compare["output"]
+
+
+def _job_fields(dry_run_output: str, rule: str) -> dict[str, str]:
+    """The fields (input, output, log, ...) of the one job of `rule` in a dry run's output."""
+    start = dry_run_output.index(f"rule {rule}:\n")
+    block = dry_run_output[start:].split("\n\n")[0].splitlines()[1:]
+    return dict(line.strip().split(": ", 1) for line in block if ": " in line)
 
 
 def _job_counts(dry_run_output: str) -> dict[str, int]:
