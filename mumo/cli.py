@@ -9,7 +9,9 @@ naming the file, row or key, at most 200 characters of message (`--debug` shows 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import os
 import re
 import sys
 
@@ -71,11 +73,20 @@ def _key_values(settings: dict, items: list[str], option: str) -> dict:
     return settings
 
 
+def _owned_by_rank0(output: str, command: str) -> contextlib.AbstractContextManager:
+    """The run folder held for `command` (`mumo.io.owned_output`) by the first process of a launch alone."""
+    from mumo.io import owned_output
+
+    first = int(os.environ.get("RANK", "0")) == 0
+    return owned_output(output, command) if first else contextlib.nullcontext()
+
+
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from mumo.train.recipes import PretrainData, run_pretrain
 
     data = PretrainData(args.corpus, args.store, args.vocab, _conformer(args))
-    run_pretrain(data, args.output, _settings(args), threads=args.threads)
+    with _owned_by_rank0(args.output, "mumo pretrain"):
+        run_pretrain(data, args.output, _settings(args), threads=args.threads)
     return 0
 
 
@@ -91,15 +102,16 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         args.task_type,
         conformer=_conformer(args),
     )
-    run_finetune(
-        data,
-        seed=args.seed,
-        settings=_settings(args),
-        out_predictions=args.predictions,
-        out_dir=args.output,
-        pretrained_dir=args.pretrained,
-        threads=args.threads,
-    )
+    with _owned_by_rank0(args.output, "mumo finetune"):
+        run_finetune(
+            data,
+            seed=args.seed,
+            settings=_settings(args),
+            out_predictions=args.predictions,
+            out_dir=args.output,
+            pretrained_dir=args.pretrained,
+            threads=args.threads,
+        )
     return 0
 
 
@@ -111,6 +123,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from mumo.apps.train_csv import EnsembleOptions, summarise, train_csv
 
     given = {name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None}
+    if hasattr(args, "patience"):  # given: --patience none (train every epoch) is a value, not an absence
+        given["patience"] = args.patience
     settings = _settings(args, given)
     report = train_csv(
         args.input,
@@ -300,7 +314,13 @@ def _add_featurize(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_featurize)
 
 
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
+    from mumo.train.settings import TrainSettings  # the defaults the pipeline uses too
+
     p = sub.add_parser(
         "train",
         help="from a CSV to an ensemble of finetuned models (one per seed) with a report of test scores",
@@ -353,6 +373,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             type=kind,
             help=f"{what}; given, it wins over --settings (default: {default})",
         )
+    p.add_argument(
+        "--patience",
+        type=_optional_int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="stop after N validations (one per epoch) without a lower validation loss and keep the best "
+        f"epoch; 'none': train every epoch; given, it wins over --settings (default: {TrainSettings.patience})",
+    )
     p.add_argument("--fragments", default="largest", choices=["largest", "keep"], help="salts and mixtures")
     _conformer_option(p, "conformer settings of the structures")
     p.add_argument(

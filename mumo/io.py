@@ -1,11 +1,15 @@
-"""Atomic file output (a reader never sees a half-written file, an interrupted writer leaves none) and file
-digests."""
+"""Atomic file output (a reader never sees a half-written file, an interrupted writer leaves none), file
+digests, and output folders that belong to the command that writes them (`owned_output`)."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
+import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mumo import __version__
+
 if TYPE_CHECKING:  # for the type hint only: mumo.io itself never needs pandas
     import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: hidden files of an output folder: which command wrote it, and the lock of the run writing it now
+OWNER_NAME, LOCK_NAME = ".mumo-output.json", ".mumo-output.lock"
 
 
 def sha256sum(path: str | os.PathLike) -> str:
@@ -86,3 +97,64 @@ def _json_scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+@contextmanager
+def owned_output(directory: str | os.PathLike, command: str, *, replace: bool = False) -> Iterator[Path]:
+    """Hold `directory` as the output of `command` (e.g. "mumo train") for the duration of the block.
+
+    A folder that is missing or empty is claimed (`OWNER_NAME` records the command); a non-empty folder that
+    `command` did not write is refused, so nothing of another run (old seeds, a stale featurization.json)
+    is ever mixed into this one. A folder `command` wrote before is reused (a rerun resumes or extends it)
+    or, with `replace`, emptied first, with a log line. A second run into the same folder while one holds it
+    is refused with the holder's process id (an OS lock: released when the holder exits, even killed).
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise RuntimeError(
+                f"{out}: another {command} is writing into this folder (process {holder}); wait for it to "
+                "finish or choose another --output"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        _claim(out, command, replace)
+        yield out
+
+
+def output_owner(directory: str | os.PathLike) -> str | None:
+    """The command that claimed `directory` with `owned_output`, None for any other folder."""
+    path = Path(directory) / OWNER_NAME
+    return json.loads(path.read_text()).get("command") if path.is_file() else None
+
+
+def _claim(out: Path, command: str, replace: bool) -> None:
+    """Refuse a folder holding anything `command` did not write; empty it for `replace`; record the owner."""
+    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+    owner = output_owner(out)
+    if entries and owner != command:
+        shown = ", ".join(name for name in entries[:3] if name != OWNER_NAME) + (
+            ", ..." if len(entries) > 3 else ""
+        )
+        by = f"written by {owner}" if owner else f"not written by {command}"
+        # nothing of another run may be mixed into this one
+        raise FileExistsError(f"{out}: not empty ({shown}) and {by}; choose a new --output or empty it")
+    if entries and replace:
+        logger.warning("%s: replacing what an earlier %s wrote there", out, command)
+        for name in entries:
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    if not (out / OWNER_NAME).exists():
+        write_json({"command": command, "mumo": __version__}, out / OWNER_NAME)

@@ -88,8 +88,11 @@ class TinyData:
     def finetune_cli(self, name: str, out: Path, settings: dict, seed: int = 0) -> list[str]:
         """`mumo finetune` arguments for dataset `name` (settings passed as a JSON file)."""
         d = self.datasets[name]
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "settings.json").write_text(json.dumps(settings))
+        settings_json = (
+            out.parent / f"{out.name}.settings.json"
+        )  # beside the run folder, which is the run's own
+        settings_json.parent.mkdir(parents=True, exist_ok=True)
+        settings_json.write_text(json.dumps(settings))
         return [
             "finetune",
             f"--table={d.table}",
@@ -102,7 +105,7 @@ class TinyData:
             f"--seed={seed}",
             f"--predictions={out / 'predictions.csv'}",
             f"--output={out}",
-            f"--settings={out / 'settings.json'}",
+            f"--settings={settings_json}",
             "--conformer",
             *(f"{key}={value}" for key, value in dataclasses.asdict(FAST_CONFORMERS).items()),
         ]

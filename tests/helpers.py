@@ -1,14 +1,36 @@
-"""Test helpers: paths to the small data files kept in the project, and a loopback HTTP server."""
+"""Test helpers: paths to the small data files kept in the project, a loopback HTTP server, and edits of
+saved model folders."""
 
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from pathlib import Path
+
+from mumo.io import sha256sum
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 MOLECULENET = FIXTURES / "moleculenet"
+
+
+def edit_saved_json(folder: Path, name: str, **changes) -> None:
+    """Set fields of a saved model's JSON file and record its new checksum, as if the model had been saved so
+    (a test's shortcut to a model with a quirk or a short max_length)."""
+    path = folder / name
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
+    checksums = json.loads((folder / "checksums.json").read_text())
+    checksums["sha256"][name] = sha256sum(path)
+    (folder / "checksums.json").write_text(json.dumps(checksums))
+
+
+def weights_only_checksums(folder: Path) -> None:
+    """Make `folder` look saved before mumo verified more than the weights (checksums.json format 1)."""
+    checksums = json.loads((folder / "checksums.json").read_text())["sha256"]
+    (folder / "checksums.json").write_text(
+        json.dumps({"sha256": {"model.safetensors": checksums["model.safetensors"]}})
+    )
 
 
 class LoopbackHTTP:

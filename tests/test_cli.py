@@ -532,3 +532,51 @@ def test_cost_refuses_a_device_count_below_one(capsys, gpus):
 def test_cost_names_a_missing_config_file(tmp_path, capsys):
     assert main(["cost", "--configfile", str(tmp_path / "none.yaml")]) == 1
     _one_line_error(capsys, "cost", r"/none.yaml: No such file or directory \(--debug")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["featurize", "{csv}"],
+        ["pretrain", "--corpus", "{csv}", "--store", "s", "--vocab", "v.json"],
+        ["finetune", "--table", "{csv}", "--split", "s.json", "--store", "s", "--vocab", "v.json"]
+        + ["--target-columns", "y", "--task-type", "regression", "--predictions", "p.csv"],
+        ["train", "{csv}", "--target-columns", "y", "--task-type", "regression"],
+    ],
+)
+def test_a_command_refuses_an_output_folder_it_did_not_write(tmp_path, capsys, command):
+    """Nothing another run left in --output (old seeds, a stale record) is mixed into this run's results."""
+    (tmp_path / "in.csv").write_text("smiles,y\nCCO,1\nCCN,2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("left by another run")
+    args = [item.format(csv=tmp_path / "in.csv") for item in command]
+    assert main([*args, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{out}: not empty (old.txt) and not written by mumo {command[0]}" in err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["old.txt"]
+
+
+def test_train_patience_is_an_option_with_the_settings_default(capsys, monkeypatch):
+    """Early stopping ended runs without a word and without a way to change it from the command line."""
+    from mumo.apps import train_csv
+    from mumo.train.settings import TrainSettings
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--patience N" in help_text and f"train every epoch (default: {TrainSettings.patience})" in help_text
+    )
+    given = []
+
+    def stand_in(*args, options, **kw):
+        given.append(options.settings["patience"])
+        return pd.DataFrame(
+            {"seed": [0], "fold": "test", "task": "y", "metric": "rmse", "value": 1.0, "n": 3}
+        )
+
+    monkeypatch.setattr(train_csv, "train_csv", stand_in)
+    args = ["train", "d.csv", "--target-columns", "y", "--task-type", "regression", "--output", "o"]
+    assert main([*args, "--patience", "none"]) == 0 and main([*args, "--patience", "3"]) == 0
+    assert given == [None, 3]

@@ -26,3 +26,41 @@ def test_atomic_outputs_follow_the_umask_even_when_the_writer_replaces_the_file(
     write_json({"a": 1}, tmp_path / "config.json")
     assert _mode(tmp_path / "model.safetensors") == 0o666 & ~umask
     assert _mode(tmp_path / "config.json") == 0o666 & ~umask
+
+
+def test_an_output_folder_belongs_to_the_command_that_wrote_it(tmp_path):
+    """A folder with anything another run left is refused; the command's own folder is reused or replaced."""
+    from mumo.io import output_owner, owned_output
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(
+        FileExistsError, match=r"foreign: not empty \(notes.txt\) and not written by mumo train"
+    ):
+        with owned_output(foreign, "mumo train"):
+            pass
+    assert (foreign / "notes.txt").read_text() == "mine"
+    with owned_output(tmp_path / "run", "mumo train") as out:
+        (out / "seed0").mkdir()
+    assert output_owner(out) == "mumo train" and output_owner(foreign) is None
+    with pytest.raises(FileExistsError, match=r"not empty \(seed0\) and written by mumo train"):
+        with owned_output(out, "mumo featurize"):
+            pass
+    with owned_output(out, "mumo train"):  # a rerun keeps what it wrote
+        assert (out / "seed0").is_dir()
+    with owned_output(out, "mumo train", replace=True):
+        assert not (out / "seed0").exists()
+
+
+def test_a_second_run_into_a_held_folder_is_refused_with_the_holder(tmp_path):
+    from mumo.io import owned_output
+
+    with owned_output(tmp_path / "run", "mumo train"):
+        with pytest.raises(
+            RuntimeError, match=rf"another mumo train is writing into this folder \(process {os.getpid()}\)"
+        ):
+            with owned_output(tmp_path / "run", "mumo train"):
+                pass
+    with owned_output(tmp_path / "run", "mumo train"):  # released when the holder is done
+        pass

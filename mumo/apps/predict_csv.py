@@ -32,32 +32,67 @@ from rdkit import rdBase
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import StructureStore, build_shard, read_smiles_table
 from mumo.data.standardise import canonicalise
-from mumo.io import write_csv
-from mumo.model.saved import find_model, load_config, load_model, read_featurization, read_task
+from mumo.io import output_owner, write_csv
+from mumo.model.saved import (
+    MODEL_DIR,
+    find_model,
+    load_config,
+    load_model,
+    read_featurization,
+    read_task,
+)
 from mumo.train.data import MoleculeDataset
 from mumo.train.predict import batch_dependent, predict_isolating_failures, token_problem
 
 logger = logging.getLogger(__name__)
 
 STRUCTURES_DIR, ENSEMBLE_NAME = "structures", "ensemble.json"  # beside the seeds of a `mumo train` ensemble
+TRAIN_COMMAND = "mumo train"  # the owner of its output folder (mumo.io.owned_output)
 STATUSES = ("ok", "truncated", "unknown_tokens", "invalid_smiles", "no_structure", "failed")
 
 
+def seed_folders(folder: Path) -> list[Path]:
+    """The `seed{s}/` folders directly in `folder`, in seed order."""
+    seeds = (p for p in folder.glob("seed*") if re.fullmatch(r"seed\d+", p.name) and p.is_dir())
+    return sorted(seeds, key=lambda p: int(p.name[4:]))
+
+
+def manifest_members(folder: Path) -> list[Path]:
+    """The models a `mumo train` folder's `ensemble.json` lists, refused when one is missing or when the
+    folder holds a seed folder it does not list (left by another run, it would be averaged in unseen)."""
+    manifest = folder / ENSEMBLE_NAME
+    record = json.loads(manifest.read_text())
+    # written before ensemble.json listed its members: the seeds' model folders
+    listed = record.get("members") or [f"seed{seed}/{MODEL_DIR}" for seed in record["seeds"]]
+    for member in listed:
+        if not (folder / member).is_dir():
+            raise FileNotFoundError(f"{folder / member}: listed in {ENSEMBLE_NAME} but missing; train again")
+    extra = [p for p in seed_folders(folder) if p.name not in {Path(m).parts[0] for m in listed}]
+    if extra:
+        raise ValueError(f"{extra[0]}: not listed in {ENSEMBLE_NAME} (left by another run?); remove it")
+    return [find_model(folder / member) for member in listed]
+
+
 def ensemble_members(paths: Sequence[str | Path]) -> list[Path]:
-    """The model directories of an ensemble: each path is a model (or run) directory, or a folder of seeds
-    (`seed0/`, `seed1/`, ... as `mumo train` and the pipeline's run folders hold), in seed order."""
+    """The model directories of an ensemble: each path is a model (or run) directory, a `mumo train` folder
+    (exactly the members its `ensemble.json` lists), or another folder of seeds (`seed0/`, `seed1/`, ...
+    as the pipeline's run folders hold), in seed order."""
     members: list[Path] = []
     for path in map(Path, paths):
-        seeds = sorted(
-            (p for p in path.glob("seed*") if re.fullmatch(r"seed\d+", p.name)),
-            key=lambda p: int(p.name[4:]),
-        )
-        try:
-            found = [find_model(path)]
-        except FileNotFoundError:
-            if not seeds:
-                raise
-            found = [find_model(seed) for seed in seeds]
+        if (path / ENSEMBLE_NAME).exists():
+            found = manifest_members(path)
+        elif output_owner(path) == TRAIN_COMMAND:
+            raise FileNotFoundError(
+                f"{path}: mumo train has not finished here (no {ENSEMBLE_NAME}); run it again to complete it"
+            )
+        else:
+            try:
+                found = [find_model(path)]
+            except FileNotFoundError:
+                seeds = seed_folders(path)
+                if not seeds:
+                    raise
+                found = [find_model(seed) for seed in seeds]
         members += [m for m in found if m not in members]
     return members
 

@@ -8,16 +8,20 @@ ensemble `mumo predict --model DIR` reads:
     DIR/raw.csv, standardised.csv, rejected.csv, counts.json   the table and every rejected row with its reason
     DIR/vocab.json                                             the vocabulary (the pretrained model's with --from)
     DIR/splits/seed{s}.json                                    the folds (row indices of standardised.csv)
-    DIR/seed{s}/model/, predictions.csv, training_log.csv, ... one finetuned model per seed
+    DIR/seed{s}/model/, predictions.csv, training_log.csv, ... one finetuned model per seed (done.json: finished)
+    DIR/seeds.json                                             the seeds' metric files
     DIR/report.csv, report.md                                  test (and valid) scores per seed, mean ± std
-    DIR/ensemble.json                                          what was run, and its structure store file
+    DIR/ensemble.json                                          the manifest, written last: what was run, its
+                                                               members (paths relative to DIR), its store file
     DIR/train.log                                              what every step said (a failure's traceback too)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,23 +31,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
-from mumo.chem.conformer import ConformerConfig
+from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR, TRAIN_COMMAND, seed_folders
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
 from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
 from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
-from mumo.io import sha256sum, write_csv, write_json, write_text_atomic
-from mumo.model.saved import VOCAB_NAME, featurization, find_model
+from mumo.io import owned_output, sha256sum, write_csv, write_json, write_text_atomic
+from mumo.model.saved import MODEL_DIR, VOCAB_NAME, WEIGHTS_NAME, featurization, find_model
 from mumo.steps.data import build_vocab, fetch_raw, split_file, standardise_file
+from mumo.steps.finetune import FinetuneInputs, finetune_seeds
+from mumo.steps.seeds import SeedRun
 from mumo.steps.structure import structure_shard
-from mumo.train.recipes import FinetuneData, run_finetune
 from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
 COLUMN_SPLIT = "column:"
+SEEDS_RECORD = "seeds.json"  # the seeds' metric files (mumo.steps.seeds), written after the last seed
 
 
 def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, rows: int) -> list[str] | None:
@@ -63,14 +68,31 @@ def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, ro
     return None
 
 
+class _Terminal(logging.StreamHandler):
+    """The log lines a person watching `mumo train` needs on the terminal: what this module says (a seed
+    folder removed), each seed as it starts or is kept, and what model selection kept (early stopping).
+    The steps' details (one line per rejected row, ...) and a failure's traceback stay in train.log."""
+
+    SHOWN = (__name__, "mumo.steps.seeds", "mumo.train.engine.selection")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None and record.name in self.SHOWN
+
+    def format(self, record: logging.LogRecord) -> str:
+        return ("warning: " if record.levelno >= logging.WARNING else "") + record.getMessage()
+
+
 @contextmanager
 def _log_to(path: Path) -> Iterator[None]:
-    """Every step's log lines (and the traceback of a failure) into `path`, for the duration of a run."""
+    """Every step's log lines (and the traceback of a failure) into `path`, and the lines `_Terminal` shows
+    to stderr, for the duration of a run."""
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    terminal = _Terminal()
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
+    root.addHandler(terminal)
     root.setLevel(min(level, logging.INFO))
     try:
         yield
@@ -79,6 +101,7 @@ def _log_to(path: Path) -> Iterator[None]:
         raise
     finally:
         root.removeHandler(handler)
+        root.removeHandler(terminal)
         root.setLevel(level)
         handler.close()
 
@@ -110,121 +133,173 @@ def train_csv(
     options: EnsembleOptions = EnsembleOptions(),
 ) -> pd.DataFrame:
     """Standardise, split, featurise and finetune one model per seed; write the ensemble folder and return
-    the report (one row per seed, fold, task and metric)."""
-    o = options
-    split, splits_file, fragments, store = o.split, o.splits_file, o.fragments, o.store
+    the report (one row per seed, fold, task and metric).
+
+    The folder belongs to `mumo train` (`mumo.io.owned_output`): a folder with anything else in it is refused,
+    and a rerun into it keeps each seed already finished from the same inputs and settings (as the
+    pipeline does, `mumo.steps.seeds`) and removes seed folders the run no longer has."""
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
-    if splits_file is None and not split.startswith(COLUMN_SPLIT):
-        check_fractions(list(o.fractions), "--split-fractions")
-    input_csv, out = Path(input_csv), Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with _log_to(out / "train.log"):
-        name = input_csv.stem
-        read_smiles_table(input_csv, smiles_column)  # the empty file or missing column named before any work
-        dataset = resolve(
-            name,
-            {
-                "path": str(input_csv),
-                "smiles_column": smiles_column,
-                "label_columns": list(target_columns),
-                "task_type": task_type,
-            },
-        )
-        table, rejected = out / "standardised.csv", out / "rejected.csv"
-        fetch_raw(dataset, str(out / "raw.csv"), str(out))
-        standardised = standardise_file(
-            str(out / "raw.csv"),
-            dataset,
-            fragments,
-            out_csv=str(table),
-            rejected_csv=str(rejected),
-            counts_json=str(out / "counts.json"),
+    if options.splits_file is None and not options.split.startswith(COLUMN_SPLIT):
+        check_fractions(list(options.fractions), "--split-fractions")
+    input_csv = Path(input_csv)
+    with owned_output(output_dir, TRAIN_COMMAND) as out, _log_to(out / "train.log"):
+        (out / ENSEMBLE_NAME).unlink(missing_ok=True)  # the manifest comes back once every seed is done
+        _drop_other_seeds(out, seeds)
+        return _train(
+            input_csv,
+            out,
+            smiles_column=smiles_column,
+            target_columns=list(target_columns),
+            task_type=task_type,
+            seeds=seeds,
+            o=options,
         )
 
-        sets = _fixed_split(input_csv, split, splits_file, standardised.counts["raw"])
-        split_name = "splits_file" if splits_file else split
-        given = (
-            None
-            if sets is None
-            else fold_column_split(pd.read_csv(table), sets, splits_file or str(input_csv))
-        )
-        splits = {}
-        for seed in seeds:
-            path = out / "splits" / f"seed{seed}.json"
-            path.parent.mkdir(exist_ok=True)
-            if given is None:
-                split_file(str(table), split, seed, list(o.fractions), str(path), dataset=name)
-            else:  # the user's folds, the same for every seed
-                write_json({"split": split_name, "seed": seed, **given}, path)
-            splits[seed] = path
 
-        s = TrainSettings.from_dict(o.settings)
-        featurized = featurization(fragments, o.conformer)
-        store_dir = Path(store) if store is not None else out / STRUCTURES_DIR
-        store_dir.mkdir(parents=True, exist_ok=True)
-        # named by the table and the settings: runs sharing a store with other settings read their own file
-        conformer = ConformerConfig(**featurized["conformer"])
-        shard = store_dir / f"{name}-{sha256sum(table)[:12]}-{conformer.digest()}.npz"
-        structure_shard(
-            [str(table)],
-            (0, 1),
-            featurized["conformer"],
-            o.workers,
-            out_npz=str(shard),
-            out_report=str(out / "structures.csv"),
-            cache_dir=str(store_dir / "cache"),
-            raw_csvs=[str(table)] if s.tokens_from_raw_smiles else (),
-        )
+def _drop_other_seeds(out: Path, seeds: Sequence[int]) -> None:
+    """Remove the seed folders (and splits) of an earlier run into `out` that this run does not have."""
+    for stale in sorted(set(seed_folders(out)) - {out / f"seed{s}" for s in seeds}):
+        logger.warning("%s: not a seed of this run; removed (left by an earlier mumo train here)", stale)
+        shutil.rmtree(stale)
+        (out / "splits" / f"{stale.name}.json").unlink(missing_ok=True)
 
-        pretrained_dir = find_model(o.pretrained) if o.pretrained is not None else None
-        vocab = out / VOCAB_NAME
-        if pretrained_dir is not None:
-            vocab.write_bytes((pretrained_dir / VOCAB_NAME).read_bytes())
-        else:
-            build_vocab([str(table)], str(vocab))
-        metrics = list(dataset.spec.metrics)
-        scores = []
-        for seed in seeds:
-            run = out / f"seed{seed}"
-            data = FinetuneData(
-                str(table),
-                str(splits[seed]),
-                [str(shard)],
-                str(vocab),
-                list(target_columns),
-                task_type,
-                fragments=fragments,
-                conformer=featurized["conformer"],
-            )
-            run_finetune(
-                data,
-                seed=seed,
-                settings=s.to_dict(),
-                out_predictions=str(run / "predictions.csv"),
-                out_dir=str(run),
-                pretrained_dir=None if pretrained_dir is None else str(pretrained_dir),
-                threads=o.threads,
-            )
-            scores.append(score_predictions(pd.read_csv(run / "predictions.csv"), metrics).assign(seed=seed))
-        report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
-        write_csv(report, out / "report.csv")
-        write_text_atomic(
-            out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
-        )
-        record = {
-            "input": str(input_csv),
-            "tasks": list(target_columns),
+
+def _train(
+    input_csv: Path,
+    out: Path,
+    *,
+    smiles_column: str,
+    target_columns: list[str],
+    task_type: str,
+    seeds: Sequence[int],
+    o: EnsembleOptions,
+) -> pd.DataFrame:
+    name = input_csv.stem
+    read_smiles_table(input_csv, smiles_column)  # the empty file or missing column named before any work
+    dataset = resolve(
+        name,
+        {
+            "path": str(input_csv),
+            "smiles_column": smiles_column,
+            "label_columns": target_columns,
             "task_type": task_type,
-            "seeds": list(seeds),
-            "split": split_name,
-            "from": None if pretrained_dir is None else str(pretrained_dir),
-            "store": str(shard.resolve() if store is not None else shard.relative_to(out)),
-            "settings": s.to_dict(),
-            **featurized,
-        }
-        write_json(record, out / ENSEMBLE_NAME)
-        return report
+        },
+    )
+    table = out / "standardised.csv"
+    fetch_raw(dataset, str(out / "raw.csv"), str(out))
+    standardised = standardise_file(
+        str(out / "raw.csv"),
+        dataset,
+        o.fragments,
+        out_csv=str(table),
+        rejected_csv=str(out / "rejected.csv"),
+        counts_json=str(out / "counts.json"),
+    )
+    split_name = "splits_file" if o.splits_file else o.split
+    splits = _write_splits(input_csv, out, seeds, o, rows=standardised.counts["raw"], name=name)
+
+    s = TrainSettings.from_dict(o.settings)
+    featurized = featurization(o.fragments, o.conformer)
+    store_dir = Path(o.store) if o.store is not None else out / STRUCTURES_DIR
+    shard = _structures(table, store_dir, featurized, s, name=name, workers=o.workers)
+
+    pretrained_dir = find_model(o.pretrained) if o.pretrained is not None else None
+    vocab = out / VOCAB_NAME
+    if pretrained_dir is not None:
+        vocab.write_bytes((pretrained_dir / VOCAB_NAME).read_bytes())
+    else:
+        build_vocab([str(table)], str(vocab))
+    runs = [
+        SeedRun(seed, str(splits[seed]), str(out / f"seed{seed}"), str(out / f"seed{seed}" / "train.log"))
+        for seed in seeds
+    ]
+    finetune_seeds(
+        runs,
+        inputs=FinetuneInputs(
+            str(table),
+            [str(shard)],
+            str(vocab),
+            [] if pretrained_dir is None else [str(pretrained_dir / WEIGHTS_NAME)],
+        ),
+        dataset=dataset,
+        settings=s.to_dict(),
+        threads=o.threads,
+        featurized=featurized,
+        run={"model": "mumo", "dataset": name, "split": split_name},
+        out_record=str(out / SEEDS_RECORD),
+    )
+    metrics = list(dataset.spec.metrics)
+    scores = [score_predictions(pd.read_csv(r.predictions), metrics).assign(seed=r.seed) for r in runs]
+    report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
+    write_csv(report, out / "report.csv")
+    write_text_atomic(
+        out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
+    )
+    record = {
+        "input": str(input_csv.resolve()),
+        "tasks": target_columns,
+        "task_type": task_type,
+        "seeds": list(seeds),
+        "members": [f"seed{seed}/{MODEL_DIR}" for seed in seeds],  # relative to the folder
+        "split": split_name,
+        "from": None if pretrained_dir is None else str(pretrained_dir.resolve()),
+        "store": str(shard.resolve()) if o.store is not None else str(shard.relative_to(out)),
+        "settings": s.to_dict(),
+        **featurized,
+    }
+    write_json(record, out / ENSEMBLE_NAME)  # last: its presence marks a finished ensemble
+    return report
+
+
+def _write_splits(
+    input_csv: Path, out: Path, seeds: Sequence[int], o: EnsembleOptions, *, rows: int, name: str
+) -> dict[int, Path]:
+    """splits/seed{s}.json per seed: a seeded split of the table, or the user's folds for every seed."""
+    table = out / "standardised.csv"
+    sets = _fixed_split(input_csv, o.split, o.splits_file, rows)
+    given = (
+        None if sets is None else fold_column_split(pd.read_csv(table), sets, o.splits_file or str(input_csv))
+    )
+    splits = {}
+    for seed in seeds:
+        path = out / "splits" / f"seed{seed}.json"
+        path.parent.mkdir(exist_ok=True)
+        if given is None:
+            split_file(str(table), o.split, seed, list(o.fractions), str(path), dataset=name)
+        else:  # the user's folds, the same for every seed
+            write_json({"split": "splits_file" if o.splits_file else o.split, "seed": seed, **given}, path)
+        splits[seed] = path
+    return splits
+
+
+def _structures(
+    table: Path, store_dir: Path, featurized: dict, s: TrainSettings, *, name: str, workers: int
+) -> Path:
+    """The table's structure shard in `store_dir`, named by the table's bytes and how it is featurised, and
+    built only if missing (a rerun's seeds then see the very same shard and are kept)."""
+    raw = s.tokens_from_raw_smiles
+    made_from = json.dumps(
+        {"conformer": featurized["conformer"], "tokens_from_raw_smiles": raw}, sort_keys=True
+    )
+    digest = hashlib.sha256(f"{sha256sum(table)}|{made_from}".encode()).hexdigest()[:12]
+    store_dir.mkdir(parents=True, exist_ok=True)
+    shard = store_dir / f"{name}-{digest}.npz"
+    report = table.parent / "structures.csv"
+    if shard.exists() and report.exists():
+        logger.info("%s: structures computed earlier for this table and these settings, kept", shard)
+        return shard
+    structure_shard(
+        [str(table)],
+        (0, 1),
+        featurized["conformer"],
+        workers,
+        out_npz=str(shard),
+        out_report=str(report),
+        cache_dir=str(store_dir / "cache"),
+        raw_csvs=[str(table)] if raw else (),
+    )
+    return shard
 
 
 def summarise(report: pd.DataFrame) -> pd.DataFrame:
@@ -254,8 +329,8 @@ def _report_md(
         "| fold | task | metric | mean ± std | seeds |",
         "|---|---|---|---|---|",
     ]
-    for (fold, task, metric), row in summarise(report).iterrows():
+    for (fold, task, metric), row in summarise(report).iterrows():  # a row of floats: seeds is a count
         lines.append(
-            f"| {fold} | {task} | {metric} | {row['mean']:.3f} ± {row['std']:.3f} | {row['seeds']} |"
+            f"| {fold} | {task} | {metric} | {row['mean']:.3f} ± {row['std']:.3f} | {int(row['seeds'])} |"
         )
     return "\n".join(lines) + "\n"

@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 
 from mumo.chem.conformer import CONFORMER_SOURCES, ConformerConfig
 from mumo.chem.structure import Result, canonical_smiles, featurize_canonical, parse_smiles
-from mumo.io import atomic_path, write_text_atomic
+from mumo.io import atomic_path, owned_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ _STRINGS = ("smiles", "conformer_source", "reason")
 _SETTINGS = "settings_utf8"  # the ConformerConfig.record() a file was built with, as UTF-8 JSON
 REPORT_COLUMNS = ["row", "smiles", "canonical_smiles", "outcome", "reason", "cached", "computed", "cpu_s"]
 _CHUNKSIZE = 4  # molecules per task: small, so a slow molecule does not hold a long tail of others
+CACHE_CHUNK = 64  # new records per cache file: what an interrupted structure stage keeps
 
 
 def shard_index(smiles: str, n_shards: int) -> int:
@@ -345,6 +346,35 @@ def _featurize_all(smiles: list[str], config: ConformerConfig, workers: int, des
         yield from tqdm(results, total=len(smiles), desc=desc, unit="mol", mininterval=2, disable=quiet)
 
 
+def _compute(
+    todo: list[str], config: ConformerConfig, workers: int, *, desc: str, cache_root: Path | None
+) -> dict[str, Result]:
+    """Featurise `todo`; every `CACHE_CHUNK` records go into the cache as they are done (so an interrupted
+    run keeps them), with a log line of progress and the time left at the rate so far."""
+    computed: dict[str, Result] = {}
+    pending: list[dict] = []
+    started = time.perf_counter()
+    for done, (key, result) in enumerate(
+        zip(todo, _featurize_all(todo, config, workers, desc=desc), strict=True), start=1
+    ):
+        computed[key] = result
+        pending += [result.record] if result.record is not None else []
+        if cache_root is not None and (len(pending) >= CACHE_CHUNK or done == len(todo)) and pending:
+            name = hashlib.sha1("\n".join(r["smiles"] for r in pending).encode()).hexdigest()[:20]
+            write_shard(pending, cache_root / f"{name}.npz", config)
+            pending = []
+            elapsed = time.perf_counter() - started
+            logger.info(
+                "%s: %d of %d molecules featurised and cached, %.0f s, about %.0f s left",
+                desc,
+                done,
+                len(todo),
+                elapsed,
+                elapsed / done * (len(todo) - done),
+            )
+    return computed
+
+
 @dataclass
 class _Key:
     """A canonical key known from the cache: what build_shard reads of a `Parsed`, without parsing."""
@@ -438,14 +468,11 @@ def build_shard(
             with contextlib.suppress(KeyError):  # its cache file was corrupt: moved aside, computed again
                 records[key] = cache[key]
     todo = [key for key in keys if key not in records]
-    computed = dict(zip(todo, _featurize_all(todo, config, workers, desc=Path(out_path).name), strict=True))
+    computed = _compute(todo, config, workers, desc=Path(out_path).name, cache_root=cache_root)
 
     new = [result.record for result in computed.values() if result.record is not None]
     records.update((record["smiles"], record) for record in new)
     write_shard([records[key] for key in keys if key in records], out_path, config)
-    if cache_root is not None and new:
-        name = hashlib.sha1("\n".join(r["smiles"] for r in new).encode()).hexdigest()[:20]
-        write_shard(new, cache_root / f"{name}.npz", config)
     if cache_root is not None:
         spellings = {s: p.canonical for s, p in zip(smiles, parsed, strict=True) if s not in verbatim}
         _add_keys(cache_root, known_keys, spellings)
@@ -516,14 +543,13 @@ def featurize_csv(
 
     The report has one row per input row, in input order (`row` counts data rows from 0), so no input is
     ever missing: invalid SMILES are `rejected` with RDKit's reason. `output_dir/cache/` keeps computed
-    records, so a rerun on a grown file only computes the new molecules.
+    records, so a rerun on a grown file only computes the new molecules. The folder is `mumo featurize`'s
+    own (`mumo.io.owned_output`): one holding anything else is refused.
     """
-    output_dir = Path(output_dir)
     smiles = read_smiles_table(input_csv, smiles_column)[smiles_column].tolist()
-    report = build_shard(
-        smiles, output_dir / "structures.npz", config, workers, cache_dir=output_dir / "cache"
-    )
-    write_text_atomic(output_dir / "report.csv", report.to_csv(index=False))
+    with owned_output(output_dir, "mumo featurize") as out:  # its own folder: refused if it holds other files
+        report = build_shard(smiles, out / "structures.npz", config, workers, cache_dir=out / "cache")
+        write_text_atomic(out / "report.csv", report.to_csv(index=False))
     return report
 
 

@@ -7,8 +7,10 @@ their shards with an index JSON) and the tokenizer (`tokenizer.json`, or `vocab.
 
 The output directory is a saved model folder (`mumo.model.saved`), what `run_finetune(pretrained_dir=...)` reads:
 `model.safetensors` + `config.json` (a `paper`-preset MuMoConfig with the reference's sizes), `vocab.json`
-(the authors' fixed vocabulary, their ids unchanged), `task.json`, and last `import.json`: source, revision,
-SHA-256 of every input file, and the tensors the reference allocates but never uses.
+(the authors' fixed vocabulary, their ids unchanged), `task.json`, `featurization.json` (how the authors'
+pipeline featurised molecules, and what it left random), and last `import.json`: source (a local folder as
+an absolute path), revision, SHA-256 of every input file, and the tensors the reference allocates but never
+uses.
 
 Every used tensor is renamed by the explicit table `RULES` (reference name pattern → mumo name); an unknown
 key, a shape mismatch or a missing tensor is an error that names it. The reference allocates the first-layer
@@ -29,15 +31,17 @@ import torch
 from safetensors.torch import load_file
 
 import mumo
+from mumo.chem.conformer import ConformerConfig
 from mumo.chem.tokenizer import SMILES_PATTERN, SmilesTokenizer
-from mumo.io import sha256sum, write_json
+from mumo.io import owned_output, sha256sum, write_json
 from mumo.model import MuMo, get_preset
 from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH, MuMoConfig
-from mumo.model.saved import save_model
+from mumo.model.saved import featurization, save_model
 
 logger = logging.getLogger(__name__)
 
 IMPORT_RECORD = "import.json"
+IMPORT_COMMAND = "mumo import-checkpoint"  # the owner of its output folder (mumo.io.owned_output)
 #: The files a hub download fetches; anything else in the repository is left on the hub.
 HUB_FILES = [
     "config.json",
@@ -429,6 +433,34 @@ def mumo_config(reference: dict, kind: str, outputs: int | None, path: Path) -> 
 
 
 # --------------------------------------------------------------------------------------------------
+# Featurisation
+
+#: What the authors' pipeline leaves to chance, or does in a way mumo's settings cannot express, in the
+#: featurisation recorded for their models (docs/model.md §1.3, docs/reference-checkpoints.md).
+AUTHORS_UNFIXED = {
+    "seed": "their ETKDG embedding was not seeded (RDKit's randomSeed -1), so their coordinates differed from "
+    "run to run; mumo seeds it (42), giving one of the conformers their code could have drawn",
+    "max_embed_attempts": "their embedding was bounded by RDKit's default (maxIterations 0: about 10 attempts "
+    "per atom); mumo's is a fixed count of attempts per strategy, its default kept",
+    "fallbacks": "a molecule whose embedding or MMFF optimisation failed got 2D depiction coordinates in "
+    "their code; mumo first tries random starting coordinates, ignoring smoothing failures and UFF, so such "
+    "a molecule may get a 3D conformer here",
+}
+
+
+def authors_featurization() -> dict[str, Any]:
+    """The featurisation of the authors' pipeline, as far as their code fixes it: the SMILES read as
+    written with every fragment (the `paper` preset's tokens_from_raw_smiles; fragment policy "keep"), and
+    their conformer recipe (10 ETKDG conformers, MMFF94 with 200 iterations, the lowest energy kept,
+    explicit hydrogens below 50 heavy atoms, 2D above 400 atoms); what it leaves random is listed."""
+    record = featurization("keep", asdict(ConformerConfig.paper()))
+    return record | {
+        "source": "the authors' pipeline (selmiss/MuMo)",
+        "not_fixed_by_the_authors": AUTHORS_UNFIXED,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
 # Conversion
 
 
@@ -491,8 +523,11 @@ def convert(
 def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None = None) -> Path:
     """Convert a reference checkpoint (folder or `owner/name@<commit>`) into a mumo model directory.
 
-    Writes model.safetensors, config.json, vocab.json, task.json, then import.json, each atomically;
-    import.json comes last, so its presence marks a complete import. Returns `output_dir`.
+    Writes model.safetensors, config.json, vocab.json, task.json, featurization.json (the authors'
+    featurisation: `authors_featurization`), then import.json, each atomically;
+    import.json comes last, so its presence marks a complete import. `output_dir` is the import's own
+    (`mumo.io.owned_output`): a folder holding other files is refused, a folder of an earlier import is
+    emptied first (nothing stale, such as a featurization.json, survives). Returns `output_dir`.
     """
     folder, revision = resolve_source(source, cache_dir)
     config_path = folder / "config.json"
@@ -523,8 +558,6 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
             "tasks": [f"task{t}" for t in range(config.num_tasks)],
             "max_length": FINETUNE_MAX_LENGTH,
         }
-    output_dir = Path(output_dir)
-    save_model(output_dir, model, tokenizer, task)
     notes = []
     if config.head == "regression":
         notes.append(
@@ -533,7 +566,7 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
         )
     inputs = [config_path, *files, *tokenizer_files]
     record = {
-        "source": source,
+        "source": source if revision else str(folder.resolve()),
         "revision": revision,
         # what the hub served: huggingface_hub keeps a snapshot in a folder named by its commit
         "commit": folder.name if revision and _COMMIT.fullmatch(folder.name) else None,
@@ -546,5 +579,8 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
         "notes": notes,
         "mumo_version": mumo.__version__,
     }
-    write_json(record, output_dir / IMPORT_RECORD)
-    return output_dir
+    # the folder is the import's own: one holding anything else is refused, an earlier import's files all go
+    with owned_output(output_dir, IMPORT_COMMAND, replace=True) as out:
+        save_model(out, model, tokenizer, task, authors_featurization())
+        write_json(record, out / IMPORT_RECORD)
+    return Path(output_dir)

@@ -4,8 +4,9 @@ A folder holds everything needed to use a model later, without pickle:
 
     config.json          the MuMoConfig that rebuilds the architecture
     model.safetensors    the weights (buffers such as a regression model's target scaler included)
-    checksums.json       SHA-256 of each weight file: a damaged or swapped file of the right size would
-                         otherwise load and predict nonsense with nothing to say so
+    checksums.json       SHA-256 of every file above and below that the predictions depend on (weights,
+                         config, vocabulary, task, featurization): a damaged, edited or swapped file would
+                         otherwise load and predict other numbers with nothing to say so
     vocab.json           the tokenizer the model was trained with
     task.json            task type, task names, max length and the target scaler's statistics in readable form
     featurization.json   (finetuned models) the fragment policy and conformer settings its molecules went
@@ -13,7 +14,8 @@ A folder holds everything needed to use a model later, without pickle:
 
 Every file is written atomically. `save_model` / `load_model` / `verify` handle the whole folder;
 `save_pretrained` / `load_pretrained` only its config and weights (the `best/` snapshot of a training run,
-an encoder to finetune). A folder written before checksums (or featurization) existed loads with a warning.
+an encoder to finetune). A folder written before checksums (or featurization) existed, or whose checksums
+cover only the weights (before mumo verified the other files), loads with a warning naming what is unverified.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ from mumo.model.model import MuMo
 
 MODEL_DIR = "model"  # the saved model inside a training run's folder
 REQUIRED = (CONFIG_NAME, WEIGHTS_NAME, VOCAB_NAME, TASK_NAME)
+#: the files a model's predictions depend on: each present one is listed in checksums.json
+VERIFIED = (*REQUIRED, FEATURIZATION_NAME)
+#: checksums.json format 2 lists every VERIFIED file the folder holds; format 1 (no "format" key) the weights
+CHECKSUMS_FORMAT = 2
 _HEAD_PREFIXES = ("head.", "target_scaler.")
 
 logger = logging.getLogger(__name__)
@@ -56,30 +62,58 @@ logger = logging.getLogger(__name__)
 
 
 def save_pretrained(model: MuMo, directory: str | os.PathLike) -> None:
-    """Write the weights (buffers such as the target scaler included), then the config that rebuilds the model."""
-    directory = Path(directory)
+    """Write the weights (buffers such as the target scaler included) and the config that rebuilds the
+    model, then their checksums."""
+    _write_weights_and_config(model, Path(directory))
+    _write_checksums(Path(directory), [WEIGHTS_NAME, CONFIG_NAME])
+
+
+def _write_weights_and_config(model: MuMo, directory: Path) -> None:
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt"})
-    write_json({"sha256": {WEIGHTS_NAME: sha256sum(directory / WEIGHTS_NAME)}}, directory / CHECKSUMS_NAME)
     with atomic_path(directory / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
+def _write_checksums(directory: Path, names: list[str]) -> None:
+    """checksums.json: the SHA-256 of each of `names`, the files this save wrote."""
+    sums = {name: sha256sum(directory / name) for name in names}
+    write_json({"format": CHECKSUMS_FORMAT, "sha256": sums}, directory / CHECKSUMS_NAME)
+
+
 def verify_weights(directory: str | os.PathLike) -> None:
-    """Check each weight file against `checksums.json`; ValueError naming the file on a mismatch."""
+    """Check every file `checksums.json` lists (weights, config, vocabulary, task, featurization); a
+    mismatch is a ValueError naming the file, and so is a model file it does not list (left by another
+    run). A folder from before mumo verified them all loads with a warning naming what is unverified."""
     directory = Path(directory)
     if not (directory / CHECKSUMS_NAME).exists():
         logger.warning(
             "%s: no %s (written before mumo kept checksums); weights not verified", directory, CHECKSUMS_NAME
         )
         return
-    for name, expected in json.loads((directory / CHECKSUMS_NAME).read_text())["sha256"].items():
+    record = json.loads((directory / CHECKSUMS_NAME).read_text())
+    for name, expected in record["sha256"].items():
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory / name}: listed in {CHECKSUMS_NAME} but missing")
         if sha256sum(directory / name) != expected:
             raise ValueError(
-                f"{directory / name}: SHA-256 differs from {CHECKSUMS_NAME} (file damaged or replaced); "
-                "restore it or train the model again"
+                f"{directory / name}: SHA-256 differs from {CHECKSUMS_NAME} (file damaged, edited or "
+                "replaced); restore it or train the model again"
             )
+    unlisted = [n for n in VERIFIED if n not in record["sha256"] and (directory / n).is_file()]
+    if unlisted and record.get("format", 1) >= CHECKSUMS_FORMAT:
+        raise ValueError(
+            f"{directory / unlisted[0]}: not listed in {CHECKSUMS_NAME}, so not part of this model (left by "
+            "another run?); remove it, or save the model again"
+        )
+    if unlisted:
+        logger.warning(
+            "%s: %s not covered by %s (saved before mumo verified them): only the weights are verified",
+            directory,
+            ", ".join(unlisted),
+            CHECKSUMS_NAME,
+        )
 
 
 def load_config(directory: str | os.PathLike) -> MuMoConfig:
@@ -139,16 +173,19 @@ def save_model(
     featurized: dict[str, Any] | None = None,
 ) -> None:
     """Write the folder: config and weights, vocabulary, `featurized` (see `featurization`) and task, whose
-    target scaler statistics are taken from the model."""
+    target scaler statistics are taken from the model; then the checksums of them all."""
     directory = Path(directory)
-    save_pretrained(model, directory)
+    _write_weights_and_config(model, directory)
     tokenizer.save(directory / VOCAB_NAME)
+    written = [WEIGHTS_NAME, CONFIG_NAME, VOCAB_NAME, TASK_NAME]
     if featurized is not None:
         write_json(featurized, directory / FEATURIZATION_NAME)
+        written.append(FEATURIZATION_NAME)
     if model.target_scaler is not None:
         scaler = model.target_scaler
         task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
     write_text_atomic(directory / TASK_NAME, json.dumps(task, indent=2) + "\n")
+    _write_checksums(directory, written)  # last: a folder saved whole lists every file it holds
 
 
 def find_model(path: str | os.PathLike) -> Path:

@@ -56,6 +56,7 @@ def finetune_seeds(
             out_dir=seed_run.run_dir,
             pretrained_dir=pretrained_dir,
             threads=threads,
+            label=f"seed {seed_run.seed} ({runs.index(seed_run) + 1} of {len(runs)})",
         )
 
     run_seeds(

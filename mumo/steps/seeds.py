@@ -77,7 +77,7 @@ def run_seeds(
     }
     common = _file_digest(json.dumps(made_from, sort_keys=True, default=str), inputs)
     kept = []
-    for seed_run in runs:
+    for position, seed_run in enumerate(runs, start=1):
         key = _file_digest(f"{common}|seed={seed_run.seed}", [seed_run.split_json])
         if _finished(seed_run, key):
             kept.append(seed_run.seed)
@@ -86,7 +86,9 @@ def run_seeds(
         for stale in (seed_run.done, Path(seed_run.predictions), Path(seed_run.metrics)):
             stale.unlink(missing_ok=True)
         with _seed_log(seed_run.log):
-            log.info("seed %d: training in %s", seed_run.seed, seed_run.run_dir)
+            log.info(
+                "seed %d (%d of %d): training in %s", seed_run.seed, position, len(runs), seed_run.run_dir
+            )
             train(seed_run)
             if not Path(seed_run.predictions).exists():
                 raise RuntimeError(

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import NotRequired, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -44,6 +44,8 @@ from mumo.train.settings import TrainSettings
 from mumo.train.training_log import TRAINING_LOG, TrainingLog, find_training_log, plot_learning_curve
 
 logger = logging.getLogger(__name__)
+#: what model selection did (early stopping, the step kept): `mumo train` shows these lines on the terminal too
+selection_logger = logging.getLogger(f"{__name__}.selection")
 
 #: shipped inside the package, so a non-editable install trains too; config/deepspeed links here
 DEEPSPEED_CONFIG_DIR = Path(__file__).parent / "deepspeed"
@@ -71,6 +73,17 @@ class Dist:
         tdist.barrier()
 
 
+@contextlib.contextmanager
+def _without_info_lines() -> Iterator[None]:
+    """No INFO (or DEBUG) record of any logger for the duration: set-up chatter kept out of the run's log."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def avoid_shm_comm_build() -> None:
     """Stop DeepSpeed from JIT-compiling its shared-memory all-reduce op on the CPU accelerator.
 
@@ -81,7 +94,8 @@ def avoid_shm_comm_build() -> None:
     """
     import deepspeed.ops
 
-    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+    with _without_info_lines():  # the first look probes every op's compatibility, logging compiler commands
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
 
 
 def _free_port() -> int:
@@ -222,6 +236,7 @@ class TrainJob(TypedDict):
     out_dir: str | Path
     dist: Dist
     run_key: str  # the settings, inputs and world size: a checkpoint of another run is not resumed
+    label: NotRequired[str]  # what the progress bar calls the run (e.g. "seed 0 (1 of 3)"); default "train"
 
 
 def train(model: MuMo, train_set: MoleculeDataset, loss_fn: LossFn, **job: Unpack[TrainJob]) -> TrainResult:
@@ -249,7 +264,7 @@ class Trainer:
         s = self.settings = job["settings"]
         dist = self.dist = job["dist"]
         self.loss_fn, self.evaluate = loss_fn, job["evaluate"]
-        self.out_dir = Path(job["out_dir"])
+        self.out_dir, self.label = Path(job["out_dir"]), job.get("label", "train")
         self.ckpt_dir, self.best_dir = self.out_dir / "checkpoints", self.out_dir / "best"
         self.run_key = f"{job['run_key']}|world_size={dist.world_size}"
         self.sampler = LengthBatchSampler(
@@ -261,7 +276,7 @@ class Trainer:
             multiple_of=s.grad_accum,
             by_length=not model.config.random_batch_order,
         )
-        steps_per_epoch = len(self.sampler) // s.grad_accum
+        steps_per_epoch = self.steps_per_epoch = len(self.sampler) // s.grad_accum
         self.total = (
             s.epochs * steps_per_epoch
             if s.max_steps is None
@@ -274,7 +289,11 @@ class Trainer:
             batch_sampler=self.sampler,
             collate_fn=train_set.collate,
             num_workers=s.num_workers,
-            persistent_workers=s.num_workers > 0,
+            # not persistent: each epoch's workers end with its iterator, in this process. Persistent ones
+            # lived as long as the trainer, which only the garbage collector frees, and a process forked
+            # later (the next seed's workers) could collect it and fail to join them ("can only test a
+            # child process")
+            persistent_workers=False,
         )
         maybe_compile(model, s.compile)  # in place: the encoder and head compiled over bucketed shapes
         optimizer = torch.optim.AdamW(
@@ -345,7 +364,7 @@ class Trainer:
         self.bar = tqdm(
             total=self.total,
             initial=self.state.step,
-            desc="train",
+            desc=self.label,
             unit="step",
             disable=not (self.dist.is_main and self.settings.progress),
         )
@@ -482,6 +501,8 @@ class Trainer:
         finished = state.step >= self.total or state.stopped_early
         if finished and s.selection == "best_valid" and state.best_step is not None:
             load_weights(self.module, self.best_dir)
+            if dist.is_main:
+                self.log_selection()
         if finished and not s.keep_checkpoints:
             dist.barrier()  # every rank has read best/ before it goes
             if dist.is_main:
@@ -489,6 +510,26 @@ class Trainer:
                     shutil.rmtree(folder, ignore_errors=True)
         best = state.best_valid if state.best_step is not None else None
         return TrainResult(state.step, finished, state.stopped_early, state.best_step, best)
+
+    def log_selection(self) -> None:
+        """Which step the run keeps under best_valid, and why the run ended where it did."""
+        state, epoch = self.state, lambda step: step / max(self.steps_per_epoch, 1)
+        kept = f"kept step {state.best_step} (epoch {epoch(state.best_step):.1f}), valid loss {state.best_valid:.4f}"
+        if state.stopped_early:
+            selection_logger.info(
+                "%s: early stopping at step %d of %d (epoch %.1f): no better validation loss in %d evaluations "
+                "(patience); %s",
+                self.label,
+                state.step,
+                self.total,
+                epoch(state.step),
+                self.settings.patience,
+                kept,
+            )
+        else:
+            selection_logger.info(
+                "%s: %d steps, %s (the lowest validation loss)", self.label, state.step, kept
+            )
 
 
 class _Window:

@@ -214,6 +214,7 @@ def run_finetune(
     out_dir: str,
     pretrained_dir: str | None = None,
     threads: int = 1,
+    label: str = "train",
 ) -> None:
     """Finetune on the split's train fold, select on its valid fold, predict valid and test.
 
@@ -230,7 +231,8 @@ def run_finetune(
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
     and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `training_log.csv`,
-    `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection).
+    `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection). `label`
+    names the run on its progress bar and in its selection log line.
     """
     standardised_csv, split_json, vocab_json = data.standardised_csv, data.split_json, data.vocab_json
     tasks, task_type = data.tasks, data.task_type
@@ -298,6 +300,7 @@ def run_finetune(
             out_dir=out,
             dist=dist,
             run_key=run_key,
+            label=label,
         )
         if dist.is_main and result.finished:
             predictions = {}

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import edit_saved_json, weights_only_checksums
 
 from mumo.apps import predict_csv as predict
 from mumo.chem.conformer import ConformerConfig
@@ -143,8 +144,7 @@ def test_predict_standardises_and_featurises_as_training_did(trained, tmp_path, 
 def test_a_model_trained_on_smiles_as_written_predicts_from_them(trained, tmp_path, monkeypatch):
     """Quirk tokens_from_raw_smiles: the salt is read whole, as in training; the id stays the canonical key."""
     model = _copy_model(trained, tmp_path)
-    config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps(config | {"tokens_from_raw_smiles": True}))
+    edit_saved_json(model, "config.json", tokens_from_raw_smiles=True)
     fed = []
     dataset = predict.MoleculeDataset
 
@@ -162,6 +162,7 @@ def test_a_model_trained_on_smiles_as_written_predicts_from_them(trained, tmp_pa
 
 def test_model_without_featurization_record_predicts_with_defaults_and_a_warning(trained, tmp_path, caplog):
     model = _copy_model(trained, tmp_path)
+    weights_only_checksums(model)  # as saved before mumo recorded featurisations
     (model / "featurization.json").unlink()
     out = _predict(model, tmp_path, [f"{PROPRANOLOL}.Cl"])
     assert out["canonical_smiles"].tolist() == [PROPRANOLOL] and out["status"].tolist() == ["ok"]
@@ -191,8 +192,7 @@ def test_predictions_do_not_depend_on_the_batch_size(trained, tmp_path):
 
 def test_paper_quirk_rows_that_depend_on_their_batch_say_so(trained, tmp_path):
     model = _copy_model(trained, tmp_path)
-    config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps(config | {"skip_edgeless_graph_steps": True}))
+    edit_saved_json(model, "config.json", skip_edgeless_graph_steps=True)
     out = _predict(model, tmp_path, ["C", "CC", PROPRANOLOL])
     flagged = out["reason"].str.contains("depends on its batch")
     assert flagged.tolist() == [True, True, False] and out["status"].eq("ok").all()
@@ -200,8 +200,7 @@ def test_paper_quirk_rows_that_depend_on_their_batch_say_so(trained, tmp_path):
 
 def test_truncated_and_unknown_token_rows_have_their_own_status(trained, tmp_path):
     model = _copy_model(trained, tmp_path)
-    task = json.loads((model / "task.json").read_text())
-    (model / "task.json").write_text(json.dumps(task | {"max_length": 12}))
+    edit_saved_json(model, "task.json", max_length=12)
     out = _predict(model, tmp_path, ["CCO", "CCCCCCCCCCCCCCCC", "c1cc[se]c1"])
     assert out["status"].tolist() == ["ok", "truncated", "unknown_tokens"]
     assert "16 tokens cut to max_length 12" in out.loc[1, "reason"] and "[se]" in out.loc[2, "reason"]

@@ -1,6 +1,7 @@
 """`mumo train` on a CSV → `mumo predict` with the ensemble → `mumo evaluate` on predict's output."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,9 @@ def test_train_writes_an_ensemble_folder_with_its_report(ensemble):
     splits = [json.loads((out / "splits" / f"seed{s}.json").read_text()) for s in (0, 1)]
     assert splits[0]["train"] != splits[1]["train"]  # a random split per seed
     assert json.loads((out / "ensemble.json").read_text())["seeds"] == [0, 1]
-    assert "'kept': 40" in (out / "train.log").read_text()  # what the steps said
+    log = (out / "train.log").read_text()
+    assert "'kept': 40" in log  # what the steps said
+    assert "seed 1 (2 of 2): training in" in log and "(the lowest validation loss)" in log
 
 
 @pytest.mark.slow
@@ -234,3 +237,124 @@ def test_two_runs_sharing_a_store_with_other_conformer_settings_keep_their_own_s
         f"mumo predict: error: {files['b']}: structure store"
     )
     assert "seed=7, but this model's are seed=42;" in err and not (tmp_path / "q.csv").exists()
+
+
+def test_a_second_train_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path, capsys):
+    """Two runs writing one folder would corrupt each other: the second stops at once, with one line."""
+    from mumo.io import owned_output
+
+    (tmp_path / "d.csv").write_text("smiles,y\nCCO,1\n")
+    args = ["train", str(tmp_path / "d.csv"), "--target-columns", "y", "--task-type", "regression"]
+    with owned_output(tmp_path / "o", "mumo train"):  # as a first run holds it
+        assert main([*args, "--output", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'o'}: another mumo train is writing into this folder (process" in err
+
+
+@pytest.mark.slow
+def test_a_rerun_keeps_finished_seeds_and_predict_uses_exactly_the_listed_members(ensemble, tmp_path, capsys):
+    """A rerun into its own folder with other seeds: the seed it no longer has is removed (predict used to
+    average it in), the finished one kept; predict refuses a folder with a seed missing or one extra."""
+    import shutil
+
+    out = tmp_path / "ens"
+    shutil.copytree(ensemble / "ens", out)
+    weights = out / "seed1" / "model" / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    args = [
+        "train",
+        str(ensemble / "my data.csv"),
+        "--target-columns",
+        "p_np",
+        "--task-type",
+        "classification",
+    ]
+    args += ["--output", str(out), "--seeds", "1", "--split", "random", "--conformer", *FAST]
+    assert main([*args, *TINY]) == 0
+    assert not (out / "seed0").exists() and weights.stat().st_mtime_ns == before
+    log = (out / "train.log").read_text()
+    assert "seed0: not a seed of this run; removed" in log
+    assert "seed 1: finished earlier from the same inputs and settings, kept" in log
+    record = json.loads((out / "ensemble.json").read_text())
+    assert record["members"] == ["seed1/model"] and record["seeds"] == [1]
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O"]}).to_csv(tmp_path / "in.csv", index=False)
+    predict_args = ["predict", "--model", str(out), "--input", str(tmp_path / "in.csv")]
+    assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 0
+    assert pd.read_csv(tmp_path / "p.csv")["n_models"].tolist() == [1, 1]
+    shutil.copytree(out / "seed1", out / "seed9")  # a stray seed folder
+    assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 1
+    assert f"{out / 'seed9'}: not listed in ensemble.json (left by another run?)" in capsys.readouterr().err
+    shutil.rmtree(out / "seed9")
+    shutil.rmtree(out / "seed1")
+    assert main([*predict_args, "--output", str(tmp_path / "p.csv")]) == 1
+    assert f"{out / 'seed1/model'}: listed in ensemble.json but missing" in capsys.readouterr().err
+
+
+def test_the_report_counts_seeds_as_integers():
+    from pathlib import Path
+
+    from mumo.apps.train_csv import _report_md
+    from mumo.data.standardise import Standardised
+
+    report = pd.DataFrame(
+        {"seed": [0, 1], "fold": "test", "task": "y", "metric": "rmse", "value": [1.0, 2.0], "n": 5}
+    )
+    counts = Standardised(pd.DataFrame(), pd.DataFrame(), {"raw": 10, "kept": 10, "rejected": 0}, {})
+    text = _report_md(Path("d.csv"), report, counts, None, "random")
+    assert "| test | y | rmse | 1.500 ± 0.707 | 2 |" in text  # it printed "2.0"
+
+
+def test_the_terminal_shows_seeds_model_selection_and_removed_folders(tmp_path, capsys):
+    """The early stop and the epoch kept were in no log at all; a chemist watching the run sees them now,
+    and not the steps' details."""
+    import logging
+
+    from mumo.apps.train_csv import _log_to
+
+    with _log_to(tmp_path / "train.log"):
+        logging.getLogger("mumo.steps.seeds").info("seed 0 (1 of 3): training in somewhere")
+        logging.getLogger("mumo.train.engine.selection").info("seed 0 (1 of 3): early stopping at step 9")
+        logging.getLogger("mumo.chem.store").info("a detail for the log file only")
+        logging.getLogger("mumo.data.standardise").warning("row 7 rejected")  # one per row: report.md counts
+        logging.getLogger("mumo.apps.train_csv").warning("seed5: not a seed of this run; removed")
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "seed 0 (1 of 3): training in somewhere",
+        "seed 0 (1 of 3): early stopping at step 9",
+        "warning: seed5: not a seed of this run; removed",
+    ]
+    assert "a detail for the log file only" in (tmp_path / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_in_its_own_process_says_nothing_stray(tmp_path):
+    """No `Exception ignored ... can only test a child process` on the terminal (DataLoader workers of one
+    seed collected in the next seed's workers) and no compiler-probe lines (DeepSpeed's op builders) in
+    train.log: a fresh process, as a user runs it, where DeepSpeed starts for the first time."""
+    import subprocess
+    import sys
+
+    pd.read_csv(MOLECULENET / "bbbp.csv").head(40).to_csv(tmp_path / "d.csv", index=False)
+    args = ["train", "d.csv", "--target-columns", "p_np", "--task-type", "classification", "--output", "o"]
+    args += [
+        "--seeds",
+        "0",
+        "1",
+        "--split",
+        "random",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "2",
+        "--conformer",
+        *FAST,
+    ]
+    args += ["--set", "progress=false", "num_workers=1", "batch_size=8"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mumo.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+    log = (tmp_path / "o" / "train.log").read_text()
+    assert not re.search(r"\bgcc\b|compilers\.|\.c -o ", log), log
+    assert "seed 1 (2 of 2): training in" in log

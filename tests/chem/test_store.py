@@ -365,3 +365,27 @@ def test_verbatim_strings_get_records_built_from_themselves(tmp_path: Path, fast
     cached = build_shard([ethanol], tmp_path / "c.npz", fast_config, cache_dir=cache, verbatim={ethanol})
     assert cached["cached"].all()
     _assert_same_record(StructureStore(tmp_path / "c.npz")[ethanol], store[ethanol])
+
+
+def test_an_interrupted_structure_stage_keeps_what_it_finished(
+    tmp_path: Path, fast_config, monkeypatch, caplog
+):
+    """The cache used to be written once at the end: a run stopped after 10 of 23 minutes kept nothing."""
+    monkeypatch.setattr(store_module, "CACHE_CHUNK", 2)
+    featurize = store_module.featurize_canonical
+    done = []
+
+    def stopped_at_the_sixth(smiles, config):
+        if len(done) == 5:
+            raise KeyboardInterrupt
+        done.append(smiles)
+        return featurize(smiles, config)
+
+    monkeypatch.setattr(store_module, "featurize_canonical", stopped_at_the_sixth)
+    caplog.set_level("INFO", logger="mumo.chem.store")
+    with pytest.raises(KeyboardInterrupt):
+        build_shard(DRUGS, tmp_path / "s.npz", fast_config, cache_dir=tmp_path / "cache")
+    assert re.search(r"s\.npz: 4 of 8 molecules featurised and cached, \d+ s, about \d+ s left", caplog.text)
+    monkeypatch.setattr(store_module, "featurize_canonical", featurize)
+    again = build_shard(DRUGS, tmp_path / "s.npz", fast_config, cache_dir=tmp_path / "cache")
+    assert again["cached"].sum() == 4 and again["computed"].sum() == 4

@@ -31,16 +31,18 @@ import importlib.util
 import json
 import re
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
 from helpers import FIXTURES, REPO
 from safetensors.torch import load_file, save_file
 
-from mumo.chem.conformer import Conformer
+from mumo.chem.conformer import Conformer, ConformerConfig
 from mumo.chem.graph import build_record
 from mumo.chem.structure import parse_smiles
 from mumo.chem.tokenizer import SmilesTokenizer
@@ -48,6 +50,7 @@ from mumo.cli import main
 from mumo.model import collate, get_preset, load_pretrained
 from mumo.model import import_checkpoint as ic
 from mumo.model.import_checkpoint import CheckpointImportError, import_checkpoint
+from mumo.model.saved import load_model
 
 CHECKPOINTS = FIXTURES / "reference_checkpoint"
 OUTPUTS = np.load(FIXTURES / "reference_outputs.npz")
@@ -473,3 +476,47 @@ def test_fixture_script_refuses_a_check_that_cannot_compare(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         fixture_script().parse_args(argv)
     assert exit_info.value.code == 2 and "--check" in capsys.readouterr().err
+
+
+def test_an_import_into_a_used_folder_keeps_nothing_stale(tmp_path, capsys):
+    """A featurization.json left in the folder used to be read by predict, without a warning; now an import
+    replaces its own earlier import whole and refuses a folder holding anything else."""
+    folder = reference_folder(tmp_path, "finetune_cls")
+    out = tmp_path / "out"
+    assert main(["import-checkpoint", str(folder), "--output", str(out)]) == 0
+    stale = {"fragments": "largest", "conformer": {"max_iters": 3}}
+    (out / "featurization.json").write_text(json.dumps(stale))
+    (out / "notes.txt").write_text("left over")
+    assert main(["import-checkpoint", str(folder), "--output", str(out)]) == 0
+    assert not (out / "notes.txt").exists()
+    assert (
+        not (out / "featurization.json").exists()
+        or json.loads((out / "featurization.json").read_text()) != stale
+    )
+    load_model(out)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "featurization.json").write_text(json.dumps(stale))
+    assert main(["import-checkpoint", str(folder), "--output", str(other)]) == 1
+    assert (
+        f"{other}: not empty (featurization.json) and not written by mumo import-checkpoint"
+        in capsys.readouterr().err
+    )
+
+
+def test_an_imported_model_knows_the_authors_featurisation(tmp_path, monkeypatch, caplog):
+    """Imports used to carry no featurization.json: predict warned 'trained before mumo recorded it' and used
+    mumo's defaults instead of the authors' recipe. The record also says what their code left random."""
+    reference_folder(tmp_path, "finetune_cls")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import-checkpoint", "finetune_cls", "--output", "out"]) == 0
+    record = json.loads((tmp_path / "out" / "featurization.json").read_text())
+    assert record["fragments"] == "keep" and record["conformer"] == asdict(ConformerConfig.paper())
+    assert {"seed", "max_embed_attempts", "fallbacks"} <= set(record["not_fixed_by_the_authors"])
+    source = json.loads((tmp_path / "out" / "import.json").read_text())["source"]
+    assert source == str(tmp_path.resolve() / "finetune_cls")  # absolute, not as typed
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O.Cl"]}).to_csv(tmp_path / "in.csv", index=False)
+    caplog.clear()
+    assert main(["predict", "--model", "out", "--input", "in.csv", "--output", "p.csv"]) == 0
+    assert "trained before mumo recorded it" not in caplog.text
+    assert pd.read_csv(tmp_path / "p.csv")["status"].tolist() == ["ok", "ok"]

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from helpers import edit_saved_json, weights_only_checksums
 
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.tokenizer import SmilesTokenizer
@@ -67,6 +68,7 @@ def test_a_folder_without_a_model_is_named(tmp_path):
 
 def test_a_model_saved_before_featurization_was_recorded_loads_with_defaults(saved, caplog):
     folder = saved[0] / "model"
+    weights_only_checksums(folder)  # as saved before mumo recorded featurisations
     (folder / "featurization.json").unlink()
     loaded = load_model(folder)
     assert loaded.featurization == featurization() and loaded.conformer == ConformerConfig()
@@ -76,6 +78,7 @@ def test_a_model_saved_before_featurization_was_recorded_loads_with_defaults(sav
 def test_a_model_recorded_with_the_removed_time_budget_loads_with_a_warning(saved, caplog):
     """A folder trained when `timeout_s` existed still predicts: the setting is dropped, loudly."""
     path = saved[0] / "model" / "featurization.json"
+    weights_only_checksums(path.parent)  # as saved then
     record = json.loads(path.read_text())
     recorded = ConformerConfig(**record["conformer"])
     record["conformer"]["timeout_s"] = 10
@@ -88,7 +91,51 @@ def test_a_model_recorded_with_the_removed_time_budget_loads_with_a_warning(save
 def test_a_model_recorded_with_an_unknown_conformer_setting_is_refused_naming_the_file(saved):
     path = saved[0] / "model" / "featurization.json"
     record = json.loads(path.read_text())
-    record["conformer"]["max_attempts"] = 10
-    path.write_text(json.dumps(record))
+    edit_saved_json(path.parent, "featurization.json", conformer=record["conformer"] | {"max_attempts": 10})
     with pytest.raises(ValueError, match=rf"^{path}: unknown conformer setting 'max_attempts' \(known: "):
         load_model(path.parent)
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("config.json", lambda c: c | {"n_heads": 4 if c["n_heads"] != 4 else 2}),
+        ("task.json", lambda t: t | {"max_length": 32}),
+        ("featurization.json", lambda f: f | {"fragments": "largest"}),
+        ("vocab.json", None),
+    ],
+)
+def test_every_file_the_model_depends_on_is_verified_naming_it(saved, name, edit):
+    """An edited config (n_heads 2 -> 4 used to load and predict other numbers with status ok), task,
+    featurisation or vocabulary is refused like garbled weights."""
+    folder = saved[0] / "model"
+    path = folder / name
+    if edit is None:
+        path.write_text(path.read_text().replace("[CLS]", "[CLS] "))
+    else:
+        path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    with pytest.raises(ValueError, match=rf"{path}: SHA-256 differs from checksums.json"):
+        load_model(folder)
+
+
+def test_a_model_file_the_checksums_do_not_list_is_refused(saved):
+    """A featurization.json left in the folder by another run would change how molecules are featurised."""
+    folder = saved[0] / "model"
+    record = json.loads((folder / "checksums.json").read_text())
+    del record["sha256"]["featurization.json"]
+    (folder / "checksums.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"{folder / 'featurization.json'}: not listed in checksums.json"):
+        load_model(folder)
+
+
+def test_a_folder_whose_checksums_cover_only_the_weights_loads_with_a_warning(saved, caplog, batch):
+    """Models saved (or imported) before mumo verified every file still load, saying what is unverified."""
+    run, model, _ = saved
+    folder = run / "model"
+    weights = json.loads((folder / "checksums.json").read_text())["sha256"]["model.safetensors"]
+    (folder / "checksums.json").write_text(json.dumps({"sha256": {"model.safetensors": weights}}))
+    loaded = load_model(folder)
+    assert torch.equal(loaded.model.predict(batch), model.predict(batch))
+    assert (
+        "config.json, vocab.json, task.json, featurization.json not covered by checksums.json" in caplog.text
+    )

@@ -81,7 +81,7 @@ def test_a_group_writes_what_one_job_per_seed_wrote(group, caplog):
     aggregate_table([str(record)], str(tmp_path / "table_out.csv"))
     table = pd.read_csv(tmp_path / "table_out.csv")
     assert set(table["n_seeds"]) == {2}
-    assert "seed 0: training" in (tmp_path / "0.log").read_text()  # each seed has its own log
+    assert "seed 0 (1 of 2): training" in (tmp_path / "0.log").read_text()  # each seed has its own log
 
 
 def test_a_rerun_keeps_finished_seeds_and_trains_the_unfinished_one(group, monkeypatch):

@@ -267,3 +267,37 @@ def test_raw_smiles_switch_chooses_the_model_input(
     assert set(predictions["canonical_smiles"]) <= set(table["canonical_smiles"])
     assert predictions["y_pred"].notna().all()
     assert load_config(tmp_path / "run" / "model").tokens_from_raw_smiles is raw
+
+
+@pytest.mark.slow
+def test_early_stopping_says_when_it_stopped_and_which_epoch_it_kept(
+    tiny_data, tiny, tmp_path, monkeypatch, caplog
+):
+    """It used to stop after a few of the epochs asked for without a word."""
+    losses = iter([1.0, 0.5, 0.7, 0.9, 0.8])  # best at the 2nd validation, then 2 without improvement
+
+    monkeypatch.setattr(recipes, "dataset_loss", lambda model, **job: next(losses))
+    caplog.set_level("INFO", logger="mumo.train.engine.selection")
+    run_finetune(
+        **tiny_data.finetune_args("bbbp", tmp_path),
+        settings=tiny | {"epochs": 5, "selection": "best_valid", "patience": 2},
+        label="seed 0 (1 of 1)",
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    steps_per_epoch = summary["best_step"] // 2
+    assert summary["stopped_early"] and summary["steps"] == 4 * steps_per_epoch
+    assert (
+        f"seed 0 (1 of 1): early stopping at step {4 * steps_per_epoch} of {5 * steps_per_epoch} (epoch 4.0): "
+        f"no better validation loss in 2 evaluations (patience); kept step {2 * steps_per_epoch} (epoch 2.0), "
+        "valid loss 0.5000"
+    ) in caplog.text
+
+
+@pytest.mark.slow
+def test_no_dataloader_worker_outlives_its_run(tiny_data, tiny, tmp_path):
+    """Persistent workers left to the garbage collector were collected in a later forked process (the next
+    seed's workers), which printed `Exception ignored ... AssertionError: can only test a child process`."""
+    import multiprocessing
+
+    run_finetune(**tiny_data.finetune_args("bbbp", tmp_path), settings=tiny | {"epochs": 2, "num_workers": 1})
+    assert multiprocessing.active_children() == []
