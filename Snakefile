@@ -4,7 +4,12 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from mumo.plan import PRETRAINING_CHAIN_PRIORITY, Plan, type_command_line_values
+from mumo.plan import (
+    PRETRAINING_CHAIN_PRIORITY,
+    ROBUSTNESS_PRIORITY,
+    Plan,
+    type_command_line_values,
+)
 
 min_version("9.0")
 
@@ -60,6 +65,7 @@ localrules:
     aggregate,
     figures,
     learning_curves,
+    robustness_figure,
 
 
 rule all:

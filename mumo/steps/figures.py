@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mumo.catalog import display_name
-from mumo.eval.figures import TABLE_FIGURES, learning_curves, save_figure
+from mumo.eval.figures import TABLE_FIGURES, learning_curves, robustness_chart, save_figure
 
 
 def figures(table_csv: str, headline: dict[str, str], stem: str, figure: str, preset: str) -> None:
@@ -30,3 +30,9 @@ def finetune_curves(metrics_csvs: list[str], stem: str, preset: str) -> None:
         model, dataset, split, seed = path.parts[-5:-1]
         curves.setdefault(f"{dataset}, {split} split", {})[f"{model} {seed}"] = path
     save_figure(learning_curves(curves, "Finetuning (supervised loss)", preset), stem)
+
+
+def robustness_figure(molecules_csv: str, summary_csv: str, stem: str, preset: str) -> None:
+    """The prediction spread over conformer seeds per dataset, split and model (mumo.steps.robustness)."""
+    chart = robustness_chart(pd.read_csv(molecules_csv), pd.read_csv(summary_csv), preset)
+    save_figure(chart, stem)

@@ -35,6 +35,9 @@ def test_the_default_config_is_valid():
         ({"download": {"retries": -1}}, "retries"),
         ({"structure": {"conformer": {"max_embed_attempts": 0}}}, "max_embed_attempts"),
         ({"structure": {"conformer": {"timeout_s": 10}}}, "timeout_s"),  # removed: a count bounds embedding
+        ({"robustness": {"conformer_seeds": -1}}, "conformer_seeds"),
+        ({"robustness": {"num_conformers": [1, 1]}}, "num_conformers"),
+        ({"robustness": {"num_conformers": [0]}}, "num_conformers"),
     ],
 )
 def test_bad_values_are_refused_by_the_schema_naming_the_key(overrides, key):
@@ -69,4 +72,7 @@ def test_the_default_config_sets_what_the_schema_defaults_to():
     assert config["ecfp_rf"]["n_estimators"] == _schema_defaults("ecfp_rf")["n_estimators"] == 200
     assert (
         config["mumo"]["corpus"]["n_molecules"] == _schema_defaults("mumo", "corpus")["n_molecules"] == 3000
+    )
+    assert (
+        config["robustness"] == _schema_defaults("robustness") == {"conformer_seeds": 4, "num_conformers": []}
     )
