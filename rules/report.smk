@@ -113,6 +113,7 @@ rule conformer_robustness:
         sets=plan.robustness_sets(),
         stores=plan.robustness_stores(),
         headline=plan.headline_metrics(),
+        batch_size=config["robustness"]["batch_size"],
     script:
         "../workflow/scripts/conformer_robustness.py"
 

@@ -12,9 +12,14 @@ and is counted too.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +42,8 @@ from mumo.eval.robustness import (
     run_summary,
     source_column,
 )
-from mumo.io import atomic_path, write_csv
-from mumo.model.saved import SavedModel, load_model
+from mumo.io import atomic_path, write_csv, write_json
+from mumo.model.saved import MODEL_DIR, WEIGHTS_NAME, SavedModel, load_model
 from mumo.train.data import MoleculeDataset, split_by_store
 from mumo.train.predict import predict_dataset
 from mumo.train.settings import TrainSettings
@@ -66,6 +71,9 @@ class RobustnessRun:
         return {"dataset": self.dataset, "split": self.split, "model": self.model, "seed": self.seed}
 
 
+RESUME_FRAME, RESUME_KEY = "conformer_robustness.csv.gz", "conformer_robustness.json"  # in each run folder
+
+
 def conformer_robustness(
     runs: list[RobustnessRun],
     sets: list[ConformerSet],
@@ -73,37 +81,26 @@ def conformer_robustness(
     headline: dict[str, str],
     *,
     threads: int,
+    batch_size: int | None,
     outputs: dict[str, str],
 ) -> None:
     """Predict every run's test fold under every set; `stores` maps each variant set's name to its store file,
-    `headline` each dataset to its headline metric, `outputs` per_set, summary and molecules to their paths."""
+    `headline` each dataset to its headline metric, `outputs` per_set, summary and molecules to their paths.
+    `batch_size` None predicts with each run's finetuning batch size (the reference set then repeats the run's
+    test predictions exactly); a larger one is faster on a GPU for models finetuned in batches of a few."""
     torch.set_num_threads(threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    shared = {name: StructureStore(path) for name, path in stores.items()}
-    references: dict[str, StructureStore] = {}
+    open_store = cache(StructureStore)  # each store's index is read once for every run
     molecules, per_set, summaries = [], [], []
     for run in runs:
-        if run.reference_store not in references:
-            references[run.reference_store] = StructureStore(run.reference_store)
-        saved = load_model(run.run_dir, device=device)
-        frame = predict_run(
-            run, saved, sets, {sets[0].name: references[run.reference_store], **shared}, device
-        )
+        frame, task_type = _predicted(run, sets, stores, open_store, device=device, batch_size=batch_size)
         scores = score_sets(frame, sets, headline[run.dataset])
         per_set.append(scores.assign(**run.keys))
         for family in families(sets).values():
             frame[f"spread_{family[-1].varied}"] = molecule_spread(frame, [s.name for s in family])
             summary = run_summary(frame, scores.set_index("conformer_set")["value"], family)
-            summaries.append(
-                {**run.keys, "metric": headline[run.dataset], "task_type": saved.task["task_type"], **summary}
-            )
+            summaries.append({**run.keys, "metric": headline[run.dataset], "task_type": task_type, **summary})
         molecules.append(frame.assign(fallback_sets=fallback_sets(frame, [s.name for s in sets])))
-        logger.info(
-            "%s %s %s seed %d: %d test molecules under %d conformer sets",
-            *run.keys.values(),
-            frame["mol_id"].nunique(),
-            len(sets),
-        )
     per_set_frame = pd.concat(per_set, ignore_index=True)
     write_csv(
         per_set_frame[[*RUN_KEYS, *(c for c in per_set_frame.columns if c not in RUN_KEYS)]],
@@ -114,17 +111,60 @@ def conformer_robustness(
         pd.concat(molecules, ignore_index=True).to_csv(tmp, index=False, compression="gzip")
 
 
+def _predicted(
+    run: RobustnessRun,
+    sets: list[ConformerSet],
+    stores: dict[str, str],
+    open_store: Callable[[str], StructureStore],
+    *,
+    device: torch.device,
+    batch_size: int | None,
+) -> tuple[pd.DataFrame, str]:
+    """The run's per-molecule predictions and task type. A job killed or retried at paper scale (hours on a
+    GPU) keeps what it finished: each run's are saved in its folder with a key of what they were made from
+    (sets, batch size, and the size and modification time of the model's weights, split, table and stores, as
+    Snakemake judges files), and reused while that key holds."""
+    files = [Path(run.run_dir) / MODEL_DIR / WEIGHTS_NAME, run.split_json, run.table, run.reference_store]
+    made_from = {
+        "run": dataclasses.asdict(run),
+        "sets": [s.name for s in sets],
+        "batch_size": batch_size,
+        "files": [(str(f), os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in [*files, *stores.values()]],
+    }
+    key = hashlib.sha256(json.dumps(made_from, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    frame_path, key_path = Path(run.run_dir) / RESUME_FRAME, Path(run.run_dir) / RESUME_KEY
+    if frame_path.exists() and key_path.exists():
+        done = json.loads(key_path.read_text())
+        if done.get("key") == key:
+            logger.info("%s: predictions of an earlier job from the same inputs, kept", run.run_dir)
+            return pd.read_csv(frame_path, dtype={"canonical_smiles": "string"}), done["task_type"]
+    saved = load_model(run.run_dir, device=device)
+    store_of = {sets[0].name: open_store(run.reference_store)} | {n: open_store(p) for n, p in stores.items()}
+    frame = predict_run(run, saved, sets, store_of, device=device, batch_size=batch_size)
+    with atomic_path(frame_path) as tmp:
+        frame.to_csv(tmp, index=False, compression="gzip")
+    write_json({"key": key, "task_type": saved.task["task_type"]}, key_path)
+    logger.info(
+        "%s: %d test molecules under %d conformer sets", run.run_dir, frame["mol_id"].nunique(), len(sets)
+    )
+    return frame, saved.task["task_type"]
+
+
 def predict_run(
     run: RobustnessRun,
     saved: SavedModel,
     sets: list[ConformerSet],
     stores: dict[str, StructureStore],
+    *,
     device: torch.device,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
     """The run's test molecules, one row per (molecule, task), with `pred_<set>` and `source_<set>` (conformer
     source, or NO_RECORD without a structure record) for every set."""
     _check_reference(run, saved, sets[0])
     settings = TrainSettings.from_dict({**run.settings, "seed": run.seed})
+    if batch_size is not None:
+        settings = dataclasses.replace(settings, batch_size=batch_size)
     tasks = saved.task["tasks"]
     column = "smiles" if saved.config.tokens_from_raw_smiles else "canonical_smiles"
     table = read_csv_checked(

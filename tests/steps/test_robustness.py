@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -72,17 +73,28 @@ def robustness_run(tmp_path_factory):
                 settings,
             )  # fmt: skip
         )
-    outputs = {name: str(root / f"{name}.csv") for name in ("per_set", "summary")}
-    outputs["molecules"] = str(root / "molecules.csv.gz")
-    conformer_robustness(runs, SETS, {"seed43-n1": str(root / "variant.npz")}, {"bbbp": "roc_auc"}, threads=1,
-                         outputs=outputs)  # fmt: skip
+    outputs = _outputs(root)
+    _robustness(runs, SETS, root, outputs)
     fell_back = set(variant.loc[variant["outcome"] == "2d_fallback", "canonical_smiles"])
     test_smiles = set(table["canonical_smiles"].iloc[split["test"]])
-    return root, {name: pd.read_csv(path) for name, path in outputs.items()}, fell_back & test_smiles
+    return root, {name: pd.read_csv(path) for name, path in outputs.items()}, fell_back & test_smiles, runs
+
+
+def _robustness(runs, sets, root, outputs) -> None:
+    variant = {sets[1].name: str(root / "variant.npz")}
+    conformer_robustness(
+        runs, sets, variant, {"bbbp": "roc_auc"}, threads=1, batch_size=None, outputs=outputs
+    )
+
+
+def _outputs(folder) -> dict[str, str]:
+    return {name: str(folder / f"{name}.csv") for name in ("per_set", "summary")} | {
+        "molecules": str(folder / "molecules.csv.gz")
+    }
 
 
 def test_the_sequence_only_model_has_no_spread_and_the_full_model_some(robustness_run):
-    _, out, _ = robustness_run
+    _, out, _, _ = robustness_run
     molecules = out["molecules"].set_index("model")
     assert (molecules.loc["mumo_seq_only", f"spread_{CONFORMER_SEED}"] == 0.0).all()
     assert (molecules.loc["mumo", f"spread_{CONFORMER_SEED}"] > 0).any()
@@ -96,7 +108,7 @@ def test_the_sequence_only_model_has_no_spread_and_the_full_model_some(robustnes
 
 
 def test_the_reference_set_gives_the_runs_own_test_predictions(robustness_run):
-    root, out, _ = robustness_run
+    root, out, _, _ = robustness_run
     for model, molecules in out["molecules"].groupby("model"):
         own = pd.read_csv(root / model / "predictions.csv").query("fold == 'test'")
         merged = molecules.merge(own, on="mol_id")
@@ -105,7 +117,7 @@ def test_the_reference_set_gives_the_runs_own_test_predictions(robustness_run):
 
 
 def test_molecules_that_fall_back_to_2d_are_kept_counted_and_marked(robustness_run):
-    _, out, fell_back = robustness_run
+    _, out, fell_back, _ = robustness_run
     assert fell_back, "the variant store was meant to leave some test molecules without 3D"
     molecules = out["molecules"]
     marked = molecules.loc[molecules["fallback_sets"].fillna("") == "seed43-n1", "canonical_smiles"]
@@ -119,11 +131,28 @@ def test_molecules_that_fall_back_to_2d_are_kept_counted_and_marked(robustness_r
 
 
 def test_a_model_trained_on_other_conformers_is_refused(robustness_run, tmp_path):
-    root, _, _ = robustness_run
+    root, _, _, _ = robustness_run
     run = RobustnessRun("mumo", "bbbp", "random", 0, str(root / "mumo"), str(root / "split.json"),
                         str(root / "bbbp.csv"), str(root / "reference.npz"), SETTINGS)  # fmt: skip
     other = [ConformerSet(7, 1, REFERENCE), ConformerSet(8, 1, CONFORMER_SEED)]
-    outputs = {name: str(tmp_path / name) for name in ("per_set", "summary", "molecules")}
     with pytest.raises(ValueError, match=r"mumo/model: trained with conformer seed 42 .* seed 7"):
-        conformer_robustness([run], other, {"seed8-n1": str(root / "variant.npz")}, {"bbbp": "roc_auc"}, threads=1,
-                             outputs=outputs)  # fmt: skip
+        _robustness([run], other, root, _outputs(tmp_path))
+
+
+def test_a_rerun_keeps_each_runs_predictions_while_what_they_were_made_from_holds(
+    robustness_run, tmp_path, monkeypatch
+):
+    root, out, _, runs = robustness_run
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr("mumo.steps.robustness.load_model", no_model)
+    _robustness(runs, SETS, root, _outputs(tmp_path))  # a retried job: every run finished, nothing loaded
+    for name, path in _outputs(tmp_path).items():
+        pd.testing.assert_frame_equal(pd.read_csv(path), out[name])
+    # a variant store rebuilt since: every run is predicted again
+    variant = root / "variant.npz"
+    os.utime(variant, ns=(variant.stat().st_atime_ns, variant.stat().st_mtime_ns + 10**9))
+    with pytest.raises(AssertionError, match="a model was loaded"):
+        _robustness(runs, SETS, root, _outputs(tmp_path))

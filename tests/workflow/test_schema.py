@@ -74,5 +74,11 @@ def test_the_default_config_sets_what_the_schema_defaults_to():
         config["mumo"]["corpus"]["n_molecules"] == _schema_defaults("mumo", "corpus")["n_molecules"] == 3000
     )
     assert (
-        config["robustness"] == _schema_defaults("robustness") == {"conformer_seeds": 4, "num_conformers": []}
+        config["robustness"]
+        == _schema_defaults("robustness")
+        == {
+            "conformer_seeds": 4,
+            "num_conformers": [],
+            "batch_size": None,
+        }
     )

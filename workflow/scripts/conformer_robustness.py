@@ -9,5 +9,6 @@ conformer_robustness(
     dict(params.stores),
     dict(params.headline),
     threads=snakemake.threads,
+    batch_size=params.batch_size,
     outputs=dict(snakemake.output.items()),
 )
