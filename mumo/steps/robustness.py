@@ -71,9 +71,6 @@ class RobustnessRun:
         return {"dataset": self.dataset, "split": self.split, "model": self.model, "seed": self.seed}
 
 
-RESUME_FRAME, RESUME_KEY = "conformer_robustness.csv.gz", "conformer_robustness.json"  # in each run folder
-
-
 def conformer_robustness(
     runs: list[RobustnessRun],
     sets: list[ConformerSet],
@@ -93,7 +90,15 @@ def conformer_robustness(
     open_store = cache(StructureStore)  # each store's index is read once for every run
     molecules, per_set, summaries = [], [], []
     for run in runs:
-        frame, task_type = _predicted(run, sets, stores, open_store, device=device, batch_size=batch_size)
+        frame, task_type = _predicted(
+            run,
+            sets,
+            stores,
+            open_store,
+            device=device,
+            batch_size=batch_size,
+            name=Path(outputs["molecules"]).name,
+        )
         scores = score_sets(frame, sets, headline[run.dataset])
         per_set.append(scores.assign(**run.keys))
         for family in families(sets).values():
@@ -119,11 +124,13 @@ def _predicted(
     *,
     device: torch.device,
     batch_size: int | None,
+    name: str,
 ) -> tuple[pd.DataFrame, str]:
     """The run's per-molecule predictions and task type. A job killed or retried at paper scale (hours on a
-    GPU) keeps what it finished: each run's are saved in its folder with a key of what they were made from
-    (sets, batch size, and the size and modification time of the model's weights, split, table and stores, as
-    Snakemake judges files), and reused while that key holds."""
+    GPU) keeps what it finished: each run's are saved in its folder under `name` (the molecules output's, so
+    a filtered run's are files of their own), with a key of what they were made from (sets, batch size, and
+    the size and modification time of the model's weights, split, table and stores, as Snakemake judges
+    files) in `name`.json, and reused while that key holds."""
     files = [Path(run.run_dir) / MODEL_DIR / WEIGHTS_NAME, run.split_json, run.table, run.reference_store]
     made_from = {
         "run": dataclasses.asdict(run),
@@ -132,7 +139,7 @@ def _predicted(
         "files": [(str(f), os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in [*files, *stores.values()]],
     }
     key = hashlib.sha256(json.dumps(made_from, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    frame_path, key_path = Path(run.run_dir) / RESUME_FRAME, Path(run.run_dir) / RESUME_KEY
+    frame_path, key_path = Path(run.run_dir) / name, Path(run.run_dir) / f"{name}.json"
     if frame_path.exists() and key_path.exists():
         done = json.loads(key_path.read_text())
         if done.get("key") == key:
