@@ -1,11 +1,12 @@
 """What the conformer-robustness stage costs for a config; prints one JSON object.
 
     snakemake --configfile config/config.yaml --until split --cores 1     # the tables and split files
-    .venv/bin/python benchmarks/robustness.py --config config/config.yaml
+    .venv/bin/python benchmarks/robustness.py --config config/config.yaml [--sets 1]
 
 Measured on one core (one worker, one torch thread), with a cache of its own (nothing reused):
-  structures   every variant conformer set's `robustness_structures` over the run's test folds, as the
-               `robustness_structure` jobs compute them: molecules, outcomes, CPU and wall seconds per set
+  structures   the first `--sets` variant conformer sets' `robustness_structures` over the run's test folds (all
+               by default), as the `robustness_structure` jobs compute them: molecules, outcomes, CPU and wall
+               seconds per set; `structures_cpu_s_all_sets` scales the measured mean to every variant set
   predictions  per MuMo model of the config, molecules per CPU-second of `predict_dataset` on the union of the
                test folds under the first variant set, at the model's finetuning batch size and precision, with a
                freshly initialised model of its preset (a trained one does the same arithmetic); then the run's
@@ -41,9 +42,9 @@ from mumo.train.settings import TrainSettings
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def measure_structures(plan: Plan, tmp: Path) -> list[dict]:
+def measure_structures(plan: Plan, tmp: Path, n_sets: int | None) -> list[dict]:
     rows = []
-    for name in plan.robustness_stores():
+    for name in list(plan.robustness_stores())[:n_sets]:
         wall, cpu = time.perf_counter(), time.process_time()
         robustness_structures(
             plan.robustness_test_folds(),
@@ -112,13 +113,14 @@ def measure_predictions(plan: Plan, store: StructureStore) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--sets", type=int, default=None, help="variant sets to featurise (default: all)")
     args = parser.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
     validate(config, str(SCHEMA))  # the schema's defaults, as the Snakefile gets them
     plan = Plan.from_config(config)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="mumo-robustness-") as tmp:
-        structures = measure_structures(plan, Path(tmp))
+        structures = measure_structures(plan, Path(tmp), args.sets)
         predictions = measure_predictions(plan, StructureStore(Path(tmp) / f"{structures[0]['set']}.npz"))
     print(
         json.dumps(
@@ -127,6 +129,9 @@ def main() -> None:
                 "sets": [s.name for s in plan.robustness_sets()],
                 "structures": structures,
                 "structures_cpu_s": round(sum(s["cpu_s"] for s in structures), 1),
+                "structures_cpu_s_all_sets": round(
+                    sum(s["cpu_s"] for s in structures) / len(structures) * len(plan.robustness_stores()), 1
+                ),
                 "predictions": predictions,
                 "predictions_extrapolated_cpu_s": round(sum(p["extrapolated_cpu_s"] for p in predictions), 1),
                 "machine": platform.processor() or platform.machine(),

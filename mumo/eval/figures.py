@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from mumo.catalog import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
 from mumo.eval.metrics import get_metric  # noqa: E402
@@ -337,6 +337,11 @@ def robustness_chart(molecules: pd.DataFrame, summary: pd.DataFrame, preset: str
         ax.plot([spreads[i].mean() for i in drawn], drawn, "o", color="black", ms=4)
         ax.set_yticks(range(len(models)), [display_name(m, preset) for m in models], fontsize=8)
         ax.set_ylim(len(models) - 0.5, -0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda value, _: f"{value:.2g}")
+        )  # no offset over the label
+        ax.tick_params(axis="x", labelsize=7)
         runs = seed_rows[(seed_rows["dataset"] == dataset) & (seed_rows["split"] == split)]
         regression = (runs["task_type"] == "regression").any()
         unit = UNITS.get(dataset, "label units") if regression else "probability of class 1"
