@@ -7,6 +7,7 @@ from snakemake.utils import min_version, validate
 from mumo.plan import (
     PRETRAINING_CHAIN_PRIORITY,
     ROBUSTNESS_PRIORITY,
+    SCHEMA,
     Plan,
     type_command_line_values,
 )
@@ -22,7 +23,7 @@ if not workflow.config_settings.configfiles:
 
 # --config seeds=[1] gives ['1'] (YAML's BaseLoader): retyped as a config file would have it
 type_command_line_values(config, workflow.config_settings.config)
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, str(SCHEMA))
 
 
 report: "workflow/report/workflow.rst"
@@ -63,7 +64,9 @@ localrules:
     data_report,
     structure_report,
     aggregate,
+    compare,
     figures,
+    comparisons_figure,
     learning_curves,
     robustness_figure,
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mumo.cost import THROUGHPUT_COLUMNS
+from mumo.apps.cost import THROUGHPUT_COLUMNS
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset
 from mumo.model.precision import autocast
@@ -195,7 +195,7 @@ def finetune_epoch(args: argparse.Namespace, root: Path, sizes: dict) -> dict:
         data, seed=0, settings=settings, out_predictions=str(out / "predictions.csv"), out_dir=str(out)
     )
     wall = time.perf_counter() - tick
-    metrics = pd.read_csv(out / "metrics.csv")
+    metrics = pd.read_csv(out / "training_log.csv")
     return {
         "kind": "finetune_epoch",
         "preset": args.preset,

@@ -32,14 +32,13 @@ from snakemake.utils import validate
 from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.model import MuMo, get_preset
-from mumo.plan import Plan
+from mumo.model.config import FINETUNE_MAX_LENGTH
+from mumo.plan import SCHEMA, Plan
 from mumo.steps.structure import robustness_structures
 from mumo.train.data import MoleculeDataset, split_by_store
 from mumo.train.predict import predict_dataset
-from mumo.train.recipes import FINETUNE_MAX_LENGTH, head_fields
+from mumo.train.recipes import head_fields
 from mumo.train.settings import TrainSettings
-
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def measure_structures(plan: Plan, tmp: Path, n_sets: int | None) -> list[dict]:

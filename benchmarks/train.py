@@ -1,7 +1,7 @@
 """Training throughput of the engine: molecules/s, tokens/s, peak memory and the data-loading share of a step.
 
 Each configuration is a real `mumo finetune` run in a subprocess (under torchrun for several processes), cut
-at `--steps` optimizer steps; the figures are medians over its `metrics.csv` rows after `--skip` warm-up
+at `--steps` optimizer steps; the figures are medians over its `training_log.csv` rows after `--skip` warm-up
 steps. Peak memory is the peak RSS of rank 0 on CPU, torch's peak allocation on CUDA.
 
     # CPU: 1 process (2 threads / 1 thread, with and without a DataLoader worker), 2 processes (gloo)
@@ -52,7 +52,7 @@ def machine() -> dict:
 
 
 def run(args: argparse.Namespace, processes: int, threads: int, workers: int, out: Path) -> dict:
-    """One `mumo finetune` of `args.steps` steps; throughput figures from its metrics.csv."""
+    """One `mumo finetune` of `args.steps` steps; throughput figures from its training_log.csv."""
     settings = {
         "preset": args.preset,
         "batch_size": args.batch_size,
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, processes: int, threads: int, workers: int, ou
     wall = time.perf_counter() - started
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
-    metrics = pd.read_csv(out / "metrics.csv").iloc[args.skip :]
+    metrics = pd.read_csv(out / "training_log.csv").iloc[args.skip :]
     step_s = metrics["elapsed_s"].diff().median()
     return {
         "device": args.device,

@@ -17,7 +17,8 @@ class ModelSpec:
     name: str
     kind: str  # "mean" | "ecfp_rf" | "mumo"
     description: str
-    #: the figures' name; "{preset}" stands for the config's `mumo.preset` (see `display_name`)
+    #: the figures' name: "{preset}" stands for the config's `mumo.preset` as PRESET_NAMES words it, "{size}" for
+    #: the encoder parameters of the model's own preset (`mumo.eval.names.display_name` fills both)
     display: str
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -42,7 +43,7 @@ MODELS: dict[str, ModelSpec] = {
             "mumo_paper",
             "mumo",
             "MuMo, paper sizes with the paper's quirks on",
-            "MuMo (paper, 438 M)",
+            "MuMo (paper, {size})",
             preset="paper",
         ),
         ModelSpec(
@@ -95,12 +96,12 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
-#: how the figures name `{preset}`: the CPU demo must never read as the paper's model
+#: how the figures name `{preset}` ("{size}": its encoder parameters): the CPU demo must never read as the paper's model
 PRESET_NAMES = {
-    "tiny": "tiny (test)",
-    "small": "small (CPU demo, 3.3 M)",
-    "paper": "(paper preset, 438 M)",
-    "fixed": "(fixed preset, 438 M)",
+    "tiny": "tiny (test, {size})",
+    "small": "small (CPU demo, {size})",
+    "paper": "(paper preset, {size})",
+    "fixed": "(fixed preset, {size})",
 }
 
 ABLATIONS: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.ablation)
@@ -111,8 +112,3 @@ def get_model(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}") from None
-
-
-def display_name(name: str, preset: str) -> str:
-    """The name a figure shows for model `name` when the config's `mumo.preset` is `preset`."""
-    return get_model(name).display.format(preset=PRESET_NAMES.get(preset, preset))

@@ -1,7 +1,7 @@
 """MuMo for your own molecules: featurize, train, predict and evaluate from CSV files, and price a config.
 
 Every command reads and writes plain files; `mumo COMMAND --help` says what each needs. Errors are one line
-naming the file, row or key (`--debug` shows the traceback).
+naming the file, row or key, at most 200 characters of message (`--debug` shows the traceback).
 """
 
 # Thin argparse wrappers over library functions; imports are lazy to keep start-up fast.
@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import sys
 
 from mumo import __version__
+
+#: the longest error message printed (a library's can run to 1,000 characters); `--debug` shows all of it
+MESSAGE_LIMIT = 200
+#: terminal colour and cursor codes some libraries put into their messages
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
@@ -36,11 +42,17 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace) -> dict:
-    """A settings file (YAML/JSON), then `--set key=value` overrides."""
+def _settings(args: argparse.Namespace, flags: dict | None = None) -> dict:
+    """A settings file (YAML/JSON), then the command's explicit `flags` (those given), then `--set key=value`."""
     from mumo.train.settings import read_settings_file
 
-    return _key_values(read_settings_file(args.settings) if args.settings else {}, args.set, "--set")
+    settings = read_settings_file(args.settings) if args.settings else {}
+    return _key_values(settings | (flags or {}), args.set, "--set")
+
+
+def _conformer(args: argparse.Namespace) -> dict:
+    """The `--conformer KEY=VALUE` settings (checked where they are used: ConformerConfig.from_dict)."""
+    return _key_values({}, args.conformer, "--conformer")
 
 
 def _key_values(settings: dict, items: list[str], option: str) -> dict:
@@ -60,17 +72,27 @@ def _key_values(settings: dict, items: list[str], option: str) -> dict:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from mumo.train.recipes import run_pretrain
+    from mumo.train.recipes import PretrainData, run_pretrain
 
-    run_pretrain(args.corpus, args.store, args.vocab, args.output, _settings(args), threads=args.threads)
+    data = PretrainData(args.corpus, args.store, args.vocab, _conformer(args))
+    run_pretrain(data, args.output, _settings(args), threads=args.threads)
     return 0
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from mumo.train.recipes import FinetuneData, run_finetune
 
+    data = FinetuneData(
+        args.table,
+        args.split,
+        args.store,
+        args.vocab,
+        args.target_columns,
+        args.task_type,
+        conformer=_conformer(args),
+    )
     run_finetune(
-        FinetuneData(args.table, args.split, args.store, args.vocab, args.target_columns, args.task_type),
+        data,
         seed=args.seed,
         settings=_settings(args),
         out_predictions=args.predictions,
@@ -81,11 +103,15 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from mumo.train.ensemble import EnsembleOptions, summarise, train_csv
+#: `mumo train`'s own defaults of these settings, under a --settings file and the flags given
+TRAIN_FLAGS = {"preset": "small", "epochs": 10, "batch_size": 32, "lr": 3e-4}
 
-    settings = {"preset": args.preset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
-    conformer = _key_values({}, args.conformer, "--conformer")
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mumo.apps.train_csv import EnsembleOptions, summarise, train_csv
+
+    given = {name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None}
+    settings = _settings(args, given)
     report = train_csv(
         args.input,
         args.output,
@@ -98,9 +124,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             splits_file=args.splits_file,
             fractions=args.split_fractions,
             pretrained=args.pretrained,
-            settings=settings | _settings(args),
+            settings=TRAIN_FLAGS | settings,
             fragments=args.fragments,
-            conformer=conformer,
+            conformer=_conformer(args),
             store=args.store,
             workers=args.workers,
             threads=args.threads,
@@ -113,7 +139,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from mumo.train.predict import predict_csv
+    from mumo.apps.predict_csv import predict_csv
 
     out = predict_csv(
         args.model,
@@ -133,7 +159,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from mumo.eval.evaluate import evaluate_file
 
     metrics = [name for item in args.metrics for name in item.split(",") if name]
-    scores = evaluate_file(args.input, metrics)
+    scores = evaluate_file(args.input, metrics, where=args.where, group_by=args.group_by)
     if args.output:
         from mumo.io import write_csv
 
@@ -148,7 +174,7 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from collections import Counter
     from pathlib import Path
 
-    from mumo.train.import_checkpoint import IMPORT_RECORD, import_checkpoint
+    from mumo.model.import_checkpoint import IMPORT_RECORD, import_checkpoint
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else None
     out = import_checkpoint(args.source, Path(args.output), cache_dir=cache_dir)
@@ -169,7 +195,7 @@ def _cmd_import_checkpoint(args: argparse.Namespace) -> int:
 def _cmd_cost(args: argparse.Namespace) -> int:
     import json
 
-    from mumo.cost import estimate, format_bill
+    from mumo.apps.cost import estimate, format_bill
 
     bill = estimate(args.configfile, args.device, args.gpus, args.throughput)
     print(json.dumps(bill.summary(), indent=1) if args.json else format_bill(bill))
@@ -181,8 +207,9 @@ Convert one of the authors' MuMo checkpoints (selmiss/MuMo, transformers layout:
 as model.safetensors or pytorch_model.bin or their shards with an index JSON, and tokenizer.json or
 vocab.txt) into a mumo model directory.
 
-SOURCE is either a local folder, or a Hugging Face hub id pinned to a revision, owner/name@revision (e.g.
-zihaojing/MuMo-Pretrained@<commit>); an id without a revision is refused, as an import must be reproducible.
+SOURCE is either a local folder, or a Hugging Face hub id pinned to a commit, owner/name@<commit> (e.g.
+zihaojing/MuMo-Pretrained@<40-hex commit>); an id without a commit, or with a branch or tag such as @main, is
+refused, as an import must be reproducible.
 
 DIR receives model.safetensors + config.json (the `paper` preset with the checkpoint's sizes, usable by
 `mumo finetune --from DIR`, `mumo train --from DIR` and `mumo predict`), vocab.json (the authors' vocabulary, their ids
@@ -200,7 +227,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Defaults shown after each help text; descriptions kept as written; old spellings not listed."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.required or action.default in (None, [], False):  # nothing worth showing
+        if (
+            action.required or action.default is None or action.default is False or action.default == []
+        ):  # nothing worth showing (0 is)
             return action.help
         return super()._get_help_string(action)
 
@@ -232,7 +261,20 @@ _EVALUATE_HELP = """\
 Scores a predictions file: the long format of the pipeline and `mumo finetune` (mol_id, fold, task, y_true,
 y_pred), or the output of `mumo predict` when it still has the label columns, named as the model's tasks
 (pred_<task> scored against <task>, as one fold "all"; rows without a prediction are counted, not scored).
+Labels follow standardisation's rules (finite numbers; 0 or 1 for classification metrics): a bad one stops
+the scoring, naming its rows. `--where` and `--group-by` score a subset of the rows, or each group of them.
 """
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type for a count of devices: an integer >= 1, refused with the value otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"an integer >= 1 expected, got {text!r}")
+    return value
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:
@@ -298,30 +340,30 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="pretrained mumo model (a `mumo pretrain` run or model folder) or a `mumo import-checkpoint` "
         "folder; default: from scratch",
     )
-    p.add_argument(
-        "--preset", default="small", help="model size when training from scratch (tiny, small, ...)"
-    )
-    p.add_argument("--epochs", type=int, default=10, help="training epochs")
-    p.add_argument("--batch-size", type=int, default=32, help="molecules per batch")
-    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
+    # no argparse defaults: a flag given wins over the --settings file, one not given leaves the file's value
+    for flag, kind, what in (
+        ("preset", str, "model size when training from scratch (tiny, small, ...)"),
+        ("epochs", int, "training epochs"),
+        ("batch-size", int, "molecules per batch"),
+        ("lr", float, "peak learning rate"),
+    ):
+        default = TRAIN_FLAGS[flag.replace("-", "_")]
+        p.add_argument(
+            f"--{flag}",
+            type=kind,
+            help=f"{what}; given, it wins over --settings (default: {default})",
+        )
     p.add_argument("--fragments", default="largest", choices=["largest", "keep"], help="salts and mixtures")
+    _conformer_option(p, "conformer settings of the structures")
     p.add_argument(
-        "--conformer",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="conformer settings (mumo.chem.conformer.ConformerConfig: max_embed_attempts, max_iters, num_conformers, "
-        "...); default: its defaults, as the pipeline's",
-    )
-    p.add_argument(
-        "--store", metavar="DIR", help="structure store to share between runs (default: DIR/structures)"
+        "--store",
+        metavar="DIR",
+        help="structure store to share between runs (default: DIR/structures); each run reads its own file, "
+        "named by the table and the conformer settings",
     )
     p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
     _training_options(p)
     p.set_defaults(func=_cmd_train)
-
-
-_STORE_AND_VOCAB = {"store": "structure store directory", "vocab": "vocabulary JSON"}
 
 
 def _required(p: argparse.ArgumentParser, **helps: str) -> None:
@@ -330,19 +372,46 @@ def _required(p: argparse.ArgumentParser, **helps: str) -> None:
         p.add_argument(f"--{name}", required=True, help=help_text)
 
 
+def _conformer_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--conformer",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{what} (mumo.chem.conformer.ConformerConfig: max_embed_attempts, max_iters, num_conformers, "
+        "...); default: its defaults, as the pipeline's",
+    )
+
+
+def _store_and_vocab(p: argparse.ArgumentParser) -> None:
+    """The structure store (its files, checked against --conformer) and the vocabulary of a training run."""
+    p.add_argument(
+        "--store",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="structure store files (.npz; a folder means every file in it), built with --conformer",
+    )
+    _conformer_option(p, "conformer settings the store was built with (a file built otherwise is refused)")
+    _required(p, vocab="vocabulary JSON")
+
+
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="masked-token pretraining on a corpus (runs under torchrun too)")
-    _required(p, corpus="CSV with a canonical_smiles column", **_STORE_AND_VOCAB, output="run directory")
+    _required(p, corpus="CSV with a canonical_smiles column")
+    _store_and_vocab(p)
+    _required(p, output="run directory")
     _training_options(p)
     p.set_defaults(func=_cmd_pretrain)
 
 
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="finetune on one split, predict its valid and test folds")
-    _required(p, table="standardised CSV", split="split JSON", **_STORE_AND_VOCAB)
+    _required(p, table="standardised CSV", split="split JSON")
+    _store_and_vocab(p)
     p.add_argument("--target-columns", nargs="+", required=True, metavar="COLUMN", help="label columns")
     p.add_argument("--task-type", required=True, choices=["classification", "regression"], help="task type")
-    p.add_argument("--seed", type=int, default=42, help="training seed")
+    p.add_argument("--seed", type=int, default=0, help="training seed (the pipeline's are 0, 1, 2)")
     p.add_argument("--predictions", required=True, help="output predictions CSV (long format)")
     p.add_argument("--output", required=True, help="run directory")
     p.add_argument("--from", dest="pretrained", metavar="DIR", help="pretrained model directory")
@@ -373,8 +442,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         "--store",
         nargs="+",
         default=[],
-        metavar="DIR",
-        help="structure stores to read molecules from (built with the models' conformer settings)",
+        metavar="FILE",
+        help="structure store files to read molecules from (a folder means every file in it); a file built "
+        "with other conformer settings than the models' is refused",
     )
     p.set_defaults(func=_cmd_predict)
 
@@ -382,11 +452,11 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _add_import_checkpoint(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import-checkpoint",
-        help="convert an authors' MuMo checkpoint (folder or hub id@revision) into a mumo model directory",
+        help="convert an authors' MuMo checkpoint (folder or hub id@commit) into a mumo model directory",
         description=_IMPORT_HELP,
     )
     p.add_argument(
-        "source", metavar="SOURCE", help="local folder, or owner/name@revision on the Hugging Face hub"
+        "source", metavar="SOURCE", help="local folder, or owner/name@<commit> on the Hugging Face hub"
     )
     p.add_argument("--output", required=True, metavar="DIR", help="mumo model directory to write")
     p.add_argument("--cache-dir", help="download cache for hub sources (default: huggingface_hub's)")
@@ -398,13 +468,22 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", "--predictions", required=True, help="predictions CSV (either format)")
     p.add_argument("--metrics", nargs="+", required=True, help="e.g. roc_auc pr_auc")
     p.add_argument("--output", help="also write the scores as CSV")
+    p.add_argument(
+        "--where",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="score only the rows where COLUMN is VALUE (several: all must hold), e.g. flagged=1",
+    )
+    p.add_argument("--group-by", metavar="COLUMN", help="one block of scores per value of COLUMN")
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _add_cost(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cost", help="GPU-hours and wall time of a config's training jobs (an estimate)")
     p.add_argument("--configfile", default="config/config.yaml", help="workflow config (as for snakemake)")
-    p.add_argument("--gpus", type=int, default=4, help="devices of one node")
+    p.add_argument("--gpus", type=_at_least_one, default=4, help="devices of one node")
     p.add_argument(
         "--device", default="a100", help="device kind of the throughput table (a100, h100, cpu...)"
     )
@@ -452,14 +531,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: Exception) -> str:
-    """The error's own message on one line (KeyError's repr quotes dropped, OSError as "path: reason")."""
+    """The error's own message on one line of at most MESSAGE_LIMIT characters, without terminal codes
+    (KeyError's repr quotes dropped, OSError as "path: reason")."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         text = f"{error.filename}: {error.strerror}"
     elif isinstance(error, KeyError) and error.args:
         text = str(error.args[0])
     else:
         text = str(error)
-    return " ".join(text.split()) or type(error).__name__
+    text = " ".join(ANSI_CODE.sub("", text).split()) or type(error).__name__
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
-"""Atomic file output: a reader never sees a half-written file, an interrupted writer leaves none."""
+"""Atomic file output (a reader never sees a half-written file, an interrupted writer leaves none) and file
+digests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -14,6 +16,15 @@ import numpy as np
 
 if TYPE_CHECKING:  # for the type hint only: mumo.io itself never needs pandas
     import pandas as pd
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager

@@ -4,6 +4,7 @@ plan is testable without Snakemake."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,8 +17,15 @@ from mumo.chem.conformer import ConformerConfig
 from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
-from mumo.data.splits import SPLIT_NAMES
+from mumo.data.splits import SPLIT_NAMES, check_fractions
 from mumo.eval.robustness import CONFORMER_SEED, NUM_CONFORMERS, REFERENCE, ConformerSet
+from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
+from mumo.train.training_log import TRAINING_LOG
+
+logger = logging.getLogger(__name__)
+
+#: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 TDC_SEEDS = (1, 2, 3, 4, 5)
 #: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.
@@ -48,6 +56,34 @@ class ConfigError(ValueError):
     """A config value that the schema cannot catch (unknown dataset, split or model name...)."""
 
 
+#: the datasets a run keeps; its old name `tasks` is still read, with a warning (it meant datasets, while
+#: `datasets.<name>.tasks` means label columns)
+ONLY_DATASETS, DEPRECATED_ONLY_DATASETS = "only_datasets", "tasks"
+
+
+def _with_only_datasets(config: Mapping) -> dict:
+    """`config` with its dataset filter under `only_datasets` (empty: every configured dataset), read from the
+    old name `tasks` with a deprecation warning."""
+    only, old = list(config.get(ONLY_DATASETS) or []), config.get(DEPRECATED_ONLY_DATASETS)
+    config = {key: value for key, value in config.items() if key != DEPRECATED_ONLY_DATASETS}
+    if old is not None:
+        if only and old and only != list(old):
+            raise ConfigError(
+                f"{DEPRECATED_ONLY_DATASETS} {list(old)} and {ONLY_DATASETS} {only} disagree: "
+                f"`{DEPRECATED_ONLY_DATASETS}` is the old name of `{ONLY_DATASETS}`; give only `{ONLY_DATASETS}`"
+            )
+        logger.warning(
+            "config key `%s` is deprecated: it is now `%s`, the datasets a run keeps (`datasets.<name>.tasks` "
+            "are label columns); read as %s: %s",
+            DEPRECATED_ONLY_DATASETS,
+            ONLY_DATASETS,
+            ONLY_DATASETS,
+            list(old),
+        )
+        only = only or list(old)
+    return {**config, ONLY_DATASETS: only}
+
+
 @dataclass(frozen=True)
 class DatasetPlan:
     name: str
@@ -72,12 +108,13 @@ class Plan:
 
     @classmethod
     def from_config(cls, config: dict, overrides: Collection[str] = ()) -> Plan:
+        config = _with_only_datasets(config)
         offline_only = config.get("download", {}).get("offline_only", True)
-        only = set(config.get("tasks") or [])
+        only = set(config[ONLY_DATASETS])
         unknown = only - set(config["datasets"])
         if unknown:
             raise ConfigError(
-                f"tasks: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}"
+                f"{ONLY_DATASETS}: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}"
             )
         for model in config["models"]:
             if model not in MODELS:
@@ -92,6 +129,11 @@ class Plan:
                 f"({', '.join(models)}); add it, or remove mumo.pretrained"
             )
         _check_seeds("seeds", config["seeds"])
+        results = str(config.get("results_dir", "results"))
+        if not results.strip():
+            raise ConfigError("results_dir: empty; name the folder for the run's files (default: results)")
+        if "ecfp_rf" in models:
+            _check_ecfp_rf(config.get("ecfp_rf") or {})
         if "split_fractions" in config:
             _check_fractions(config["split_fractions"])
         hub = HubSource.from_config(config.get("download", {}))
@@ -100,20 +142,21 @@ class Plan:
             for name, options in config["datasets"].items()
             if not only or name in only
         }
-        return cls(Path(config.get("results_dir", "results")), datasets, models, config, frozenset(overrides))
+        return cls(Path(results), datasets, models, config, frozenset(overrides))
 
     @cached_property
     def declared(self) -> Plan:
-        """The plan of every dataset the config declares, whatever `tasks` keeps: the pretraining corpus leaves
-        out, and the vocabulary covers, all of them, so that a filtered run never invalidates pretraining."""
-        return Plan.from_config({**self.config, "tasks": []}) if self.config.get("tasks") else self
+        """The plan of every dataset the config declares, whatever `only_datasets` keeps: the pretraining corpus
+        leaves out, and the vocabulary covers, all of them, so that a filtered run never invalidates pretraining."""
+        return Plan.from_config({**self.config, ONLY_DATASETS: []}) if self.config[ONLY_DATASETS] else self
 
     @property
     def tag(self) -> str:
-        """Names the filter of a filtered run (`tasks`, or `models`, `splits` or `seeds` given on the command
-        line), '' for a full run: a filtered run's table, reports and figures are files of its own, so it never
-        overwrites the full run's."""
-        parts = [f"tasks-{'+'.join(self.config['tasks'])}"] if self.config.get("tasks") else []
+        """Names the filter of a filtered run (`only_datasets`, or `models`, `splits` or `seeds` given on the
+        command line), '' for a full run: a filtered run's table, reports and figures are files of its own, so it
+        never overwrites the full run's. `only_datasets=[bbbp]` is `datasets-bbbp`."""
+        only = self.config[ONLY_DATASETS]
+        parts = [f"datasets-{'+'.join(only)}"] if only else []
         parts += [
             f"{key}-{'+'.join(map(str, self.models if key == 'models' else self.config[key]))}"
             for key in _FILTER_KEYS
@@ -135,7 +178,7 @@ class Plan:
 
     @property
     def imported_source(self) -> str | None:
-        """`mumo.pretrained`: the authors' checkpoint (a folder or owner/name@revision), or None."""
+        """`mumo.pretrained`: the authors' checkpoint (a folder or owner/name@<commit>), or None."""
         return self.config.get("mumo", {}).get("pretrained") or None
 
     def imports_weights(self, model: str) -> bool:
@@ -391,14 +434,24 @@ class Plan:
         """Where `mumo.pretrained` is converted to a mumo model directory (weights, vocabulary, import.json)."""
         return f"{self.results}/pretrain/imported/model"
 
+    @property
+    def imported_files(self) -> dict[str, str]:
+        """What the import_checkpoint rule writes: the weights, the vocabulary and the import record."""
+        folder = self.imported_dir
+        return {
+            "weights": f"{folder}/{WEIGHTS_NAME}",
+            "vocab": f"{folder}/{VOCAB_NAME}",
+            "record": f"{folder}/import.json",
+        }
+
     def pretrained_weights(self, model: str) -> list[str]:
         if self.imports_weights(model):
-            return [f"{self.imported_dir}/model.safetensors"]
-        return [f"{self.pretrain_dir(model)}/model/model.safetensors"] if get_model(model).pretrained else []
+            return [self.imported_files["weights"]]
+        return [self.pretrain_outputs(model)["weights"]] if get_model(model).pretrained else []
 
     def vocab(self, model: str) -> str:
         """The vocabulary a model finetunes with: the imported checkpoint's own, or the one built here."""
-        return f"{self.imported_dir}/vocab.json" if self.imports_weights(model) else self.vocab_json
+        return self.imported_files["vocab"] if self.imports_weights(model) else self.vocab_json
 
     @property
     def vocab_json(self) -> str:
@@ -408,8 +461,17 @@ class Plan:
     def corpus_csv(self) -> str:
         return f"{self.results}/pretrain/corpus.csv"
 
+    @property
+    def corpus_rejected(self) -> str:
+        return f"{self.results}/pretrain/corpus.rejected.csv"
+
     def pretrain_dir(self, model: str) -> str:
         return f"{self.results}/pretrain/{model}"
+
+    def pretrain_outputs(self, model: str) -> dict[str, str]:
+        """A pretraining job's declared outputs (`model` may be the rule's "{model}" wildcard)."""
+        folder = self.pretrain_dir(model)
+        return {"weights": f"{folder}/model/{WEIGHTS_NAME}", "training_log": f"{folder}/{TRAINING_LOG}"}
 
     def runs(self, models: tuple[str, ...] | None = None) -> list[tuple[str, str, str, int]]:
         """(model, dataset, split, seed) of every run of `models` (default: the configured ones)."""
@@ -463,28 +525,37 @@ class Plan:
         `models:` lists them. Their reference is whichever full MuMo model the config trains at the same preset."""
         return self.group_records(ABLATIONS)
 
-    def finetune_metrics(self) -> list[str]:
-        """The per-step training log (`metrics.csv`) of every MuMo finetuning run."""
+    def finetune_training_logs(self) -> list[str]:
+        """The per-step training log of every MuMo finetuning run."""
         names = tuple(m.name for m in self.mumo_models())
-        return [f"{self.run_dir(*run)}/metrics.csv" for run in self.runs(names)]
+        return [f"{self.run_dir(*run)}/{TRAINING_LOG}" for run in self.runs(names)]
 
-    def pretrain_metrics(self) -> list[str]:
-        return [f"{self.pretrain_dir(m)}/metrics.csv" for m in self.pretrained_models()]
+    def pretrain_training_logs(self) -> list[str]:
+        return [self.pretrain_outputs(m)["training_log"] for m in self.pretrained_models()]
 
     def curve_inputs(self, stage: str) -> list[str]:
         """What the learning-curve figure of `stage` (pretrain | finetune) waits for: the pretraining logs, or
-        the MuMo groups' records (their seeds' logs, `finetune_metrics`, are no declared outputs)."""
+        the MuMo groups' records (their seeds' logs, `finetune_training_logs`, are no declared outputs)."""
         if stage == "pretrain":
-            return self.pretrain_metrics()
+            return self.pretrain_training_logs()
         return self.group_records(tuple(m.name for m in self.mumo_models()))
 
     def curve_files(self, stage: str) -> list[str]:
-        """The metrics logs the learning-curve figure of `stage` draws."""
-        return self.pretrain_metrics() if stage == "pretrain" else self.finetune_metrics()
+        """The training logs the learning-curve figure of `stage` draws."""
+        return self.pretrain_training_logs() if stage == "pretrain" else self.finetune_training_logs()
 
     @property
     def table(self) -> str:
         return self.tagged("table", "csv")
+
+    @property
+    def comparisons(self) -> str:
+        return self.tagged("comparisons", "csv")
+
+    @property
+    def compares(self) -> bool:
+        """Whether the run has two models to compare seed by seed (comparisons.csv and its figure)."""
+        return len(self.models) > 1
 
     @property
     def data_report(self) -> str:
@@ -504,16 +575,18 @@ class Plan:
         return f"{self.results}/figures{self.tag_dir}"
 
     def targets(self) -> list[str]:
-        """What `snakemake` builds: the table, the figures, the data report, and where a MuMo model needs
-        structures the structure report and the conformer-robustness tables."""
+        """What `snakemake` builds: the table, the paired comparisons where two models ran, the figures, the
+        data report, and where a MuMo model needs structures the structure report and the conformer-robustness tables."""
         structure = [self.structure_report] if self.structure_parts() else []
+        comparisons = [self.comparisons] if self.compares else []
         robustness = list(self.robustness_outputs.values()) if self.robustness_sets() else []
-        return [self.table, *self.figures, self.data_report, *structure, *robustness]
+        return [self.table, *comparisons, *self.figures, self.data_report, *structure, *robustness]
 
     @property
     def figures(self) -> list[str]:
-        """Every figure the configured models allow: learning curves and the ablation chart need MuMo runs."""
-        names = ["metrics", "comparison"]
+        """Every figure the configured models allow: the paired comparisons need two models, learning curves
+        and the ablation chart MuMo runs."""
+        names = ["metrics", "comparison", *(["paired"] if self.compares else [])]
         if self.mumo_models():
             names += ["ablations", "finetune_curves"]
         if self.pretrained_models():
@@ -584,16 +657,11 @@ def _check_seeds(key: str, seeds: list) -> None:
 
 
 def _check_fractions(fractions: list) -> None:
-    """Splits need molecules to train on and to test on; a valid fraction of 0 is allowed."""
-    if len(fractions) != 3 or not all(
-        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
-    ):
-        raise ConfigError(f"split_fractions: three numbers (train, valid, test) expected, got {fractions!r}")
-    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"split_fractions: fractions must be >= 0 and must sum to 1, got {list(fractions)}")
-    for fold, fraction in (("train", fractions[0]), ("test", fractions[2])):
-        if fraction <= 0:
-            raise ConfigError(f"split_fractions: the {fold} fraction must be > 0, got {list(fractions)}")
+    """The rule `mumo train --split-fractions` follows too (`mumo.data.splits.check_fractions`)."""
+    try:
+        check_fractions(fractions, "split_fractions")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _dataset_plan(name: str, options: dict, config: dict, hub: HubSource, offline_only: bool) -> DatasetPlan:
@@ -663,6 +731,17 @@ def _check_authors(name: str, spec: DatasetSpec | None, hub: HubSource, offline_
         raise ConfigError(
             f"datasets.{name}: split {AUTHORS!r} downloads the authors' files from {hub.repo}; set "
             "download.offline_only: false, or download.hub_mirror to a local copy"
+        )
+
+
+def _check_ecfp_rf(options: dict) -> None:
+    """What the schema cannot see alone: an integer max_features must fit in the fingerprint's n_bits
+    (scikit-learn would only say so when the first forest trains, in its own words)."""
+    n_bits, max_features = options.get("n_bits", 2048), options.get("max_features")
+    if isinstance(max_features, int) and not isinstance(max_features, bool) and max_features > n_bits:
+        raise ConfigError(
+            f"ecfp_rf.max_features: {max_features} features per split, more than the fingerprint's "
+            f"n_bits {n_bits}; use at most {n_bits}, a fraction in (0, 1], sqrt or log2"
         )
 
 

@@ -4,8 +4,8 @@ rule pretrain_corpus:
         tables=list(plan.declared.tables().values()),
         download=plan.corpus_download(),
     output:
-        corpus=f"{RESULTS}/pretrain/corpus.csv",
-        rejected=f"{RESULTS}/pretrain/corpus.rejected.csv",
+        corpus=plan.corpus_csv,
+        rejected=plan.corpus_rejected,
     log:
         f"{RESULTS}/logs/pretrain_corpus.log",
     benchmark:
@@ -22,10 +22,10 @@ rule pretrain_corpus:
 
 rule vocab:
     input:
-        corpus=f"{RESULTS}/pretrain/corpus.csv",
+        corpus=plan.corpus_csv,
         tables=list(plan.declared.tables().values()),
     output:
-        f"{RESULTS}/pretrain/vocab.json",
+        plan.vocab_json,
     log:
         f"{RESULTS}/logs/vocab.log",
     benchmark:
@@ -39,12 +39,11 @@ rule vocab:
 
 rule pretrain:
     input:
-        corpus=f"{RESULTS}/pretrain/corpus.csv",
-        vocab=f"{RESULTS}/pretrain/vocab.json",
+        corpus=plan.corpus_csv,
+        vocab=plan.vocab_json,
         shards=plan.corpus_shards(),
     output:
-        weights=f"{RESULTS}/pretrain/{{model}}/model/model.safetensors",
-        metrics=f"{RESULTS}/pretrain/{{model}}/metrics.csv",
+        **plan.pretrain_outputs("{model}"),
     log:
         f"{RESULTS}/logs/pretrain/{{model}}.log",
     benchmark:
@@ -53,6 +52,7 @@ rule pretrain:
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
+        conformer=config["structure"]["conformer"],
     script:
         "../workflow/scripts/pretrain.py"
 
@@ -95,9 +95,7 @@ rule finetune:
 # `mumo.pretrained`: the authors' checkpoint, converted once; mumo_paper's finetunes start from it.
 rule import_checkpoint:
     output:
-        weights=f"{RESULTS}/pretrain/imported/model/model.safetensors",
-        vocab=f"{RESULTS}/pretrain/imported/model/vocab.json",
-        record=f"{RESULTS}/pretrain/imported/model/import.json",
+        **plan.imported_files,
     log:
         f"{RESULTS}/logs/import_checkpoint.log",
     benchmark:

@@ -16,6 +16,48 @@ rule aggregate:
         "../workflow/scripts/aggregate.py"
 
 
+# the same seeds' scores as `aggregate`, each pair of models differenced seed by seed (seeds share their split)
+rule compare:
+    input:
+        plan.group_records(),
+    output:
+        report(
+            plan.comparisons,
+            caption="../workflow/report/comparisons.rst",
+            category="Results",
+        ),
+    log:
+        plan.tagged("logs/compare", "log"),
+    benchmark:
+        plan.tagged("benchmarks/compare", "tsv")
+    params:
+        headline=plan.headline_metrics(),
+        preset=config["mumo"]["preset"],
+    script:
+        "../workflow/scripts/compare.py"
+
+
+rule comparisons_figure:
+    input:
+        plan.comparisons,
+    output:
+        png=report(
+            f"{FIGURES}/paired.png",
+            caption="../workflow/report/comparisons_figure.rst",
+            category="Figures",
+            labels={"figure": "paired"},
+        ),
+        pdf=f"{FIGURES}/paired.pdf",
+    log:
+        f"{RESULTS}/logs/figures{plan.tag_dir}/comparisons.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures{plan.tag_dir}/comparisons.tsv"
+    params:
+        preset=config["mumo"]["preset"],
+    script:
+        "../workflow/scripts/comparisons_figure.py"
+
+
 rule figures:
     input:
         plan.table,

@@ -1,5 +1,6 @@
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -72,6 +73,50 @@ def test_debug_keeps_the_traceback(tmp_path):
         main(["--debug", "evaluate", "--predictions", str(tmp_path / "missing.csv"), "--metrics", "roc_auc"])
 
 
+def test_a_long_coloured_library_error_is_one_short_line_and_all_of_it_under_debug(
+    tmp_path, monkeypatch, capsys
+):
+    """Errors of 700-1,200 characters, one with terminal colour codes, reached the user whole."""
+    from mumo.eval import evaluate
+
+    detail = (
+        "\x1b[1;31mError(s) in loading state_dict\x1b[0m:\n\t" + "Missing key(s): " + "layer.weight, " * 90
+    )
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(detail)
+
+    monkeypatch.setattr(evaluate, "evaluate_file", fail)
+    args = ["evaluate", "--predictions", str(tmp_path / "p.csv"), "--metrics", "mae"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "Traceback" not in err
+    message = err.removeprefix("mumo evaluate: error: ").removesuffix(" (--debug shows the traceback)\n")
+    assert len(message) == 200 and message.startswith("Error(s) in loading state_dict: Missing key(s): layer")
+    assert message.endswith("…")
+    with pytest.raises(RuntimeError) as raised:
+        main([*args, "--debug"])
+    assert str(raised.value) == detail
+
+
+def test_a_long_error_of_the_hub_client_is_cut_to_one_line(tmp_path):
+    """A real library error (huggingface_hub offline, ~250 characters) through the console script."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    source = "owner/name@" + "0" * 40
+    done = subprocess.run(
+        [sys.executable, "-m", "mumo.cli", "import-checkpoint", source, "--output", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    line = done.stderr.strip()
+    assert line.startswith("mumo import-checkpoint: error: ") and line.endswith(
+        "… (--debug shows the traceback)"
+    )
+    assert len(line) <= 200 + len("mumo import-checkpoint: error:  (--debug shows the traceback)")
+
+
 def test_console_script_error_exits_non_zero_with_one_line(tmp_path):
     done = subprocess.run(
         [
@@ -113,10 +158,10 @@ def test_version(capsys):
                 "from scratch",
             ],
         ),
-        ("predict", ["--model DIR [DIR ...]", "--store DIR [DIR ...]", "std_<task>", "(default: 64)"]),
+        ("predict", ["--model DIR [DIR ...]", "--store FILE [FILE ...]", "std_<task>", "(default: 64)"]),
         ("evaluate", ["--input INPUT", "--metrics METRICS [METRICS ...]", "mumo predict"]),
         ("pretrain", ["--output OUTPUT", "--set KEY=VALUE [KEY=VALUE ...]", "(default: 1)"]),
-        ("finetune", ["--target-columns COLUMN [COLUMN ...]", "--from DIR", "(default: 42)"]),
+        ("finetune", ["--target-columns COLUMN [COLUMN ...]", "--from DIR", "(default: 0)", "--conformer"]),
         ("import-checkpoint", ["--output DIR", "--cache-dir"]),
         ("cost", ["--configfile", "(default: 4)", "(default: a100)", "--throughput CSV [CSV ...]"]),
     ],
@@ -187,6 +232,28 @@ def test_evaluate_scores_a_label_with_commas(tmp_path, capsys):
     )
     scores = pd.read_csv(out)
     assert scores["task"].tolist() == [SIDER_LABEL] and scores["value"].tolist() == [1.0]
+
+
+def test_evaluate_scores_flagged_rows_per_group_and_names_a_bad_class_label(tmp_path, capsys):
+    frame = pd.DataFrame(
+        {
+            "y": [1, 0, 1, 0, 1, 0],
+            "flagged": [1, 1, 1, 1, 0, 0],
+            "series": ["a", "a", "b", "b", "a", "b"],
+            "pred_y": [0.9, 0.2, 0.3, 0.4, 0.1, 0.8],
+        }
+    )
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "scores.csv"
+    args = ["evaluate", "--input", str(tmp_path / "p.csv"), "--metrics", "accuracy", "--output", str(out)]
+    assert main([*args, "--where", "flagged=1", "--group-by", "series"]) == 0
+    scores = pd.read_csv(out)
+    assert scores[["series", "value", "n"]].values.tolist() == [["a", 1.0, 2], ["b", 0.5, 2]]
+    frame.assign(y=frame["y"] + 1).to_csv(tmp_path / "p.csv", index=False)  # labels coded 1/2
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "3 row(s) with a label classification metrics cannot score: row 0: class label not 0 or 1" in err
 
 
 def test_old_spellings_still_parse():
@@ -284,7 +351,7 @@ def test_pretrain_writes_a_model_and_its_metrics(pretrained):
     assert {"config.json", "model.safetensors", "vocab.json"} <= {
         p.name for p in (pretrained / "model").iterdir()
     }
-    metrics = pd.read_csv(pretrained / "metrics.csv")
+    metrics = pd.read_csv(pretrained / "training_log.csv")
     assert len(metrics) > 0 and metrics["loss"].notna().all()
 
 
@@ -382,6 +449,37 @@ def test_train_an_ensemble_of_one_seed(work, tmp_path, capsys):
     )
 
 
+def test_train_flags_given_win_over_the_settings_file_and_set_over_both(tmp_path, monkeypatch):
+    import mumo.apps.train_csv as train_csv
+
+    given = []
+
+    def recording(*args, options, **kwargs):
+        given.append(options.settings)
+        raise ValueError("recorded")
+
+    monkeypatch.setattr(train_csv, "train_csv", recording)
+    (tmp_path / "s.yaml").write_text("preset: base\nepochs: 3\nlr: 0.01\ndropout: 0.2\n")
+    args = ["train", "d.csv", "--output", "o", "--target-columns", "y", "--task-type", "regression"]
+    args += ["--settings", str(tmp_path / "s.yaml")]
+    assert main([*args, "--epochs", "7", "--set", "lr=0.02"]) == 1
+    assert main(args) == 1
+    assert main(args[:-2]) == 1
+    assert given == [
+        {"preset": "base", "epochs": 7, "batch_size": 32, "lr": 0.02, "dropout": 0.2},  # flag, then --set
+        {"preset": "base", "epochs": 3, "batch_size": 32, "lr": 0.01, "dropout": 0.2},  # the file's
+        {"preset": "small", "epochs": 10, "batch_size": 32, "lr": 3e-4},  # mumo train's defaults
+    ]
+
+
+def test_finetune_seed_defaults_to_the_first_pipeline_seed():
+    args = [f"--{k}=x" for k in ("table", "split", "store", "vocab", "predictions", "output")]
+    parsed = build_parser().parse_args(
+        ["finetune", *args, "--task-type", "regression", "--target-columns", "y"]
+    )
+    assert parsed.seed == 0 and parsed.store == ["x"] and parsed.conformer == []
+
+
 def test_train_names_a_missing_target_column(work, tmp_path, capsys):
     args = ["train", str(work / "molecules.csv"), "--target-columns", "activity", "--task-type", "regression"]
     assert main([*args, "--output", str(tmp_path / "o")]) == 1
@@ -419,6 +517,16 @@ def test_cost_of_the_tiny_config(capsys):
     assert main(["cost", "--configfile", str(config), "--device", "cpu", "--gpus", "1", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["jobs"]["finetune"] == 3 * 1 * 2 * 2  # datasets × splits × seeds × MuMo models
+
+
+@pytest.mark.parametrize("gpus", ["0", "-2", "two"])
+def test_cost_refuses_a_device_count_below_one(capsys, gpus):
+    """`--gpus 0` divided by zero."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["cost", "--configfile", str(REPO / ".test" / "config" / "config.yaml"), "--gpus", gpus])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(f"argument --gpus: an integer >= 1 expected, got '{gpus}'")
 
 
 def test_cost_names_a_missing_config_file(tmp_path, capsys):

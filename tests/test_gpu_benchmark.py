@@ -9,7 +9,7 @@ import sys
 import pytest
 from helpers import REPO
 
-from mumo.cost import ThroughputTable
+from mumo.apps.cost import ThroughputTable
 
 
 @pytest.mark.slow

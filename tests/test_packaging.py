@@ -4,48 +4,78 @@ editable install of the README) can train, predict and compare with the publishe
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_ships_every_package_data_file(tmp_path: Path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mumo's wheel, built from a copy (setuptools writes build/ and *.egg-info beside the sources)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"
+    shutil.copytree(ROOT / "mumo", source / "mumo", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp, source],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = tmp.glob("mumo-*.whl")
+    return built
+
+
+def test_wheel_ships_every_package_data_file(wheel: Path):
     data_files = sorted(
         path.relative_to(ROOT).as_posix()
         for path in (ROOT / "mumo").rglob("*")
         if path.is_file() and path.suffix not in (".py", ".pyc")
     )
-    assert "mumo/train/deepspeed/zero2.json" in data_files and "mumo/data/published.csv" in data_files
-    # Build from a copy: setuptools writes build/ and *.egg-info beside the sources.
-    source = tmp_path / "source"
-    shutil.copytree(ROOT / "mumo", source / "mumo", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            tmp_path,
-            source,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("mumo-*.whl")
+    assert {
+        "mumo/train/deepspeed/zero2.json",
+        "mumo/data/published.csv",
+        "mumo/schemas/config.schema.yaml",
+    } <= set(data_files)
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert [name for name in data_files if name not in shipped] == []
+
+
+def test_commands_work_from_the_wheel_in_a_clean_venv(wheel: Path, tmp_path: Path):
+    """`mumo cost` (which validates against the schema), `mumo datasets` and `mumo --version` run from the wheel
+    in a new venv, outside the checkout: no file of the repository is read. The venv sees this one's
+    third-party packages through a .pth file (a .pth in a .pth's folder is not read, so not the editable mumo)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, capture_output=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    (site / "dependencies.pth").write_text(
+        "\n".join(p for p in sys.path if p.endswith("site-packages")) + "\n"
+    )
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel]
+    subprocess.run(pip, check=True, capture_output=True)
+    config = shutil.copy(ROOT / "config" / "paper.yaml", tmp_path / "paper.yaml")
+    mumo = venv / "bin" / "mumo"
+    runs = {
+        "where": [venv / "bin" / "python", "-c", "import mumo; print(mumo.__file__)"],
+        "version": [mumo, "--version"],
+        "datasets": [mumo, "datasets", "--offline"],
+        "cost": [mumo, "cost", "--configfile", config, "--gpus", "4", "--device", "a100", "--json"],
+    }
+    out = {
+        name: subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        for name, cmd in runs.items()
+    }
+    assert out["where"].startswith(str(site))
+    assert "bbbp" in out["datasets"]
+    assert json.loads(out["cost"])["jobs"]["finetune"] == 2002
 
 
 def _lock_script():

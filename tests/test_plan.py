@@ -49,17 +49,27 @@ def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
 
 
 def test_a_run_filtered_to_fewer_seeds_has_records_of_its_own():
-    full = Plan.from_config(_config(tasks=["bbbp"]))
-    fewer = Plan.from_config(_config(tasks=["bbbp"], seeds=[0]), overrides=["seeds"])
+    full = Plan.from_config(_config(only_datasets=["bbbp"]))
+    fewer = Plan.from_config(_config(only_datasets=["bbbp"], seeds=[0]), overrides=["seeds"])
     assert set(full.group_records()).isdisjoint(fewer.group_records())
     assert {run[:3] for run in fewer.runs()} == {group[:3] for group in full.groups()}
 
 
-def test_tasks_restricts_the_run():
-    plan = Plan.from_config(_config(tasks=["bbbp"]))
+def test_only_datasets_restricts_the_run():
+    plan = Plan.from_config(_config(only_datasets=["bbbp"]))
     assert list(plan.datasets) == ["bbbp"]
-    with pytest.raises(ConfigError, match=r"tasks: \['bbbq'\] not among the configured datasets"):
-        Plan.from_config(_config(tasks=["bbbq"]))
+    with pytest.raises(ConfigError, match=r"only_datasets: \['bbbq'\] not among the configured datasets"):
+        Plan.from_config(_config(only_datasets=["bbbq"]))
+
+
+def test_the_old_name_tasks_is_read_as_only_datasets_with_a_deprecation_warning(caplog):
+    new = Plan.from_config(_config(only_datasets=["bbbp"]))
+    old = Plan.from_config({**_config(), "tasks": ["bbbp"]})
+    assert "config key `tasks` is deprecated: it is now `only_datasets`" in caplog.text
+    assert list(old.datasets) == ["bbbp"] and (old.tag, old.table) == (new.tag, new.table)
+    assert old.declared.tables() == new.declared.tables()
+    with pytest.raises(ConfigError, match=r"tasks \['bbbp'\] and only_datasets \['esol'\] disagree"):
+        Plan.from_config(_config(only_datasets=["esol"], tasks=["bbbp"]))
 
 
 def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
@@ -84,6 +94,12 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
         ({"split_fractions": [0.9, -0.1, 0.2]}, r"split_fractions: .*>= 0"),
         ({"split_fractions": [0.8, 0.1]}, r"split_fractions: three numbers \(train, valid, test\)"),
         ({"split_fractions": ["0.8", 0.1, 0.1]}, r"split_fractions: three numbers"),
+        ({"results_dir": ""}, r"results_dir: empty; name the folder"),  # it wrote into the working directory
+        ({"results_dir": " "}, r"results_dir: empty"),
+        (
+            {"ecfp_rf": {"n_bits": 1024, "max_features": 4096}},
+            r"ecfp_rf.max_features: 4096 features per split, more than the fingerprint's n_bits 1024",
+        ),
         (
             {
                 "datasets": {
@@ -141,7 +157,7 @@ def test_unknown_training_setting_fails_at_start_up():
 
 
 def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway():
-    plan = Plan.from_config(_config(tasks=["bbbp"], ablations=True))
+    plan = Plan.from_config(_config(only_datasets=["bbbp"], ablations=True))
     assert plan.models == (
         "mean",
         "ecfp_rf",
@@ -149,7 +165,7 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
         "mumo_seq_only",
         *[a for a in ABLATIONS if a != "mumo_seq_only"],
     )
-    without = Plan.from_config(_config(tasks=["bbbp"]))
+    without = Plan.from_config(_config(only_datasets=["bbbp"]))
     assert len(without.ablation_records()) == len(ABLATIONS)  # one group of seeds 0-2 per ablation
     assert (
         "results/runs/mumo_no_geometry/bbbp/balanced_scaffold/seeds-0+1+2.json" in without.ablation_records()
@@ -158,17 +174,22 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
 
 def test_default_figures_include_comparison_ablations_and_learning_curves():
     names = {Path(p).name for p in Plan.from_config(_config()).figures}
-    stems = [
-        "metrics",
-        "comparison",
-        "ablations",
-        "finetune_curves",
-        "pretrain_curves",
-        "conformer_robustness",
-    ]
+    stems = ["metrics", "comparison", "paired", "ablations", "finetune_curves", "pretrain_curves"]
+    stems.append("conformer_robustness")
     assert names == {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     baseline_only = {Path(p).stem for p in Plan.from_config(_config(models=["ecfp_rf"])).figures}
-    assert baseline_only == {"metrics", "comparison"}
+    assert baseline_only == {"metrics", "comparison"}  # one model: no pair to compare
+
+
+def test_the_paired_comparisons_are_a_target_where_two_models_ran_and_a_filter_names_them():
+    plan = Plan.from_config(_config())
+    assert plan.comparisons == "results/comparisons.csv" and plan.comparisons in plan.targets()
+    assert plan.tagged("comparisons", "csv") == plan.comparisons  # named like the table
+    filtered = Plan.from_config(_config(models=["ecfp_rf", "mumo"]), overrides={"models"})
+    assert filtered.comparisons == "results/comparisons.models-ecfp_rf+mumo.csv"
+    assert filtered.comparisons.replace("comparisons", "table") == filtered.table
+    single = Plan.from_config(_config(models=["ecfp_rf"]))
+    assert single.comparisons not in single.targets()
 
 
 def _paper_plan() -> Plan:
@@ -198,7 +219,7 @@ def test_paper_config_runs_every_task_split_and_seed():
     assert len(finetune) == 9 * 3 * 3 + 19 * 2 * 5 + 3 * 5
     assert set(finetune.values()) == {2 + len(ABLATIONS)}  # one finetune per MuMo model, each combination
     # mumo_paper starts from the authors' weights; mumo_no_pretrain has none
-    assert plan.imported_source == "zihaojing/MuMo-Pretrained@main"
+    assert plan.imported_source == "zihaojing/MuMo-Pretrained@55745176247a6522a0e5ba9f49b7d451b936e17a"
     assert set(plan.pretrained_models()) == {"mumo_fixed", *ABLATIONS} - {"mumo_no_pretrain"}
     assert plan.pretrained_weights("mumo_paper") == [
         "results/paper/pretrain/imported/model/model.safetensors"
@@ -322,11 +343,11 @@ def test_raw_smiles_tables_follow_the_models_quirk():
 
 
 def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outputs():
-    full, filtered = Plan.from_config(_config()), Plan.from_config(_config(tasks=["bbbp", "esol"]))
+    full, filtered = Plan.from_config(_config()), Plan.from_config(_config(only_datasets=["bbbp", "esol"]))
     assert filtered.declared.tables() == full.tables() and full.declared is full
     assert full.tag == "" and full.table == "results/table.csv"
-    assert filtered.table == "results/table.tasks-bbbp+esol.csv"
-    assert filtered.figures_dir == "results/figures/tasks-bbbp+esol"
+    assert filtered.table == "results/table.datasets-bbbp+esol.csv"
+    assert filtered.figures_dir == "results/figures/datasets-bbbp+esol"
     assert {filtered.data_report, filtered.structure_report}.isdisjoint(
         {full.data_report, full.structure_report}
     )
@@ -341,12 +362,14 @@ def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outp
 
 
 def test_conformer_robustness_sets_stores_and_runs():
-    plan = Plan.from_config(_config(tasks=["bbbp", "esol"]))
+    plan = Plan.from_config(_config(only_datasets=["bbbp", "esol"]))
     assert [(s.name, s.varied) for s in plan.robustness_sets()] == [
         ("seed42-n1", "reference"),
         *((f"seed{seed}-n1", "conformer_seed") for seed in (43, 44, 45, 46)),
     ]
-    assert plan.robustness_store("seed43-n1") == "results/structure/robustness/seed43-n1.tasks-bbbp+esol.npz"
+    assert (
+        plan.robustness_store("seed43-n1") == "results/structure/robustness/seed43-n1.datasets-bbbp+esol.npz"
+    )
     assert plan.robustness_conformer("seed45-n1") == {
         "seed": 45, "num_conformers": 1, "max_iters": 2000, "max_embed_attempts": 80
     }  # fmt: skip
@@ -381,7 +404,7 @@ def test_paper_robustness_compares_one_conformer_with_ten_and_reads_the_smiles_a
 def test_structures_only_for_mumo_and_per_table():
     assert Plan.from_config(_config(models=["ecfp_rf"])).structure_parts() == []
     assert Plan.from_config(_config(models=["ecfp_rf"])).targets()[-1] == "results/data_report.csv"
-    plan = Plan.from_config(_config(tasks=["bbbp"]))
+    plan = Plan.from_config(_config(only_datasets=["bbbp"]))
     assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(2))]
     assert plan.table_shards("bbbp", "balanced_scaffold") == ["results/structure/datasets/bbbp.npz"]
     assert plan.structure_shard_reports() == ["results/structure/datasets/bbbp.report.csv"]

@@ -82,6 +82,10 @@ class ConformerConfig:
         payload = json.dumps({**asdict(self), "rdkit": rdkit.__version__}, sort_keys=True)
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
+    def record(self) -> dict[str, Any]:
+        """What a structure store file records of how it was built: the settings, RDKit version and digest."""
+        return {**asdict(self), "rdkit": rdkit.__version__, "digest": self.digest()}
+
 
 @dataclass
 class Conformer:

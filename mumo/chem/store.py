@@ -18,6 +18,14 @@ files map each input spelling seen so far to its canonical key, so a rerun does 
 (the parse is most of a cached rerun's time). Cache files are only ever added, atomically, so concurrent
 shard jobs can share one cache. Delete the directory to recompute.
 
+Settings. Every file records the conformer settings and RDKit version it was built with (`settings_utf8`:
+JSON of `ConformerConfig.record()`). A reader given the settings it needs (`StructureStore(..., conformer=C)`:
+training, `mumo predict`) refuses a file built with others, in one line naming the file and both settings:
+mixing them would silently give a model 3D structures computed some other way. A file written before files
+recorded their settings is read with a warning naming it: the pipeline rebuilt its shards on any change of
+settings, and `mumo train` now names its shards by the settings' digest, so only a store shared by hand can
+hold such a file built otherwise. The cache is keyed by its directory (the digest), read without a check.
+
 Integrity. Every shard file is checked when first read: the zip's CRC of each array, then that the pointers
 and arrays agree. A corrupt shard the pipeline reads (`StructureStore`) is an error naming the file; a corrupt
 cache file is moved aside (`<name>.corrupt-<UTC time>`, with a warning naming it) and its molecules are
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -79,6 +88,7 @@ _ARRAYS = {
     "frag_ba_angle": (np.float32, "frag_angle", (0,)),
 }
 _STRINGS = ("smiles", "conformer_source", "reason")
+_SETTINGS = "settings_utf8"  # the ConformerConfig.record() a file was built with, as UTF-8 JSON
 REPORT_COLUMNS = ["row", "smiles", "canonical_smiles", "outcome", "reason", "cached", "computed", "cpu_s"]
 _CHUNKSIZE = 4  # molecules per task: small, so a slow molecule does not hold a long tail of others
 
@@ -99,9 +109,9 @@ def _unpack_strings(data: np.ndarray, ptr: np.ndarray) -> list[str]:
     return [data[a:b].tobytes().decode() for a, b in zip(ptr[:-1], ptr[1:], strict=True)]
 
 
-def write_shard(records: Sequence[dict], path: str | os.PathLike) -> None:
-    """Write records to one compressed shard file, atomically."""
-    arrays = {}
+def write_shard(records: Sequence[dict], path: str | os.PathLike, config: ConformerConfig) -> None:
+    """Write records, computed with `config`, to one compressed shard file that records it, atomically."""
+    arrays = {_SETTINGS: np.frombuffer(json.dumps(config.record(), sort_keys=True).encode(), dtype=np.uint8)}
     for key in _STRINGS:
         arrays[f"{key}_utf8"], arrays[f"{key}_ptr"] = _pack_strings([r[key] for r in records])
     for key, (dtype, group, empty) in _ARRAYS.items():
@@ -112,6 +122,24 @@ def write_shard(records: Sequence[dict], path: str | os.PathLike) -> None:
             arrays[f"{group}_ptr"] = np.cumsum([0, *(p.shape[axis] for p in parts)], dtype=np.int64)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
+
+
+class StoreSettingsError(ValueError):
+    """A structure store file built with other conformer settings (or RDKit version) than a reader needs."""
+
+
+def _settings_mismatch(path: Path, built: dict, expected: dict) -> StoreSettingsError:
+    """The one-line refusal: the file and, of both settings, what differs."""
+    keys = [k for k in sorted({*built, *expected} - {"digest"}) if built.get(k) != expected.get(k)]
+    return StoreSettingsError(
+        f"{path}: structure store built with conformer settings {_settings_text(built, keys)}, but this "
+        f"model's are {_settings_text(expected, keys)}; give a store built with the model's settings, or "
+        "delete the file and rerun the step that wrote it"
+    )
+
+
+def _settings_text(record: dict, keys: Sequence[str] | None = None) -> str:
+    return ", ".join(f"{k}={record.get(k)}" for k in (keys or sorted(set(record) - {"digest"})))
 
 
 class CorruptStoreError(ValueError):
@@ -142,12 +170,17 @@ class _Shard:
     def __init__(self, path: Path):
         self.path = path
         self._arrays: dict[str, np.ndarray] | None = None
+        self.settings: dict | None = None  # what the file records (set when its SMILES are read)
 
     def _read(self, names: Sequence[str] | None) -> dict[str, np.ndarray]:
-        """The named arrays (all if None), read in full so the zip checks their CRC; CorruptStoreError if not."""
+        """The named arrays (all if None; the settings record where the file has one), read in full so the
+        zip checks their CRC; CorruptStoreError if not."""
         try:
             with np.load(self.path, allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in (npz.files if names is None else names)}
+                wanted = (
+                    npz.files if names is None else [n for n in names if n != _SETTINGS or n in npz.files]
+                )
+                arrays = {key: npz[key] for key in wanted}
             if names is None:
                 _check_arrays(arrays)
             _unpack_strings(arrays["smiles_utf8"], arrays["smiles_ptr"])
@@ -167,7 +200,12 @@ class _Shard:
         return arrays
 
     def smiles(self) -> list[str]:
-        a = self._arrays or self._read(["smiles_utf8", "smiles_ptr"])
+        a = self._arrays or self._read(["smiles_utf8", "smiles_ptr", _SETTINGS])
+        if _SETTINGS in a:
+            try:
+                self.settings = json.loads(a[_SETTINGS].tobytes().decode())
+            except ValueError as error:
+                raise CorruptStoreError(self.path, f"settings record: {error}") from error
         return _unpack_strings(a["smiles_utf8"], a["smiles_ptr"])
 
     def record(self, row: int) -> dict:
@@ -200,10 +238,18 @@ class StructureStore:
 
     Lookups take the canonical SMILES; any other spelling of a molecule is canonicalised on a miss. A corrupt
     file raises CorruptStoreError naming it, unless `move_corrupt` (the cache): then it is moved aside and
-    its molecules are simply absent.
+    its molecules are simply absent. With `conformer`, a file built with other settings raises
+    StoreSettingsError when its SMILES are first read (one not recording them: a warning).
     """
 
-    def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike], move_corrupt: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike | Sequence[str | os.PathLike],
+        move_corrupt: bool = False,
+        *,
+        conformer: ConformerConfig | None = None,
+    ):
+        self.expected = conformer.record() if conformer is not None else None
         paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
         for one in paths:
             if not one.exists():
@@ -213,6 +259,20 @@ class StructureStore:
         ]
         self._index: dict[str, tuple[int, int]] | None = None
         self.move_corrupt = move_corrupt
+
+    def _check_settings(self, shard: _Shard) -> None:
+        if self.expected is None:
+            return
+        if shard.settings is None:  # an older file: the pipeline rebuilt its shards on any settings change
+            logger.warning(
+                "%s: structure store file without a record of its conformer settings (written before mumo "
+                "recorded them), read as built with this model's %s; delete it and rerun the step that wrote "
+                "it to have them checked",
+                shard.path,
+                _settings_text(self.expected),
+            )
+        elif shard.settings.get("digest") != self.expected["digest"]:
+            raise _settings_mismatch(shard.path, shard.settings, self.expected)
 
     def _corrupt(self, error: CorruptStoreError) -> None:
         if not self.move_corrupt:
@@ -230,6 +290,7 @@ class StructureStore:
                 except CorruptStoreError as error:
                     self._corrupt(error)
                     continue
+                self._check_settings(shard)
                 for row, smiles in enumerate(names):
                     self._index.setdefault(smiles, (number, row))
         return self._index
@@ -381,10 +442,10 @@ def build_shard(
 
     new = [result.record for result in computed.values() if result.record is not None]
     records.update((record["smiles"], record) for record in new)
-    write_shard([records[key] for key in keys if key in records], out_path)
+    write_shard([records[key] for key in keys if key in records], out_path, config)
     if cache_root is not None and new:
         name = hashlib.sha1("\n".join(r["smiles"] for r in new).encode()).hexdigest()[:20]
-        write_shard(new, cache_root / f"{name}.npz")
+        write_shard(new, cache_root / f"{name}.npz", config)
     if cache_root is not None:
         spellings = {s: p.canonical for s, p in zip(smiles, parsed, strict=True) if s not in verbatim}
         _add_keys(cache_root, known_keys, spellings)

@@ -11,6 +11,7 @@ from rdkit import Chem, rdBase
 from mumo.chem.conformer import ConformerConfig, generate_conformer
 from mumo.chem.graph import build_record
 
+FRAGMENT_POLICIES = ("largest", "keep")  # salts and mixtures: keep the largest fragment, or the whole
 _LOG_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
 _INNER_SPACE = re.compile(r"\s")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import json
 import logging
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pooch
 
-from mumo.io import make_readable, write_text_atomic
+from mumo.io import make_readable, sha256sum, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +32,6 @@ CHECKSUMS = "checksums.json"
 
 class DownloadError(RuntimeError):
     """A download failed for good; the message says which URL and why."""
-
-
-def sha256sum(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def recorded_checksums(dest_dir: Path) -> dict[str, str]:

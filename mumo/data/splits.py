@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 
 Split = dict[str, list[int]]
 FOLDS = ("train", "valid", "test")
+#: folds a finetuning run cannot do without: molecules to learn from and to be scored on (an empty valid
+#: fold is allowed: no validation loss, no early stopping, the last step kept)
+NEEDED_FOLDS = ("train", "test")
 
 
 def scaffold_key(smiles: str) -> str:
@@ -126,6 +130,21 @@ FIXED_SPLITS = {"tdc": tdc_split, "authors": lambda table, seed: authors_split(t
 SPLIT_NAMES = (*SPLITTERS, *FIXED_SPLITS)
 
 
+def check_fractions(fractions: Sequence[float], key: str) -> None:
+    """Fold fractions a finetuning split can use, checked before any work: three numbers >= 0 summing to 1,
+    train and test > 0 (valid may be 0: no validation, the last step kept). `key` names them in the error
+    (the config's `split_fractions`, `mumo train --split-fractions`)."""
+    if len(fractions) != 3 or not all(
+        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
+    ):
+        raise ValueError(f"{key}: three numbers (train, valid, test) expected, got {fractions!r}")
+    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"{key}: fractions must be >= 0 and must sum to 1, got {list(fractions)}")
+    for fold, fraction in zip(FOLDS, fractions, strict=True):
+        if fold in NEEDED_FOLDS and fraction <= 0:
+            raise ValueError(f"{key}: the {fold} fraction must be > 0, got {list(fractions)}")
+
+
 def make_split(
     table: pd.DataFrame, name: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)
 ) -> Split:
@@ -143,7 +162,8 @@ def make_split(
 
 def fold_column_split(table: pd.DataFrame, sets: Sequence[str], where: str) -> Split:
     """Folds given per input row (`sets[r]` is train, valid or test for input row r, e.g. a CSV column):
-    the standardised table's rows follow their input `row`. Another value stops, naming `where` and the row."""
+    the standardised table's rows follow their input `row`. Another value stops, naming `where` and the row,
+    and so does a train or test fold left empty (e.g. every test row rejected by standardisation)."""
     bad = [(r, s) for r, s in enumerate(sets) if s not in FOLDS]
     if bad:
         raise ValueError(
@@ -151,4 +171,52 @@ def fold_column_split(table: pd.DataFrame, sets: Sequence[str], where: str) -> S
             f"({len(bad)} rows do not)"
         )
     given = np.asarray(sets, dtype=object)[table["row"].to_numpy()]
-    return {fold: np.flatnonzero(given == fold).tolist() for fold in FOLDS}
+    split = {fold: np.flatnonzero(given == fold).tolist() for fold in FOLDS}
+    check_needed_folds(split, f"{where} (rows kept by standardisation)")
+    return split
+
+
+def _listed(items: Sequence[Any], shown: int = 5) -> str:
+    """The first few items of a list for a one-line error, with how many more there are."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(map(str, items[:shown])) + more
+
+
+def check_needed_folds(split: Mapping[str, Sequence[int]], where: str) -> None:
+    """A split without train or test molecules is refused before any training, naming the fold."""
+    for fold in NEEDED_FOLDS:
+        if not len(split.get(fold, ())):
+            raise ValueError(
+                f"{where}: the {fold} fold is empty; training needs molecules in {' and '.join(NEEDED_FOLDS)} "
+                "(valid may be empty)"
+            )
+
+
+def folds_of_rows(given: Mapping[str, Any], rows: int, where: str) -> list[str]:
+    """The fold of each of `rows` input rows from a user's {"train": [...], "valid": [...], "test": [...]}
+    (0-based row numbers), checked before any work: an unknown fold name, a row number that is not an
+    integer in 0..rows-1, a row listed twice (in two folds or one), a row in no fold and an empty train or
+    test fold each stop with the rows or fold named, instead of a row silently moving to the last fold."""
+    unknown = sorted(set(given) - set(FOLDS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown fold(s) {', '.join(map(repr, unknown))}; folds: {', '.join(FOLDS)}"
+        )
+    sets: list[list[str]] = [[] for _ in range(rows)]
+    for fold in FOLDS:
+        listed = given.get(fold, [])
+        bad = [r for r in listed if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < rows]
+        if bad:
+            raise ValueError(
+                f"{where}: {fold} row(s) {_listed(bad)} are not input rows (integers 0..{rows - 1})"
+            )
+        for r in listed:
+            sets[r].append(fold)
+    twice = [f"{r} ({'/'.join(folds)})" for r, folds in enumerate(sets) if len(folds) > 1]
+    if twice:
+        raise ValueError(f"{where}: {len(twice)} row(s) listed more than once: {_listed(twice)}")
+    unlisted = [r for r, folds in enumerate(sets) if not folds]
+    if unlisted:
+        raise ValueError(f"{where}: {len(unlisted)} row(s) in no fold: {_listed(unlisted)}")
+    check_needed_folds(given, where)
+    return [folds[0] for folds in sets]

@@ -4,8 +4,12 @@ Policy, in order:
 1. Parse with RDKit (default sanitisation, `mumo.chem.structure.parse_smiles`). Empty or unparseable SMILES
    are rejected with RDKit's own error message.
 2. Fragments (`fragments: largest`, the default): salts and mixtures keep their largest fragment, chosen by
-   RDKit's LargestFragmentChooser (heavy-atom count, organic fragments preferred); counter-ions and solvents
-   are dropped from the structure, not the row. `fragments: keep` leaves mixtures whole.
+   RDKit's LargestFragmentChooser counting heavy atoms only: a fragment with carbon beats one without, then
+   the most heavy atoms win (hydrogens are not counted: cisplatin `N.N.Cl[Pt]Cl` keeps PtCl2, not ammonia),
+   then the higher sum over heavy atoms of 100 x atomic number + isotope - charge / 10, then the
+   alphabetically first canonical SMILES of the fragment, so the choice never depends on the order the
+   fragments are written in. Counter-ions and solvents are dropped from the structure, not the row.
+   `fragments: keep` leaves mixtures whole.
 3. Charges, isotopes and stereo are kept as written; the key is RDKit's isomeric canonical SMILES.
 4. Labels must be finite numbers (missing is allowed), class labels 0 or 1 (`1.0` and `"1"` too); the
    first bad label of a row rejects it, naming the column and the value. A row with no label is rejected.
@@ -26,10 +30,20 @@ import pandas as pd
 from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
-from mumo.chem.structure import parse_smiles
+from mumo.chem.structure import FRAGMENT_POLICIES, parse_smiles
 from mumo.data.registry import CLASSIFICATION
 
-FRAGMENT_POLICIES = ("largest", "keep")
+
+def _largest_fragment_chooser() -> rdMolStandardize.LargestFragmentChooser:
+    """RDKit's chooser as the policy above says: organic first, then heavy atoms (its default counts H too)."""
+    params = rdMolStandardize.CleanupParameters()
+    params.preferOrganic = True
+    params.largestFragmentChooserCountHeavyAtomsOnly = True
+    return rdMolStandardize.LargestFragmentChooser(params)
+
+
+LARGEST_FRAGMENT = _largest_fragment_chooser()
+
 REJECTED_COLUMNS = ["row", "smiles", "reason"]
 FOLD_COLUMNS = ("tdc_set", "authors_set")  # given folds, kept as they are (and part of the duplicate key)
 
@@ -38,7 +52,16 @@ FOLD_COLUMNS = ("tdc_set", "authors_set")  # given folds, kept as they are (and 
 class Standardised:
     table: pd.DataFrame  # mol_id, row, smiles, canonical_smiles, tasks..., [tdc_set]
     rejected: pd.DataFrame  # row, smiles, reason
-    counts: dict[str, int]
+    counts: dict[str, int]  # raw, kept, rejected (+ duplicates kept, in several folds, for given folds)
+    reasons: dict[str, int]  # rejected rows per reason, most frequent first (the reason without its detail)
+
+    def report(self) -> dict[str, int]:
+        """The counts as one flat record, a `rejected: <reason>` column per reason (data_report.csv's shape)."""
+        return self.counts | {f"rejected: {reason}": n for reason, n in self.reasons.items()}
+
+    def reasons_text(self) -> str:
+        """ "2 SMILES Parse Error, 1 no label" for a one-line message."""
+        return ", ".join(f"{n} {reason}" for reason, n in self.reasons.items())
 
 
 def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None, str]:
@@ -50,33 +73,40 @@ def canonicalise(smiles: object, fragments: str = "largest") -> tuple[str | None
         return None, parsed.reason
     mol = parsed.mol
     if fragments == "largest" and len(Chem.GetMolFrags(mol)) > 1:
-        mol = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
+        mol = LARGEST_FRAGMENT.choose(mol)
     return Chem.MolToSmiles(mol), ""
 
 
-def _label_problem(frame: pd.DataFrame, tasks: list[str], task_type: str) -> pd.Series:
-    """Per row: '' or why its labels are unusable, naming the column and the value as written.
+def label_problems(labels: pd.Series, column: str, task_type: str) -> tuple[pd.Series, pd.Series]:
+    """Per row: '' or why its label is unusable, naming the column and the value as written; and the labels
+    as numbers (NaN where missing or unusable). The rule of standardisation and evaluation alike.
 
     Labels must be finite numbers (missing is allowed), and class labels 0 or 1: an `inf` or a class `2`
-    would otherwise fail later without naming a row, or train a multi-task model on a third class quietly.
+    would otherwise fail later without naming a row, train a multi-task model on a third class quietly, or
+    score a wrong accuracy.
     """
+    problems = pd.Series("", index=labels.index, dtype="object")
+    written = labels.astype("string").str.strip()
+    values = pd.to_numeric(labels, errors="coerce")
+    checks = [
+        ("label not numeric", values.isna() & labels.notna() & (written != "")),
+        ("label not finite", np.isinf(values)),
+    ]
+    if task_type == CLASSIFICATION:
+        checks.append(("class label not 0 or 1", values.notna() & ~np.isinf(values) & ~values.isin([0, 1])))
+    for what, bad in checks:
+        bad &= problems == ""
+        problems[bad] = [f"{what} in column {column!r} (value {v!r})" for v in written[bad]]
+    return problems, values.where(problems == "")
+
+
+def _label_problem(frame: pd.DataFrame, tasks: list[str], task_type: str) -> pd.Series:
+    """Per row: '' or why its labels are unusable (the first bad label, `label_problems`), or "no label"."""
     problems = pd.Series("", index=frame.index, dtype="object")
     numeric = {}
     for task in tasks:
-        written = frame[task].astype("string").str.strip()
-        values = pd.to_numeric(frame[task], errors="coerce")
-        checks = [
-            ("label not numeric", values.isna() & frame[task].notna() & (written != "")),
-            ("label not finite", np.isinf(values)),
-        ]
-        if task_type == CLASSIFICATION:
-            checks.append(
-                ("class label not 0 or 1", values.notna() & ~np.isinf(values) & ~values.isin([0, 1]))
-            )
-        for what, bad in checks:
-            bad &= problems == ""
-            problems[bad] = [f"{what} in column {task!r} (value {v!r})" for v in written[bad]]
-        numeric[task] = values.where(problems == "")
+        column_problems, numeric[task] = label_problems(frame[task], task, task_type)
+        problems[problems == ""] = column_problems[problems == ""]
     all_missing = (
         pd.concat(numeric, axis=1).isna().all(axis=1) if tasks else pd.Series(False, index=frame.index)
     )
@@ -167,8 +197,8 @@ def standardise(
         rejected_frame["reason"].str.replace(r" \(.*|: .*| of row \d+.*", "", regex=True).value_counts()
     )
     counts = {"raw": len(raw), "kept": len(kept), "rejected": len(rejected_frame)}
-    counts |= {f"rejected: {k}": int(v) for k, v in reasons_count.items()}
     if not merge_duplicates:
         counts |= _duplicate_counts(kept)
     assert counts["kept"] + counts["rejected"] == counts["raw"], "standardisation lost rows"
-    return Standardised(kept[columns], rejected_frame, counts)
+    reasons = {str(k): int(v) for k, v in reasons_count.items()}
+    return Standardised(kept[columns], rejected_frame, counts, reasons)

@@ -52,3 +52,11 @@ def aggregate(scores: pd.DataFrame, published: pd.DataFrame | None = None) -> pd
         table[column] = np.round(table[column]).astype(int)
     published = load_published() if published is None else published
     return compare(table[SUMMARY_COLUMNS], published)[TABLE_COLUMNS]
+
+
+def headline_rows(table: pd.DataFrame, headline: dict[str, str]) -> pd.DataFrame:
+    """Per dataset, the rows of its headline metric on its summary task (macro for multi-task data): of the
+    table, or of the per-seed scores (`run_scores`) that the paired comparisons read."""
+    rows = table[table["metric"] == table["dataset"].map(headline)]
+    multi = rows.groupby("dataset")["task"].transform(lambda t: "macro" in set(t))
+    return rows[~multi | (rows["task"] == "macro")]

@@ -1,7 +1,7 @@
 """Figures from results/table.csv and the training logs (matplotlib, Agg backend, PNG and PDF side by side).
 
 Drawn for a reader of the paper who never sees our internal names: models carry their display names
-(`mumo.catalog.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
+(`mumo.eval.names.display_name`), error axes their units, published numbers that do not exist say so, and a `*`
 appears only beside a published number whose protocol differs from ours. Each chart returns its Figure so
 that tests can read back what was drawn; `save_figure` writes it.
 """
@@ -20,8 +20,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from mumo.catalog import ABLATIONS, MODELS, display_name, get_model  # noqa: E402
+from mumo.catalog import ABLATIONS, MODELS, get_model  # noqa: E402
+from mumo.eval.aggregate import headline_rows  # noqa: E402
+from mumo.eval.compare import MODEL, NEITHER, REFERENCE  # noqa: E402
 from mumo.eval.metrics import get_metric  # noqa: E402
+from mumo.eval.names import display_name  # noqa: E402
 from mumo.eval.robustness import CONFORMER_SEED  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
 
@@ -67,21 +70,18 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     return paths
 
 
-def axis_label(metric: str, dataset: str) -> str:
-    """The metric, its unit where it has one (an error on a regression dataset we know) and its direction."""
-    spec = get_metric(metric)
+def metric_name(metric: str, dataset: str) -> str:
+    """The metric's label, with its unit where it has one (an error on a regression dataset we know)."""
     unit = f" ({UNITS[dataset]})" if metric in _ERROR_METRICS and dataset in UNITS else ""
-    return f"{spec.label}{unit}, {'higher' if spec.higher_is_better else 'lower'} is better"
+    return f"{get_metric(metric).label}{unit}"
 
 
-def headline_rows(table: pd.DataFrame, headline: dict[str, str]) -> pd.DataFrame:
-    """Per dataset, the rows of its headline metric on its summary task (macro for multi-task data)."""
-    rows = table[table["metric"] == table["dataset"].map(headline)]
-    multi = rows.groupby("dataset")["task"].transform(lambda t: "macro" in set(t))
-    return rows[~multi | (rows["task"] == "macro")]
+def axis_label(metric: str, dataset: str) -> str:
+    """The metric, its unit where it has one and its direction."""
+    return f"{metric_name(metric, dataset)}, {'higher' if get_metric(metric).higher_is_better else 'lower'} is better"
 
 
-def _grid(heights: list[int], width: float = 6.0) -> tuple[plt.Figure, list[plt.Axes]]:
+def _grid(heights: list[float], width: float = 6.0) -> tuple[plt.Figure, list[plt.Axes]]:
     """Up to two panels per row, each tall enough for its `heights` bars; unused panels are switched off."""
     columns = max(1, min(2, len(heights)))
     rows = max(1, math.ceil(len(heights) / columns))
@@ -195,6 +195,9 @@ _OURS_NOTE = "Bars: mean over independent seeds, error bars: sample std (ddof = 
 _MEAN_LINE_NOTE = "Dotted line: the mean (dummy) baseline, which a model must beat to have learnt anything."
 
 
+ONLY_ABLATIONS_NOTE = "None of ours: this run's models are all ablations (they have their own chart)."
+
+
 def _ours_notes(table: pd.DataFrame) -> list[str]:
     return [_OURS_NOTE] + ([_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else [])
 
@@ -220,13 +223,14 @@ def metric_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> 
 def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
     """Per dataset and split: our models (ablations aside), published MuMo and the best other published
     number, each drawn as "not published" where the source has none; `*` marks a published number whose
-    protocol (`protocol_note`) differs from ours."""
-    rows = headline_rows(table, headline)
-    panels = _panels(rows[~rows["model"].isin(ABLATIONS)])
-    fig, axes = _grid([len(part) + 2 for _, part in panels])
+    protocol (`protocol_note`) differs from ours. A run of ablations only gets the published numbers, and a
+    footnote saying why none of ours is there."""
+    panels = _panels(headline_rows(table, headline))
+    full = [part[~part["model"].isin(ABLATIONS)] for _, part in panels]
+    fig, axes = _grid([len(part) + 2 for part in full])
     starred = False
-    for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
-        ours = _ours(part, preset)
+    for ax, ((dataset, split), part), ours_rows in zip(axes, panels, full, strict=True):
+        ours = _ours(ours_rows, preset)
         first = part.iloc[0]
         star = " *" if isinstance(first["protocol_note"], str) and first["protocol_note"] else ""
         published = []
@@ -256,6 +260,8 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
         *_ours_notes(table),
         "Published: as printed, with the source's ± where given (n=?: runs not stated).",
     ]
+    if table["model"].isin(ABLATIONS).all():
+        notes.append(ONLY_ABLATIONS_NOTE)
     _footnotes(fig, notes + ([PROTOCOL_FOOTNOTE] if starred else []))
     return fig
 
@@ -275,6 +281,80 @@ def ablation_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -
 TABLE_FIGURES = {"metrics": metric_chart, "comparison": comparison_chart, "ablations": ablation_chart}
 
 
+_FOREST_COLOURS = {MODEL: "tab:blue", REFERENCE: "tab:red", NEITHER: "dimgray"}
+FOREST_NOTE = (
+    "Point: mean over seeds of the paired difference (each seed: both models trained and tested on the same "
+    "split); bar: 95 % Student-t confidence interval (ddof = 1);\nn: paired seeds (no bar: fewer than 2). "
+    "Blue: the first model better (interval above 0), red: the second better (below 0), grey: the interval "
+    "includes 0 or there is none."
+)
+NO_PAIRS = "No pair of models to compare: no baseline with a finite score, no full MuMo model beside an ablation or Chemprop."
+
+
+def _forest_label(n: int, has_interval: bool) -> str:
+    return f"n={n}" if has_interval else f"n={n}, no CI"
+
+
+def _forest(ax: plt.Axes, pairs: pd.DataFrame, preset: str, title: str) -> None:
+    """One row per pair of `pairs` (rows of comparisons.csv, one dataset and split), first on top: the mean
+    difference as a point, its confidence interval as a bar, n beyond the axes' right edge."""
+    for i, row in enumerate(pairs.itertuples(index=False)):
+        colour = _FOREST_COLOURS[row.better]
+        has_interval = bool(np.isfinite([row.ci_low, row.ci_high]).all())
+        if has_interval:
+            error = [[row.mean_diff - row.ci_low], [row.ci_high - row.mean_diff]]
+            ax.errorbar(row.mean_diff, i, xerr=error, fmt="o", ms=4, color=colour, capsize=3, elinewidth=1)
+        elif np.isfinite(row.mean_diff):
+            ax.plot(row.mean_diff, i, "o", ms=4, mfc="white", color=colour)
+        else:
+            ax.text(0, i, " no pair with finite scores", va="center", fontsize=7, style="italic")
+        ax.annotate(
+            _forest_label(row.n_pairs, has_interval),
+            (1.0, i),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+    ax.axvline(0, color="black", lw=0.8)
+    ends = pairs[["mean_diff", "ci_low", "ci_high"]].to_numpy(float)
+    low, high = min(0.0, np.nanmin(ends, initial=0.0)), max(0.0, np.nanmax(ends, initial=0.0))
+    pad = 0.08 * (high - low) or 0.01
+    ax.set_xlim(low - pad, high + pad)
+    labels = [
+        f"{display_name(m, preset)}\nvs {display_name(r, preset)}"
+        for m, r in zip(pairs["model"], pairs["reference"], strict=True)
+    ]
+    ax.set_yticks(range(len(pairs)), labels, fontsize=7)
+    ax.set_ylim(len(pairs) - 0.5, -0.5)
+    first = pairs.iloc[0]
+    order = "first − second" if first["direction"] == "higher" else "second − first"
+    ax.set_xlabel(
+        f"difference in {metric_name(first['metric'], first['dataset'])} ({order}): positive = first model better",
+        fontsize=8,
+    )
+    ax.set_title(title, fontsize=10)
+
+
+def forest_chart(comparisons: pd.DataFrame, preset: str) -> plt.Figure:
+    """Paired comparisons (results/comparisons.csv), one panel per dataset and split, one row per pair: the
+    mean difference and its 95 % confidence interval, a line at 0 (no difference)."""
+    if comparisons.empty:
+        fig, ax = plt.subplots(figsize=(6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, NO_PAIRS, ha="center", va="center", fontsize=8, wrap=True)
+        return fig
+    panels = list(comparisons.groupby(["dataset", "split"], sort=False))
+    fig, axes = _grid([len(part) + 0.5 for _, part in panels], width=6.5)
+    for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
+        _forest(ax, part, preset, _title(dataset, split))
+    fig.suptitle("Paired differences over seeds on the headline test metric")
+    fig.tight_layout()
+    _footnotes(fig, [FOREST_NOTE])
+    return fig
+
+
 def smooth(values: pd.Series) -> pd.Series:
     """Exponential moving average over about 5 % of a run's steps (at least 5), so the trend shows through
     per-batch noise."""
@@ -282,7 +362,7 @@ def smooth(values: pd.Series) -> pd.Series:
 
 
 def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset: str) -> plt.Figure:
-    """One panel per key of `curves` ({panel: {"<model> <detail>": metrics.csv}}): training loss against
+    """One panel per key of `curves` ({panel: {"<model> <detail>": training log CSV}}): training loss against
     optimizer step, raw (faint) and smoothed (`smooth`), and validation loss as markers where it was
     computed. The runs of one model (its seeds) share a colour and one legend entry."""
     fig, axes = _grid([6] * len(curves), width=5.5)

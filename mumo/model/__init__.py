@@ -29,6 +29,7 @@ _MODULE_OF = {
     "mlm_loss": "heads",
     "MuMo": "model",
     "MuMoEncoder": "model",
+    "encoder_parameters": "model",
 }
 __all__ = sorted(_MODULE_OF)
 

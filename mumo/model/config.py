@@ -10,8 +10,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+#: the files of a saved model folder (mumo.model.saved writes and verifies them; the Snakefile names them)
+CONFIG_NAME, WEIGHTS_NAME, CHECKSUMS_NAME = "config.json", "model.safetensors", "checksums.json"
+VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = "vocab.json", "task.json", "featurization.json"
 HEADS = ("pretrain", "classification", "multilabel", "regression")
 POOLERS = ("cls", "bipooler", "mixpooler")
+# tokens a model reads per SMILES, [CLS] and [SEP] included, unless a run sets max_length (docs/model.md §1.1)
+PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024
 QUIRKS = (
     "additive_mask_bug",
     "bipooler_reads_pad",

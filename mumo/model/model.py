@@ -144,6 +144,12 @@ class MuMoEncoder(nn.Module):
         return EncoderOutput(self.final_norm(h), graph.x, sum_by_molecule(graph.x, batch))
 
 
+def encoder_parameters(config: MuMoConfig) -> int:
+    """Parameters of the encoder of `config` (no head), counted on the meta device: no memory, no init."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in MuMoEncoder(config).parameters())
+
+
 class MuMo(nn.Module):
     """Encoder + the head named by `config.head`; regression models also carry their TargetScaler."""
 

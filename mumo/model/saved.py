@@ -30,15 +30,20 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mumo.chem.conformer import REMOVED_SETTINGS, ConformerConfig
+from mumo.chem.structure import FRAGMENT_POLICIES
 from mumo.chem.tokenizer import SmilesTokenizer
-from mumo.data.download import sha256sum
-from mumo.data.standardise import FRAGMENT_POLICIES
-from mumo.io import atomic_path, write_json, write_text_atomic
-from mumo.model.config import MuMoConfig
+from mumo.io import atomic_path, sha256sum, write_json, write_text_atomic
+from mumo.model.config import (
+    CHECKSUMS_NAME,
+    CONFIG_NAME,
+    FEATURIZATION_NAME,
+    TASK_NAME,
+    VOCAB_NAME,
+    WEIGHTS_NAME,
+    MuMoConfig,
+)
 from mumo.model.model import MuMo
 
-CONFIG_NAME, WEIGHTS_NAME, CHECKSUMS_NAME = "config.json", "model.safetensors", "checksums.json"
-VOCAB_NAME, TASK_NAME, FEATURIZATION_NAME = "vocab.json", "task.json", "featurization.json"
 MODEL_DIR = "model"  # the saved model inside a training run's folder
 REQUIRED = (CONFIG_NAME, WEIGHTS_NAME, VOCAB_NAME, TASK_NAME)
 _HEAD_PREFIXES = ("head.", "target_scaler.")

@@ -14,8 +14,8 @@ from mumo.data.download import Transfer, fetch
 from mumo.data.hub import HubSource, read_authors
 from mumo.data.registry import Upstream
 from mumo.data.sources import ResolvedDataset, load_raw
-from mumo.data.splits import FOLDS, make_split
-from mumo.data.standardise import standardise
+from mumo.data.splits import FOLDS, NEEDED_FOLDS, make_split
+from mumo.data.standardise import Standardised, standardise
 from mumo.io import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def standardise_file(
     rejected_csv: str,
     counts_json: str,
     provenance_json: str | None = None,
-) -> None:
+) -> Standardised:
     """Standardise a raw table. With `provenance_json` (the authors' files) rows are kept as given, duplicates
     only counted, and the counts name the hub revision the rows came from."""
     raw = pd.read_csv(raw_csv, dtype={"smiles": "string"}, keep_default_na=False, na_values=[""])
@@ -78,35 +78,35 @@ def standardise_file(
         fragments=fragments,
         merge_duplicates=not authors,
     )
-    log.info("%s: %s", name, result.counts)
+    log.info("%s: %s", name, result.report())
     write_csv(result.table, out_csv)
     write_csv(result.rejected, rejected_csv)
     source = {"source": dataset.source}
     if authors:
         provenance = json.loads(Path(provenance_json).read_text())
         source = {"source": "authors"} | {k: provenance[k] for k in HUB_REPORT_COLUMNS}
-    write_json({"dataset": dataset.spec.name, **source, **result.counts}, counts_json)
+    write_json({"dataset": dataset.spec.name, **source, **result.report()}, counts_json)
     if result.table.empty:
         for row in result.rejected.itertuples(index=False):  # the job's log survives a failed job's outputs
             log.error("row %s %r rejected: %s", row.row, row.smiles, row.reason)
-        why = ", ".join(f"{n} {k.removeprefix('rejected: ')}" for k, n in result.counts.items() if ": " in k)
         raise EmptyDataError(
-            f"dataset {name!r}: no usable rows after standardisation "
-            f"({result.counts['raw']} raw rows rejected: {why}); each row and its reason is in this step's log"
+            f"dataset {name!r}: no usable rows after standardisation ({result.counts['raw']} raw rows "
+            f"rejected: {result.reasons_text()}); each row and its reason is in this step's log"
         )
+    return result
 
 
 def split_file(
     standardised_csv: str, split: str, seed: int, fractions: list[float], out_json: str, *, dataset: str
 ) -> None:
-    """Write the split; a fold that should hold molecules but came out empty stops the run here, not in
-    aggregation where the fold would be missing without a word."""
+    """Write the split; a fold that should hold molecules (a fraction > 0, or train and test, which training
+    needs) but came out empty stops the run here, not in training or aggregation. Valid may be empty."""
     table = pd.read_csv(standardised_csv)
     folds = make_split(table, split, seed, fractions)
     sizes = {fold: len(folds[fold]) for fold in FOLDS}
     wanted = dict(zip(FOLDS, fractions, strict=True)) if split != "tdc" else dict.fromkeys(FOLDS, 1)
     for fold in FOLDS:
-        if sizes[fold] == 0 and wanted[fold] > 0:
+        if sizes[fold] == 0 and (wanted[fold] > 0 or fold in NEEDED_FOLDS):
             raise EmptyDataError(
                 f"dataset {dataset!r}, split {split} seed {seed}: fold {fold!r} is empty "
                 f"({len(table)} molecules, fractions {list(fractions)}); use a larger dataset or other fractions"

@@ -43,7 +43,8 @@ from mumo.eval.robustness import (
     source_column,
 )
 from mumo.io import atomic_path, write_csv, write_json
-from mumo.model.saved import MODEL_DIR, WEIGHTS_NAME, SavedModel, load_model
+from mumo.model.config import WEIGHTS_NAME
+from mumo.model.saved import MODEL_DIR, SavedModel, load_model
 from mumo.train.data import MoleculeDataset, split_by_store
 from mumo.train.predict import predict_dataset
 from mumo.train.settings import TrainSettings

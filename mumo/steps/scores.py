@@ -1,13 +1,16 @@
-"""Scoring steps: score each run, aggregate the table."""
+"""Scoring steps: score each run, aggregate the table, compare models seed by seed."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from mumo.data.sources import ResolvedDataset, read_csv_checked
 from mumo.data.splits import FOLDS
 from mumo.eval.aggregate import aggregate, run_scores
+from mumo.eval.compare import paired_comparisons
 from mumo.eval.evaluate import score_predictions
 from mumo.eval.predictions import PREDICTION_COLUMNS
 from mumo.io import write_csv, write_json
@@ -31,9 +34,18 @@ def evaluate_run(
 
 def aggregate_table(group_records: list[str], out_csv: str) -> None:
     """The table from the seeds' metric files that the groups' records (mumo.steps.seeds) list."""
-    write_csv(
-        aggregate(run_scores([path for record in group_records for path in record_metrics(record)])), out_csv
-    )
+    write_csv(aggregate(group_scores(group_records)), out_csv)
+
+
+def compare_models(group_records: list[str], headline: dict[str, str], preset: str, out_csv: str) -> None:
+    """results/comparisons.csv: paired differences per seed, from the same scores as the table; `headline`:
+    each dataset's headline metric, `preset`: the config's `mumo.preset` (the ablations')."""
+    write_csv(paired_comparisons(group_scores(group_records), headline, preset), out_csv)
+
+
+def group_scores(group_records: list[str]) -> pd.DataFrame:
+    """Every score of the seeds that the groups' records list, one row per seed × fold × task × metric."""
+    return run_scores([path for record in group_records for path in record_metrics(record)])
 
 
 def record_metrics(record_json: str) -> list[str]:

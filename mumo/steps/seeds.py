@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mumo import __version__
-from mumo.data.download import sha256sum
 from mumo.data.sources import ResolvedDataset
-from mumo.io import write_json
+from mumo.io import sha256sum, write_json
 from mumo.steps.scores import evaluate_run
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Training layer: one DeepSpeed engine (`engine.train`, a `Trainer`), the pretraining and finetuning recipes
-the pipeline calls (`run_pretrain`, `run_finetune`), resume state (`resume`), and prediction on a user's CSV
-(`predict_csv`, which reads saved models through `mumo.model.saved` and imports no training code).
+the pipeline calls (`run_pretrain`, `run_finetune`), resume state (`resume`) and batch inference (`predict`,
+which imports no training code).
 
 Imports are lazy (PEP 562) so `import mumo.train` does not pull in DeepSpeed.
 """
@@ -13,7 +13,6 @@ _EXPORTS = {
     "TrainSettings": "mumo.train.settings",
     "run_pretrain": "mumo.train.recipes",
     "run_finetune": "mumo.train.recipes",
-    "predict_csv": "mumo.train.predict",
 }
 
 __all__ = sorted(_EXPORTS)

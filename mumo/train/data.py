@@ -42,9 +42,10 @@ class MoleculeDataset(Dataset):
         labels: np.ndarray | None = None,
     ) -> None:
         self.smiles, self.store, self.tokenizer, self.max_length = list(smiles), store, tokenizer, max_length
-        self.labels = (
-            None if labels is None else np.asarray(labels, dtype=np.float32).reshape(len(smiles), -1)
-        )
+        if labels is not None:  # one column per task (an empty fold included: no reshape of 0 rows)
+            labels = np.asarray(labels, dtype=np.float32)
+            labels = labels[:, None] if labels.ndim == 1 else labels
+        self.labels = labels
         self.token_ids = [tokenizer.encode(s, max_length) for s in self.smiles]
         self.lengths = np.array([len(ids) for ids in self.token_ids])
 

@@ -40,8 +40,8 @@ from mumo.model.precision import autocast
 from mumo.model.saved import load_weights, save_pretrained
 from mumo.train import resume as ckpt
 from mumo.train.data import LengthBatchSampler, MoleculeDataset, batch_generator, eval_batches
-from mumo.train.metrics_log import MetricsLog, plot_learning_curve
 from mumo.train.settings import TrainSettings
+from mumo.train.training_log import TRAINING_LOG, TrainingLog, find_training_log, plot_learning_curve
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class TrainJob(TypedDict):
 def train(model: MuMo, train_set: MoleculeDataset, loss_fn: LossFn, **job: Unpack[TrainJob]) -> TrainResult:
     """Train `model` in place; on return it holds the selected weights (last, or best validation loss).
 
-    Writes `out_dir/metrics.csv`, `learning_curve.png`, `checkpoints/` and, with selection best_valid,
+    Writes `out_dir/training_log.csv`, `learning_curve.png`, `checkpoints/` and, with selection best_valid,
     `best/` (save_pretrained). Resumes from `checkpoints/` when it holds a checkpoint with this `run_key`
     (the settings, inputs and world size); a checkpoint of another run is deleted, with a warning. Once the
     run is finished, both folders are deleted (the caller saves the selected weights once, as `model/`)
@@ -331,12 +331,16 @@ class Trainer:
         return pointer
 
     def open_log(self, pointer: dict | None) -> None:
-        """metrics.csv (rank 0; a resumed run continues the log saved with its checkpoint), the progress bar
-        and the counters of the loop."""
-        self.metrics_csv = self.out_dir / "metrics.csv"
-        history = self.ckpt_dir / pointer["tag"] / ckpt.METRICS_COPY if pointer is not None else None
+        """The training log (rank 0; a resumed run continues the log saved with its checkpoint, under its old
+        name in a checkpoint written before the rename), the progress bar and the counters of the loop."""
+        self.training_log = self.out_dir / TRAINING_LOG
+        history = (
+            find_training_log(self.ckpt_dir / pointer["tag"] / TRAINING_LOG) if pointer is not None else None
+        )
         self.log = (
-            MetricsLog(self.metrics_csv, history, resume_step=self.state.step) if self.dist.is_main else None
+            TrainingLog(self.training_log, history, resume_step=self.state.step)
+            if self.dist.is_main
+            else None
         )
         self.bar = tqdm(
             total=self.total,
@@ -390,7 +394,7 @@ class Trainer:
         self.epoch_log.add(loss)
 
     def optimizer_step(self) -> bool:
-        """After an optimizer step: evaluate, log a metrics row and checkpoint when due; True to stop here."""
+        """After an optimizer step: evaluate, log a training log row and checkpoint when due; True to stop here."""
         s, state = self.settings, self.state
         state.step += 1
         self.bar.update()
@@ -430,7 +434,7 @@ class Trainer:
         return valid_loss
 
     def log_row(self, valid_loss: float | None) -> None:
-        """One metrics.csv row over the steps since the last one (all ranks: a collective sum)."""
+        """One training log row over the steps since the last one (all ranks: a collective sum)."""
         loss, molecules_per_s, tokens_per_s, data_fraction = self.window.flush()
         row = {
             "step": self.state.step,
@@ -449,7 +453,7 @@ class Trainer:
         self.bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{self.lr:.2e}")
 
     def save_checkpoint(self) -> None:
-        """Every rank writes its part of a new tag, rank 0 adds the metrics log so far; then rank 0 commits the
+        """Every rank writes its part of a new tag, rank 0 adds the training log so far; then rank 0 commits the
         pointer (see mumo.train.resume)."""
         dist, state = self.dist, self.state
         rng = [None] * dist.world_size
@@ -458,7 +462,7 @@ class Trainer:
         client = {"loop": dataclasses.asdict(state), "rng": rng}
         self.engine.save_checkpoint(str(self.ckpt_dir), tag=tag, client_state=client, save_latest=False)
         if dist.is_main:
-            shutil.copyfile(self.metrics_csv, self.ckpt_dir / tag / ckpt.METRICS_COPY)
+            shutil.copyfile(self.training_log, self.ckpt_dir / tag / TRAINING_LOG)
             ckpt.commit(self.ckpt_dir, tag, state.step, self.run_key)
         dist.barrier()
 
@@ -472,7 +476,7 @@ class Trainer:
         if self.log is not None:
             self.log.close()
             plot_learning_curve(
-                self.metrics_csv, self.out_dir / "learning_curve.png", title=self.out_dir.name
+                self.training_log, self.out_dir / "learning_curve.png", title=self.out_dir.name
             )
         dist.barrier()
         finished = state.step >= self.total or state.stopped_early
@@ -488,7 +492,7 @@ class Trainer:
 
 
 class _Window:
-    """What the micro-batches since the last metrics row did: loss sum, micro-batches, molecules and tokens
+    """What the micro-batches since the last training log row did: loss sum, micro-batches, molecules and tokens
     (summed over ranks when flushed), and this rank's time in training and in waiting for data."""
 
     def __init__(self, dist: Dist) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mumo.train.recipes import run_pretrain
+from mumo.train.recipes import PretrainData, run_pretrain
 
 
 def gpu_count(resources: Mapping[str, Any]) -> int:
@@ -44,9 +44,7 @@ def cli_command(args: list[str], processes: int = 1) -> list[str]:
 
 
 def launch_pretrain(
-    corpus_csv: str,
-    store: str | list[str],
-    vocab_json: str,
+    data: PretrainData,
     out_dir: str,
     settings: dict,
     *,
@@ -57,25 +55,28 @@ def launch_pretrain(
     """`run_pretrain` in `processes` ranks sharing `threads` CPU threads; their output is appended to `log_path`.
 
     Settings are per rank (a batch of `batch_size` on every rank, as the paper's "batch 128 per device").
-    `store` is a store directory or a list of shard files; the ranks are given the folder of the files (the
-    command line takes one store), which holds those shards alone in the pipeline's layout.
+    The ranks are given the store as `data` names it (the pipeline's: its shard files, each checked against
+    the conformer settings) and those settings.
     """
     if processes <= 1:
-        run_pretrain(corpus_csv, store, vocab_json, out_dir, settings, threads=threads)
+        run_pretrain(data, out_dir, settings, threads=threads)
         return
-    store_dir = store if isinstance(store, str) else str(Path(store[0]).parent)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / "launch_settings.json"
     settings_file.write_text(json.dumps(settings, indent=1))
+    stores = [data.store] if isinstance(data.store, str) else list(data.store)
+    conformer = [f"{key}={json.dumps(value)}" for key, value in (data.conformer or {}).items()]
     args = [
         "pretrain",
-        f"--corpus={corpus_csv}",
-        f"--store={store_dir}",
-        f"--vocab={vocab_json}",
+        f"--corpus={data.corpus_csv}",
+        "--store",
+        *stores,
+        f"--vocab={data.vocab_json}",
         f"--output={out_dir}",
         f"--settings={settings_file}",
         f"--threads={max(1, threads // processes)}",
+        *(["--conformer", *conformer] if conformer else []),
     ]
     command = cli_command(args, processes)
     with open(log_path, "a") as log:

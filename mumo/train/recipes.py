@@ -22,14 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import StructureStore
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.data.registry import CLASSIFICATION, REGRESSION
 from mumo.data.sources import read_csv_checked
+from mumo.data.splits import check_needed_folds
 from mumo.eval.predictions import long_predictions
 from mumo.io import write_csv, write_text_atomic
 from mumo.model import MuMo, get_preset, mask_tokens
 from mumo.model.batch import MolBatch
+from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH
 from mumo.model.saved import (
     MODEL_DIR,
     VOCAB_NAME,
@@ -46,7 +49,6 @@ from mumo.train.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
-PRETRAIN_MAX_LENGTH, FINETUNE_MAX_LENGTH = 512, 1024  # docs/model.md §1.1
 PREDICTED_FOLDS = ("valid", "test")
 
 
@@ -119,19 +121,23 @@ def _read_smiles(csv_path: str, column: str = "canonical_smiles") -> list[str]:
 # Recipes
 
 
-def run_pretrain(
-    corpus_csv: str,
-    store_dir: str | list[str],
-    vocab_json: str,
-    out_dir: str,
-    settings: dict,
-    *,
-    threads: int = 1,
-) -> None:
-    """Masked-token pretraining (docs/model.md §2.6) on a corpus CSV with a `canonical_smiles` column.
+@dataclass(frozen=True)
+class PretrainData:
+    """What pretraining learns from: a corpus CSV with a `canonical_smiles` column, the structure store (its
+    shard files, or a folder of them) built with the `conformer` settings (None: the defaults; a store file
+    built otherwise is refused) and the vocabulary."""
+
+    corpus_csv: str
+    store: str | list[str]
+    vocab_json: str
+    conformer: dict[str, Any] | None = None
+
+
+def run_pretrain(data: PretrainData, out_dir: str, settings: dict, *, threads: int = 1) -> None:
+    """Masked-token pretraining (docs/model.md §2.6) on `data`'s corpus.
 
     A `valid_fraction` slice of the corpus (seeded) is held out for the validation loss. Molecules without a
-    structure record are left out and counted. Writes `out_dir/model/`, `metrics.csv`, `learning_curve.png`,
+    structure record are left out and counted. Writes `out_dir/model/`, `training_log.csv`, `learning_curve.png`,
     `checkpoints/` and `summary.json`.
     """
     s = TrainSettings.from_dict(settings)
@@ -140,8 +146,10 @@ def run_pretrain(
     started = time.perf_counter()
     with distributed() as dist:
         seed_everything(s.seed)
-        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(store_dir)
-        smiles = list(dict.fromkeys(_read_smiles(corpus_csv)))
+        tokenizer = SmilesTokenizer.load(data.vocab_json)
+        conformer = ConformerConfig.from_dict(data.conformer or {}, "conformer settings")
+        store = StructureStore(data.store, conformer=conformer)
+        smiles = list(dict.fromkeys(_read_smiles(data.corpus_csv)))
         present, missing = split_by_store(smiles, store)
         if len(missing):
             logger.warning(
@@ -159,7 +167,7 @@ def run_pretrain(
             if n_valid
             else None
         )
-        run_key = _digest(s.fingerprint(), Path(corpus_csv), Path(vocab_json))
+        run_key = _digest(s.fingerprint(), Path(data.corpus_csv), Path(data.vocab_json))
         result = train(
             model, train_set, loss_fn, evaluate=evaluate, settings=s, out_dir=out, dist=dist, run_key=run_key
         )
@@ -181,10 +189,11 @@ def run_pretrain(
 
 @dataclass(frozen=True)
 class FinetuneData:
-    """What a finetuning run learns from: the standardised table, its split, the structure store (a folder or
-    its shard files), the vocabulary and the label columns. `fragments` and `conformer` (the pipeline's
-    `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`) say how the
-    table and the store were made; they go to `model/featurization.json` for `mumo predict`."""
+    """What a finetuning run learns from: the standardised table, its split, the structure store (its shard
+    files, or a folder of them), the vocabulary and the label columns. `fragments` and `conformer` (the
+    pipeline's `standardise.fragments` and `structure.conformer`; defaults for a store from `mumo featurize`)
+    say how the table and the store were made (a store file built otherwise is refused); they go to
+    `model/featurization.json` for `mumo predict`."""
 
     standardised_csv: str
     split_json: str
@@ -210,7 +219,8 @@ def run_finetune(
 
     `seed` (the pipeline's) replaces `settings["seed"]`. Model selection is `settings.selection`: "last" (the
     paper's protocol) or "best_valid" (lowest validation loss, early stopping after `patience` evaluations); the
-    test fold is only ever predicted. Regression targets are z-scored with training-fold statistics and
+    test fold is only ever predicted. An empty valid fold means no validation: the last step is kept, with a
+    warning; an empty train or test fold is refused before any work. Regression targets are z-scored with training-fold statistics and
     predictions de-normalised. A molecule without a structure record cannot be embedded (the model has no
     graph-free path: a molecule without atoms gets an all-masked cross-attention); it is left out of training
     and selection and written with y_pred NaN, and counted in the log and `summary.json`.
@@ -219,7 +229,7 @@ def run_finetune(
     `canonical_smiles` either way.
 
     Writes `out_predictions` (long format: mol_id, canonical_smiles, fold, task, y_true, y_pred for the valid
-    and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `metrics.csv`,
+    and test folds) and in `out_dir`: `model/` (with `data`'s featurisation), `training_log.csv`,
     `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection).
     """
     standardised_csv, split_json, vocab_json = data.standardised_csv, data.split_json, data.vocab_json
@@ -238,13 +248,16 @@ def run_finetune(
         dtype={"canonical_smiles": "string", column: "string"},
     )
     split = json.loads(Path(split_json).read_text())
+    check_needed_folds(split, split_json)
     labels = table[tasks].to_numpy(dtype=np.float64)
     rows = {fold: np.asarray(split[fold], dtype=np.int64) for fold in ("train", *PREDICTED_FOLDS)}
     head = head_fields(task_type, len(tasks))
     max_length = s.max_length or FINETUNE_MAX_LENGTH
     with distributed() as dist:
         seed_everything(s.seed)
-        tokenizer, store = SmilesTokenizer.load(vocab_json), StructureStore(data.store_dir)
+        tokenizer = SmilesTokenizer.load(vocab_json)
+        conformer = ConformerConfig(**featurized["conformer"])
+        store = StructureStore(data.store_dir, conformer=conformer)
         smiles = table[column].to_numpy()
         datasets, missing = {}, {}
         for fold, fold_rows in rows.items():
@@ -265,13 +278,17 @@ def run_finetune(
         evaluate = partial(
             dataset_loss, dataset=datasets["valid"][1], loss_fn=supervised_loss, settings=s, dist=dist
         )
+        has_valid = len(datasets["valid"][1]) > 0
+        if not has_valid:
+            logger.warning(
+                "%s: no valid molecules: no validation loss and no early stopping; the last step is kept",
+                split_json,
+            )
+            s = dataclasses.replace(s, selection="last")
         inputs = [Path(standardised_csv), Path(split_json), Path(vocab_json)]
         if pretrained_dir is not None:
             inputs.append(Path(pretrained_dir) / WEIGHTS_NAME)
         run_key = _digest(s.fingerprint(), tasks, task_type, *inputs)
-        has_valid = len(datasets["valid"][1]) > 0
-        if not has_valid and s.selection == "best_valid":
-            raise ValueError("selection best_valid needs molecules in the valid fold")
         result = train(
             model,
             datasets["train"][1],

@@ -5,7 +5,7 @@ Layout of `out_dir/checkpoints/`::
     latest.json        {"tag": "step000120", "step": 120, "run_key": ...}, written last, atomically
     step000100/        engine.save_checkpoint(..., save_latest=False): model, optimizer (ZeRO partitions),
     step000120/        LR scheduler, our client state (loop position, RNG states of every rank, selection)
-                       and metrics.csv, the run's metrics log up to this step
+                       and training_log.csv, the run's training log up to this step (metrics.csv before)
 
 Why not DeepSpeed's `latest` file: it is written in place (`open(..., "w")`), so a kill at the wrong moment
 leaves it empty, and with a reused tag the tag's files are overwritten in place. Here every save goes to a new
@@ -32,9 +32,6 @@ import torch
 from mumo.io import write_text_atomic
 
 POINTER = "latest.json"
-METRICS_COPY = (
-    "metrics.csv"  # the run's metrics log up to the tag's step, for a resume after the log was lost
-)
 KEEP = 2  # tags kept: the latest and the one before it
 
 

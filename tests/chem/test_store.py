@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import rdkit
 
 import mumo.chem.store as store_module
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import (
     OUTCOMES,
     REPORT_COLUMNS,
+    StoreSettingsError,
     StructureStore,
     build_shard,
     featurize_csv,
@@ -55,7 +58,7 @@ def test_shard_index_is_stable_and_in_range():
 
 def test_shard_round_trip_without_pickle(tmp_path: Path, awkward_smiles, fast_config):
     records = [featurize_canonical(canonical_smiles(s), fast_config).record for s in awkward_smiles.values()]
-    write_shard(records, tmp_path / "a.npz")
+    write_shard(records, tmp_path / "a.npz", fast_config)
     with np.load(tmp_path / "a.npz", allow_pickle=False) as npz:
         assert all(npz[key].dtype != object for key in npz.files)
     assert zipfile.ZipFile(tmp_path / "a.npz").testzip() is None
@@ -64,6 +67,39 @@ def test_shard_round_trip_without_pickle(tmp_path: Path, awkward_smiles, fast_co
     for record in records:
         assert record["smiles"] in store
         _assert_same_record(store[record["smiles"]], record)
+
+
+def test_a_store_file_records_its_settings_and_a_reader_refuses_other_settings(tmp_path: Path, fast_config):
+    build_shard(DRUGS[:2], tmp_path / "a.npz", fast_config)
+    assert DRUGS[0] in StructureStore(tmp_path / "a.npz", conformer=fast_config)
+    other = ConformerConfig(max_embed_attempts=3, max_iters=7)
+    store = StructureStore([tmp_path / "a.npz"], conformer=other)
+    message = f"{tmp_path / 'a.npz'}: structure store built with conformer settings max_iters=2000, but this model's are max_iters=7;"
+    with pytest.raises(StoreSettingsError, match=f"^{re.escape(message)}[^\n]*$"):
+        DRUGS[0] in store  # noqa: B015
+    # the RDKit version is part of the settings
+    with open(tmp_path / "a.npz", "rb") as handle:
+        arrays = dict(np.load(handle, allow_pickle=False))
+    recorded = json.loads(arrays["settings_utf8"].tobytes())
+    assert recorded == fast_config.record() and recorded["rdkit"] == rdkit.__version__
+    older = {**recorded, "rdkit": "2020.09.1", "digest": "0" * 16}
+    arrays["settings_utf8"] = np.frombuffer(json.dumps(older).encode(), dtype=np.uint8)
+    np.savez_compressed(tmp_path / "older.npz", **arrays)
+    with pytest.raises(
+        StoreSettingsError, match=f"rdkit=2020.09.1, but this model's are rdkit={rdkit.__version__};"
+    ):
+        DRUGS[0] in StructureStore(tmp_path / "older.npz", conformer=fast_config)  # noqa: B015
+    assert DRUGS[0] in StructureStore(tmp_path / "older.npz")  # a reader without settings does not check
+
+
+def test_a_store_file_without_a_settings_record_is_read_with_a_warning(tmp_path: Path, fast_config, caplog):
+    build_shard(DRUGS[:2], tmp_path / "new.npz", fast_config)
+    with open(tmp_path / "new.npz", "rb") as handle:
+        arrays = {k: v for k, v in np.load(handle, allow_pickle=False).items() if k != "settings_utf8"}
+    np.savez_compressed(tmp_path / "old.npz", **arrays)  # as mumo wrote them before the record
+    store = StructureStore(tmp_path / "old.npz", conformer=fast_config)
+    _assert_same_record(store[DRUGS[0]], StructureStore(tmp_path / "new.npz")[DRUGS[0]])
+    assert "old.npz: structure store file without a record of its conformer settings" in caplog.text
 
 
 def test_empty_shard(tmp_path: Path):
@@ -76,8 +112,8 @@ def test_empty_shard(tmp_path: Path):
 def test_store_reads_a_directory_of_shards_lazily(tmp_path: Path):
     config = ConformerConfig()
     records = [featurize_canonical(canonical_smiles(s), config).record for s in DRUGS]
-    write_shard(records[:3], tmp_path / "shard-0.npz")
-    write_shard(records[3:], tmp_path / "shard-1.npz")
+    write_shard(records[:3], tmp_path / "shard-0.npz", config)
+    write_shard(records[3:], tmp_path / "shard-1.npz", config)
     store = StructureStore(tmp_path)
     assert len(store) == len(DRUGS) and set(store) == {r["smiles"] for r in records}
     _assert_same_record(store[records[5]["smiles"]], records[5])

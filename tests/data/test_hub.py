@@ -22,7 +22,7 @@ from helpers import REPO, LoopbackHTTP
 
 from mumo.data import hub as hub_module
 from mumo.data.download import DownloadError, sha256sum
-from mumo.data.hub import HubError, HubSource, parse_card, read_authors
+from mumo.data.hub import HubError, HubSource, parse_card, read_authors, split_files
 from mumo.data.registry import HubConfig, get_dataset
 
 MIRROR = REPO / "tests" / "data" / "hub"
@@ -205,3 +205,86 @@ def test_from_config_defaults_to_the_registry_repo():
     assert HubSource.from_config({}) == HubSource("zihaojing/MuMo-Finetuning", None, None)
     pinned = HubSource.from_config({"hub_repo": "zihaojing/MuMo-Finetune", "hub_revision": "abc"})
     assert (pinned.repo, pinned.revision) == ("zihaojing/MuMo-Finetune", "abc")
+
+
+def test_a_stray_file_matching_the_cards_pattern_is_not_read(tmp_path, caplog):
+    """`bbbp/train-*` also matches a backup copy; it used to double the train fold ("duplicates kept 38")."""
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MIRROR, mirror)
+    train = mirror / "bbbp" / "train-00000-of-00001.parquet"
+    shutil.copy(train, train.with_name(train.name + ".bak"))
+    shutil.copy(train, mirror / "bbbp" / "train-copy.parquet")
+    table, provenance = read_authors(get_dataset("bbbp"), ["p_np"], HubSource(mirror=str(mirror)), tmp_path)
+    assert provenance["rows"] == {"train": 37, "valid": 6, "test": 7} and len(table) == 50
+    assert sorted(provenance["files"]) == [
+        f"bbbp/{s}-00000-of-00001.parquet" for s in ("test", "train", "validation")
+    ]
+    assert "train-00000-of-00001.parquet.bak" in caplog.text and "not data shards: not read" in caplog.text
+
+
+def test_split_files_are_one_complete_set_of_shards():
+    shards = [f"c/train-0000{i}-of-00003.parquet" for i in range(3)]
+    assert split_files([*shards, "c/test-00000-of-00001.parquet"], ["c/train-*"], "w") == shards
+    assert split_files(["c/train.parquet", "c/train-x"], ["c/train.parquet"], "w") == ["c/train.parquet"]
+    with pytest.raises(HubError, match=r"w: shard\(s\) \['c/train-00001-of-00003.parquet'\] missing"):
+        split_files([shards[0], shards[2]], ["c/train-*"], "w")
+    with pytest.raises(HubError, match=r"hold 2 sets of shards; \['c/train-\*'\] must select one"):
+        split_files([*shards, "c/train-00000-of-00001.parquet"], ["c/train-*"], "w")
+    with pytest.raises(HubError, match=r"w: no data file matches \['c/valid-\*'\]"):
+        split_files(shards, ["c/valid-*"], "w")
+    with pytest.raises(HubError, match=r"w: the card lists \['c/valid.parquet'\], not in the repository"):
+        split_files(shards, ["c/valid.parquet"], "w")
+
+
+@pytest.mark.parametrize("damage", ["garbled", "no rows", "no label column"])
+def test_a_bad_mirror_file_is_refused_before_its_hash_is_recorded(tmp_path, damage):
+    """Its hash used to be recorded first: once the mirror was fixed, the good file was refused for good."""
+    mirror, downloads = tmp_path / "mirror", tmp_path / "downloads"
+    shutil.copytree(MIRROR, mirror)
+    train = mirror / "bbbp" / "train-00000-of-00001.parquet"
+    good = train.read_bytes()
+    if damage == "garbled":
+        train.write_bytes(good[: len(good) // 2] + b"\0" * 64)
+    else:
+        frame = pd.read_parquet(train)
+        (frame.head(0) if damage == "no rows" else frame.drop(columns="p_np")).to_parquet(train, index=False)
+    source = HubSource(mirror=str(mirror), revision="abc123")
+    message = {"garbled": "not a readable parquet file", "no rows": "no rows", "no label column": "no column"}
+    with pytest.raises(
+        HubError, match=rf"train-00000-of-00001.parquet: {message[damage]}.*hash is not recorded"
+    ):
+        read_authors(get_dataset("bbbp"), ["p_np"], source, downloads)
+    recorded = json.loads((downloads / "hub" / "checksums.json").read_text())
+    assert not any("train-" in key for key in recorded)
+    train.write_bytes(good)  # the mirror fixed: the good file is read and trusted
+    table, provenance = read_authors(get_dataset("bbbp"), ["p_np"], source, downloads)
+    assert provenance["rows"]["train"] == 37
+
+
+def test_without_network_the_error_is_one_line_naming_the_mirror_setting(tmp_path):
+    """It used to be a 75-line traceback naming neither the hub nor `download.hub_mirror`."""
+    code = (
+        "import sys\n"
+        "from mumo.data.hub import HubSource, read_authors\n"
+        "from mumo.data.registry import get_dataset\n"
+        "for revision in (None, 'f' * 40):  # resolving the branch, then downloading a pinned revision\n"
+        "    try:\n"
+        "        read_authors(get_dataset('bbbp'), ['p_np'], HubSource(revision=revision), sys.argv[1])\n"
+        "    except Exception as error:\n"
+        "        print(f'{type(error).__name__}: {error}')\n"
+    )
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "dl")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stdout + done.stderr
+    for line, what in zip(lines, ("resolve the revision", "download README.md"), strict=True):
+        assert line.startswith(
+            f"HubError: cannot {what} of zihaojing/MuMo-Finetuning from the Hugging Face hub"
+        )
+        assert "without network, set download.hub_mirror to a copy of it" in line and len(line) < 330

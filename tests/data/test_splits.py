@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from helpers import MOLECULENET
 
-from mumo.data.splits import FOLDS, fold_column_split, make_split, scaffold_key
+from mumo.data.splits import FOLDS, fold_column_split, folds_of_rows, make_split, scaffold_key
 from mumo.data.standardise import standardise
 
 
@@ -99,9 +99,45 @@ def test_authors_split_is_their_folds_row_for_row():
 
 def test_fold_column_split_follows_the_input_rows_of_the_kept_molecules():
     table = pd.DataFrame({"row": [0, 2, 3]})  # input row 1 was rejected by standardisation
-    folds = fold_column_split(table, ["train", "test", "valid", "train"], "d.csv")
-    assert folds == {"train": [0, 2], "valid": [1], "test": []}
+    folds = fold_column_split(table, ["train", "test", "valid", "test"], "d.csv")
+    assert folds == {"train": [0], "valid": [1], "test": [2]}
     with pytest.raises(
         ValueError, match=r"d.csv: row 1 has 'dev'; every row needs one of train, valid, test"
     ):
         fold_column_split(table, ["train", "dev", "test", "dev"], "d.csv")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {"train": [0, 1, 2], "valid": [], "test": [3, 2]},
+            r"1 row\(s\) listed more than once: 2 \(train/test\)",
+        ),
+        ({"train": [0, 1, 1], "test": [2, 3]}, r"1 row\(s\) listed more than once: 1 \(train/train\)"),
+        ({"train": [0, 1, 2], "test": [3, 7]}, r"test row\(s\) 7 are not input rows \(integers 0..3\)"),
+        ({"train": [0, 1, -1], "test": [2, 3]}, r"train row\(s\) -1 are not input rows"),
+        ({"train": [0, "1", 2], "test": [3]}, r"train row\(s\) 1 are not input rows"),
+        ({"train": [0, 1], "val": [2], "test": [3]}, r"unknown fold\(s\) 'val'; folds: train, valid, test"),
+        ({"train": [0, 1], "test": [3]}, r"1 row\(s\) in no fold: 2"),
+        (
+            {"train": [0, 1, 2, 3], "test": []},
+            r"the test fold is empty; training needs molecules in train and test",
+        ),
+        ({"valid": [0, 1], "test": [2, 3]}, r"the train fold is empty"),
+    ],
+)
+def test_user_folds_with_a_row_twice_out_of_range_or_an_empty_needed_fold_are_refused(given, message):
+    with pytest.raises(ValueError, match=rf"^s.json: {message}"):
+        folds_of_rows(given, 4, "s.json")
+
+
+def test_user_folds_give_each_row_its_fold_and_may_leave_valid_empty():
+    assert folds_of_rows({"train": [2, 0], "test": [1]}, 3, "s.json") == ["train", "test", "train"]
+    assert folds_of_rows({"train": [0], "valid": [2], "test": [1]}, 3, "s.json") == ["train", "test", "valid"]
+
+
+def test_fold_column_split_refuses_a_test_fold_emptied_by_standardisation():
+    table = pd.DataFrame({"row": [0, 2, 3]})  # input row 1, the only test row, was rejected
+    with pytest.raises(ValueError, match=r"d.csv \(rows kept by standardisation\): the test fold is empty"):
+        fold_column_split(table, ["train", "test", "valid", "train"], "d.csv")

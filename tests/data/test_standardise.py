@@ -32,6 +32,23 @@ def test_salts_keep_the_largest_fragment_and_isotopes_and_stereo_survive():
         canonicalise("CCO", fragments="smallest")
 
 
+@pytest.mark.parametrize(
+    ("smiles", "kept"),
+    [
+        ("N.N.Cl[Pt]Cl", "[Cl][Pt][Cl]"),  # cisplatin: PtCl2 (3 heavy atoms), not NH3 (4 atoms with H)
+        ("Cl[Pt]Cl.N.N", "[Cl][Pt][Cl]"),
+        ("CCN(CC)CC.Cl", "CCN(CC)CC"),  # triethylamine hydrochloride
+        ("Cl.CN1CCC[C@H]1c1cccnc1", "CN1CCC[C@H]1c1cccnc1"),  # nicotine hydrochloride, stereo kept
+        ("CC.O=C=O", "O=C=O"),  # both organic: 3 heavy atoms beat 2 (ethane has 8 atoms with H)
+        ("CCO.COC", "CCO"),  # a tie in heavy atoms and weight: the first SMILES alphabetically
+        ("COC.CCO", "CCO"),  # whatever the order in the input
+        ("O.[Na+].[Cl-]", "[Cl-]"),  # no carbon anywhere: heavier Cl over Na and O
+    ],
+)
+def test_the_largest_fragment_counts_heavy_atoms_with_a_deterministic_tie_break(smiles, kept):
+    assert canonicalise(smiles) == (kept, "")
+
+
 def test_duplicates_merge_regression_by_mean_and_list_the_merged_rows():
     raw = pd.DataFrame({"smiles": ["OCC", "CCO", "C(C)O", "CCC"], "y": [1.0, 2.0, 6.0, 0.5]})
     result = standardise(raw, ["y"], "regression", "d")
@@ -81,8 +98,8 @@ def test_labels_must_be_finite_and_classes_zero_or_one_each_rejection_named_and_
         7: "class label not 0 or 1 in column 'y' (value '0.5')",
     }
     assert result.table["y"].tolist() == [1.0, 0.0, 1.0]
-    assert result.counts["rejected: label not finite in column 'y'"] == 2
-    assert result.counts["rejected: class label not 0 or 1 in column 'y'"] == 3
+    assert result.reasons["label not finite in column 'y'"] == 2
+    assert result.reasons["class label not 0 or 1 in column 'y'"] == 3
 
 
 def test_regression_labels_may_be_any_finite_number_but_not_infinite():
@@ -97,7 +114,7 @@ def test_whitespace_inside_a_smiles_rejects_the_row_instead_of_keeping_a_fragmen
     result = standardise(raw, ["y"], "classification", "t")
     assert result.table["canonical_smiles"].tolist() == ["CCO"]
     assert result.rejected["row"].tolist() == [0, 1]
-    assert result.counts["rejected: whitespace inside the SMILES"] == 2
+    assert result.reasons["whitespace inside the SMILES"] == 2
 
 
 def test_authors_rows_are_kept_as_given_and_their_duplicates_counted():

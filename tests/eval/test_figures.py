@@ -3,9 +3,12 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 
+from mumo.eval.compare import paired_comparisons
 from mumo.eval.figures import (
     BEST_PUBLISHED,
     BOUNDS,
+    FOREST_NOTE,
+    NO_PAIRS,
     NO_SCORE,
     NOT_PUBLISHED,
     PROTOCOL_FOOTNOTE,
@@ -14,6 +17,7 @@ from mumo.eval.figures import (
     ablation_chart,
     axis_label,
     comparison_chart,
+    forest_chart,
     headline_rows,
     learning_curves,
     metric_chart,
@@ -22,7 +26,7 @@ from mumo.eval.figures import (
     smooth,
 )
 from mumo.eval.published import PUBLISHED_COLUMNS
-from mumo.train.metrics_log import plot_learning_curve
+from mumo.train.training_log import plot_learning_curve
 
 HEADLINE = {"freesolv": "rmse", "tox21": "roc_auc"}
 SMALL = "MuMo small (CPU demo, 3.3 M)"
@@ -286,8 +290,8 @@ def test_plot_learning_curve_draws_loss_validation_and_learning_rate(tmp_path, m
 
     closed = []
     monkeypatch.setattr(plt, "close", closed.append)  # keep the figure to read it back
-    frame = _metrics_csv(tmp_path / "metrics.csv")
-    plot_learning_curve(tmp_path / "metrics.csv", tmp_path / "curve.png", title="bbbp seed0")
+    frame = _metrics_csv(tmp_path / "training_log.csv")
+    plot_learning_curve(tmp_path / "training_log.csv", tmp_path / "curve.png", title="bbbp seed0")
     (fig,) = closed
     ax, lr_ax = fig.axes
     assert ax.get_title() == "bbbp seed0"
@@ -364,3 +368,62 @@ def test_robustness_chart_needs_a_spread_over_seeds():
     molecules, summary = _robustness_molecules()
     with pytest.raises(ValueError, match="conformer_seeds is 0"):
         robustness_chart(molecules.drop(columns="spread_conformer_seed"), summary, "small")
+
+
+def _comparisons() -> pd.DataFrame:
+    """comparisons.csv's rows: bbbp (ROC-AUC) with MuMo clearly above ECFP+RF, freesolv (RMSE) with MuMo's
+    sequence-only ablation on one seed only."""
+    values = {
+        ("bbbp", "roc_auc"): {"ecfp_rf": [0.80, 0.81, 0.82], "mumo": [0.84, 0.86, 0.88]},
+        ("freesolv", "rmse"): {"ecfp_rf": [2.0, 2.2, 2.1], "mumo": [2.5, 2.6, 2.9], "mumo_seq_only": [2.4]},
+    }
+    scores = pd.DataFrame(
+        [
+            {"dataset": d, "split": "scaffold", "task": "y", "metric": metric, "model": model, "seed": seed}
+            | {"fold": "test", "value": value}
+            for (d, metric), models in values.items()
+            for model, seeds in models.items()
+            for seed, value in enumerate(seeds)
+        ]
+    )
+    return paired_comparisons(scores, {"bbbp": "roc_auc", "freesolv": "rmse"}, "small")
+
+
+def _intervals(ax) -> list[tuple[float, float]]:
+    """(left, right) of every horizontal error bar of the panel, top row first."""
+    bars = [seg for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    return [(min(seg[:, 0]), max(seg[:, 0])) for seg in sorted(bars, key=lambda seg: seg[0][1])]
+
+
+def test_forest_chart_draws_each_pairs_interval_with_n_and_a_line_at_zero():
+    comparisons = _comparisons()
+    fig = forest_chart(comparisons, "small")
+    assert [ax.get_title() for ax in fig.axes] == ["bbbp, scaffold split", "freesolv, scaffold split"]
+    bbbp, freesolv = fig.axes
+    assert _ticks(bbbp) == [f"{SMALL}\nvs ECFP4 + RF"]
+    assert bbbp.get_xlabel() == "difference in ROC-AUC (first − second): positive = first model better"
+    row = comparisons.iloc[0]
+    assert _intervals(bbbp) == [pytest.approx((row["ci_low"], row["ci_high"]))]
+    assert row["ci_low"] > 0 and bbbp.get_lines()[0].get_color() == "tab:blue"  # MuMo better
+    assert any(list(line.get_xdata()) == [0, 0] for line in bbbp.get_lines())
+    assert bbbp.get_xlim()[0] < 0 < row["ci_high"] < bbbp.get_xlim()[1]
+    assert [t.get_text() for t in bbbp.texts] == ["n=3"]
+
+    assert _ticks(freesolv) == [
+        f"{SMALL}\nvs ECFP4 + RF",
+        f"{SMALL}: sequence only\nvs ECFP4 + RF",
+        f"{SMALL}\nvs {SMALL}: sequence only",
+    ]
+    assert freesolv.get_xlabel() == (
+        "difference in RMSE (kcal/mol) (second − first): positive = first model better"
+    )
+    # MuMo's larger RMSE: a negative difference, ECFP+RF (the reference) better, drawn red; one pair: no bar
+    assert _intervals(freesolv)[0][1] < 0 and freesolv.get_lines()[0].get_color() == "tab:red"
+    assert len(_intervals(freesolv)) == 1
+    assert [t.get_text() for t in freesolv.texts] == ["n=3", "n=1, no CI", "n=1, no CI"]
+    assert fig.texts[-1].get_text() == FOREST_NOTE
+
+
+def test_forest_chart_without_pairs_says_so():
+    fig = forest_chart(_comparisons().iloc[0:0], "small")
+    assert [t.get_text() for ax in fig.axes for t in ax.texts] == [NO_PAIRS]

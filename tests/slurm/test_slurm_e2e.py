@@ -5,7 +5,8 @@
    rules go out in the profile's groups (one SLURM job runs several of them) and every other job alone; each
    submission shows in sacct, in the partition its resources name (GPU rules with a GPU, the others without);
    the results equal a local `--cores 2` run of the same config.
-2. Stand-ins for the future GPU rules (tests/slurm/stub), on a second cluster without accounting (no slurmdbd:
+2. Stand-ins for the GPU rules (tests/slurm/stub: named like them, no training), on a second cluster without
+   accounting (no slurmdbd:
    `sacct` fails) through profiles/slurm + profiles/slurm-noacct: `pretrain`/`finetune`, with the profile's
    own partition, GPU model and constraint, land in the gpu partition with GPUs; `pretrain` is one job whose
    torchrun ranks see one GPU each (CUDA_VISIBLE_DEVICES); a CPU job that fails once is retried and its
@@ -39,9 +40,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TEST_MEM_MB = 800  # per job; the test node has 16 GB
 TEST_RUNTIME_MIN = 5
 TEST_GROUP_CPUS = 2  # `cores`: the widest a group job gets on the 6-CPU test node
-RUN_TIMEOUT_S = 1200  # the tiny run takes ~9 min on a busy 2-core machine
+RUN_TIMEOUT_S = 1200  # past it, a hang (e.g. status queries that never answer) is a failure
 GPU_RULES = ("pretrain", "finetune")
-MUMO_RTOL = 1e-3  # float32 training: see the comparison in the end-to-end test  # a hang (e.g. status queries that never answer) is a failure
+MUMO_RTOL = 1e-3  # float32 training: see the comparison in the end-to-end test
 
 pytestmark = pytest.mark.slurm
 

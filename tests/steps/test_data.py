@@ -77,6 +77,16 @@ def test_a_split_with_an_empty_fold_stops_naming_dataset_split_and_fold(tmp_path
     assert json.loads(out.read_text())["sizes"] == {"train": 1, "valid": 0, "test": 2}
 
 
+@pytest.mark.parametrize("fractions", [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+def test_a_split_without_train_or_test_molecules_stops_even_when_asked_for(tmp_path, fractions):
+    """`mumo train --split-fractions 1 0 0` used to crash in training (reshape of an empty fold)."""
+    raw, dataset = _custom(tmp_path, ["CCO", "CCN", "CCC"], [1, 0, 1])
+    table = _standardise(tmp_path, raw, dataset)["csv"]
+    fold = "test" if fractions[0] else "train"
+    with pytest.raises(EmptyDataError, match=rf"split random seed 0: fold '{fold}' is empty"):
+        split_file(table, "random", 0, fractions, str(tmp_path / "split.json"), dataset="my_assay")
+
+
 def _counts(path):
     return json.loads(Path(path).read_text())
 

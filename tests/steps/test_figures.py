@@ -6,13 +6,14 @@ import pytest
 
 import mumo.steps.figures as figure_steps
 from mumo.eval.aggregate import aggregate
+from mumo.eval.compare import paired_comparisons
 from mumo.eval.figures import save_figure
 
 SMALL = "MuMo small (CPU demo, 3.3 M)"
 SEEDS = {"mean": [0.5, 0.5], "ecfp_rf": [0.8, 0.84], "mumo": [0.86, 0.9], "mumo_seq_only": [0.7, 0.74]}
 
 
-def _table_csv(path: Path) -> Path:
+def _table_csv(path: Path, seeds: dict[str, list[float]] = SEEDS) -> Path:
     """results/table.csv as the aggregate step makes it: bbbp's test ROC-AUC over two seeds per model."""
     scores = pd.DataFrame(
         [
@@ -30,7 +31,7 @@ def _table_csv(path: Path) -> Path:
                 "n_valid": 10,
                 "n_test": 10,
             }
-            for model, values in SEEDS.items()
+            for model, values in seeds.items()
             for seed, value in enumerate(values)
         ]
     )
@@ -110,16 +111,28 @@ def test_ablation_figure_of_the_table_file(tmp_path, saved):
     np.testing.assert_allclose([p.get_width() for p in ax.patches], [0.88, 0.72])
 
 
+def test_a_run_of_ablations_only_gets_every_figure(tmp_path, saved):
+    """A config whose models are all ablations used to fail at the comparison figure (exit 1)."""
+    table = _table_csv(tmp_path / "table.csv", {"mumo_seq_only": [0.7, 0.74], "mumo_no_geometry": [0.8, 0.8]})
+    for figure in ("metrics", "comparison", "ablations"):
+        figure_steps.figures(str(table), {"bbbp": "roc_auc"}, str(tmp_path / figure), figure, "small")
+        assert (tmp_path / f"{figure}.png").stat().st_size > 0
+    comparison = saved[1][0]
+    (ax,) = comparison.axes
+    assert _ticks(ax) == ["MuMo (published) *", "Best other published: MolBERT [MuMo table] *"]
+    assert "this run's models are all ablations" in comparison.texts[-1].get_text()
+
+
 def test_an_unknown_figure_name_is_a_key_error(tmp_path):
     with pytest.raises(KeyError, match="histogram"):
         _figures(tmp_path, tmp_path / "x", figure="histogram", preset="small")
 
 
 def test_pretrain_curves_have_one_panel_per_model_named_for_readers(tmp_path, saved):
-    paths = [tmp_path / "pretrain" / model / "metrics.csv" for model in ("mumo", "mumo_no_geometry")]
+    paths = [tmp_path / "pretrain" / model / "training_log.csv" for model in ("mumo", "mumo_no_geometry")]
     frames = [_metrics_csv(path) for path in paths]
     figure_steps.pretrain_curves(
-        metrics_csvs=[str(p) for p in paths], stem=str(tmp_path / "pre"), preset="small"
+        training_logs=[str(p) for p in paths], stem=str(tmp_path / "pre"), preset="small"
     )
     ((fig, stem),) = saved
     assert fig._suptitle.get_text() == "Pretraining (masked-token loss)"
@@ -133,17 +146,19 @@ def test_pretrain_curves_have_one_panel_per_model_named_for_readers(tmp_path, sa
 
 
 def test_finetune_curves_group_runs_by_dataset_and_split(tmp_path, saved):
+    """One run folder was written before the training log was renamed: its `metrics.csv` is drawn."""
     runs = [
         ("mumo", "bbbp", "random", "seed0"),
         ("mumo", "bbbp", "random", "seed1"),
         ("mumo_seq_only", "bbbp", "random", "seed0"),
         ("mumo", "esol", "scaffold", "seed0"),
     ]
-    paths = [tmp_path.joinpath("runs", *run, "metrics.csv") for run in runs]
+    paths = [tmp_path.joinpath("runs", *run, "training_log.csv") for run in runs]
     for path in paths:
         _metrics_csv(path)
+    paths[3].rename(paths[3].with_name("metrics.csv"))
     figure_steps.finetune_curves(
-        metrics_csvs=[str(p) for p in paths], stem=str(tmp_path / "ft"), preset="small"
+        training_logs=[str(p) for p in paths], stem=str(tmp_path / "ft"), preset="small"
     )
     ((fig, _stem),) = saved
     assert fig._suptitle.get_text() == "Finetuning (supervised loss)"
@@ -156,3 +171,30 @@ def test_finetune_curves_group_runs_by_dataset_and_split(tmp_path, saved):
         f"{SMALL}: sequence only",
         "train loss, per step",
     ]  # a model once, not per seed
+
+
+def test_comparisons_figure_of_the_comparisons_file(tmp_path, saved):
+    scores = pd.DataFrame(
+        [
+            {"dataset": "bbbp", "split": "scaffold", "task": "p_np", "metric": "roc_auc", "fold": "test"}
+            | {"model": model, "seed": seed, "value": value}
+            for model, values in SEEDS.items()
+            for seed, value in enumerate(values)
+        ]
+    )
+    paired_comparisons(scores, {"bbbp": "roc_auc"}, "small").to_csv(tmp_path / "comparisons.csv", index=False)
+    figure_steps.comparisons_figure(
+        str(tmp_path / "comparisons.csv"), tmp_path / "figures" / "comparisons", "small"
+    )
+    ((fig, stem),) = saved
+    (ax,) = fig.axes
+    assert _ticks(ax) == [
+        "Mean (dummy)\nvs ECFP4 + RF",
+        f"{SMALL}\nvs ECFP4 + RF",
+        f"{SMALL}: sequence only\nvs ECFP4 + RF",
+        f"{SMALL}\nvs {SMALL}: sequence only",
+    ]
+    assert [t.get_text() for t in ax.texts] == ["n=2"] * 4
+    assert stem == tmp_path / "figures" / "comparisons"
+    assert (tmp_path / "figures" / "comparisons.png").stat().st_size > 0
+    assert (tmp_path / "figures" / "comparisons.pdf").stat().st_size > 0

@@ -8,8 +8,9 @@ from sklearn.metrics import roc_auc_score
 
 from mumo.data.sources import DataSourceError, resolve
 from mumo.eval.aggregate import TABLE_COLUMNS
+from mumo.eval.compare import COMPARISON_COLUMNS
 from mumo.eval.predictions import PREDICTION_COLUMNS
-from mumo.steps.scores import aggregate_table, evaluate_run
+from mumo.steps.scores import aggregate_table, compare_models, evaluate_run
 
 BBBP = resolve("bbbp")
 TRUE = [1, 0, 1, 1, 0, 0]
@@ -36,16 +37,25 @@ def _split(path):
     return path
 
 
-def _evaluate(tmp_path, seed, test_scores):
+def _evaluate(tmp_path, seed, test_scores, model="ecfp_rf"):
     out = tmp_path / f"seed{seed}.json"
     evaluate_run(
         predictions_csv=str(_predictions(tmp_path / f"p{seed}.csv", test_scores)),
         split_json=str(_split(tmp_path / "split.json")),
         dataset=BBBP,
-        run={"model": "ecfp_rf", "dataset": "bbbp", "split": "scaffold", "seed": seed},
+        run={"model": model, "dataset": "bbbp", "split": "scaffold", "seed": seed},
         out_json=str(out),
     )
     return out
+
+
+def _group_record(folder, model, runs):
+    """A group's record listing its seeds' metric files relative to itself, as the training job writes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [_evaluate(folder, seed, test_scores, model) for seed, test_scores in enumerate(runs)]
+    record = folder / f"seeds-{'+'.join(map(str, range(len(runs))))}.json"
+    record.write_text(json.dumps({"metrics": [str(Path(f).relative_to(folder)) for f in files]}))
+    return str(record)
 
 
 def test_evaluate_run_records_the_run_fold_sizes_and_every_metric(tmp_path):
@@ -112,3 +122,45 @@ def test_aggregate_table_refuses_to_write_an_empty_table(tmp_path):
     with pytest.raises(ValueError, match="no run metrics to aggregate"):
         aggregate_table(group_records=[], out_csv=str(tmp_path / "table.csv"))
     assert not (tmp_path / "table.csv").exists()
+
+
+def test_compare_models_pairs_the_seeds_that_the_table_summarises(tmp_path):
+    """The comparisons read the same group records as the table: per seed, the difference of the two models'
+    ROC-AUC; over seeds, the difference of the table's means."""
+    runs = {
+        "ecfp_rf": [
+            [0.8, 0.3, 0.4, 0.9, 0.6, 0.1],
+            [0.9, 0.1, 0.8, 0.7, 0.2, 0.3],
+            [0.6, 0.5, 0.4, 0.9, 0.7, 0.2],
+        ],
+        "mumo": [
+            [0.9, 0.2, 0.7, 0.8, 0.3, 0.1],
+            [0.7, 0.4, 0.9, 0.6, 0.5, 0.2],
+            [0.9, 0.3, 0.8, 0.7, 0.1, 0.2],
+        ],
+    }
+    records = [_group_record(tmp_path / model, model, per_seed) for model, per_seed in runs.items()]
+    aggregate_table(group_records=records, out_csv=str(tmp_path / "table.csv"))
+    compare_models(records, {"bbbp": "roc_auc"}, "small", str(tmp_path / "comparisons.csv"))
+    comparisons = pd.read_csv(tmp_path / "comparisons.csv", dtype={"seeds": str, "diffs": str})
+    assert comparisons.columns.tolist() == COMPARISON_COLUMNS
+    row = comparisons.set_index(["model", "reference"]).loc[("mumo", "ecfp_rf")]
+    per_seed = [
+        roc_auc_score(TRUE, m) - roc_auc_score(TRUE, e)
+        for e, m in zip(runs["ecfp_rf"], runs["mumo"], strict=True)
+    ]
+    assert [float(d) for d in row["diffs"].split(";")] == pytest.approx(per_seed, abs=1e-6)
+    table = pd.read_csv(tmp_path / "table.csv")
+    means = table[table["metric"] == "roc_auc"].set_index("model")["mean"]
+    assert row["mean_diff"] == pytest.approx(means["mumo"] - means["ecfp_rf"])
+    assert (row["model_mean"], row["reference_mean"]) == (
+        pytest.approx(means["mumo"]),
+        pytest.approx(means["ecfp_rf"]),
+    )
+    assert (row["n_pairs"], row["seeds"], row["task"]) == (3, "0;1;2", "p_np")
+
+
+def test_compare_models_refuses_to_write_without_runs(tmp_path):
+    with pytest.raises(ValueError, match="no run metrics to aggregate"):
+        compare_models([], {"bbbp": "roc_auc"}, "small", str(tmp_path / "comparisons.csv"))
+    assert not (tmp_path / "comparisons.csv").exists()

@@ -13,7 +13,7 @@ from mumo.train.recipes import run_finetune
 
 def _outputs(out):
     predictions = pd.read_csv(out / "predictions.csv")
-    metrics = pd.read_csv(out / "metrics.csv")
+    metrics = pd.read_csv(out / "training_log.csv")
     return predictions["y_pred"].to_numpy(), metrics[["step", "loss", "lr", "valid_loss"]]
 
 
@@ -59,10 +59,10 @@ def test_killed_run_resumes_to_the_same_result(tiny_data, tiny, start_cli, tmp_p
     assert process.returncode == -signal.SIGKILL
     killed_at = json.loads(pointer.read_text())["step"]
     assert not (out / "predictions.csv").exists()
-    steps_per_epoch = len(pd.read_csv(tmp_path / "reference" / "metrics.csv")) // 6
+    steps_per_epoch = len(pd.read_csv(tmp_path / "reference" / "training_log.csv")) // 6
     assert killed_at < 6 * steps_per_epoch
 
-    (out / "metrics.csv").unlink()  # Snakemake deletes a failed job's outputs before it reruns the job
+    (out / "training_log.csv").unlink()  # Snakemake deletes a failed job's outputs before it reruns the job
     run_finetune(**tiny_data.finetune_args("bbbp", out), settings=settings)
     (p_ref, m_ref), (p_res, m_res) = _outputs(tmp_path / "reference"), _outputs(out)
     np.testing.assert_array_equal(p_ref, p_res)
@@ -77,7 +77,7 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_data, tiny, tmp_path
     assert not (tmp_path / "predictions.csv").exists()  # stopped after 2 steps, checkpoint left to resume
     run_finetune(**tiny_data.finetune_args("bbbp", tmp_path), settings=tiny | {"epochs": 1, "lr": 1e-4})
     assert "checkpoint of another run" in caplog.text
-    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    metrics = pd.read_csv(tmp_path / "training_log.csv")
     assert metrics["step"].tolist() == list(range(1, len(metrics) + 1))  # trained from step 1 again
     run_finetune(
         **tiny_data.finetune_args("bbbp", tmp_path / "fresh"), settings=tiny | {"epochs": 1, "lr": 1e-4}

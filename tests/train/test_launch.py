@@ -39,22 +39,23 @@ def test_two_ranks_pretrain_through_torchrun_and_log_to_the_rule_log(tiny_data, 
     log = tmp_path / "pretrain.log"
     out = tmp_path / "two"
     launch_pretrain(
-        str(tiny_data.corpus), str(tiny_data.store), str(tiny_data.vocab), str(out),
+        tiny_data.pretrain_data(store=[str(tiny_data.store / "shard.npz")]), str(out),
         tiny | {"epochs": 1, "valid_fraction": 0.1}, threads=2, processes=2, log_path=log,
     )  # fmt: skip
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2
     assert (out / "model" / "model.safetensors").stat().st_size > 0
-    assert len(pd.read_csv(out / "metrics.csv")) > 0
+    assert len(pd.read_csv(out / "training_log.csv")) > 0
     text = log.read_text()
     assert "launching 2 ranks" in text and "--nproc_per_node=2" in text and "--threads=1" in text
+    assert f"--store {tiny_data.store / 'shard.npz'} " in text and "--conformer seed=42 " in text
 
 
 def test_a_failed_rank_fails_the_launch_and_names_the_log(tiny_data, tiny, tmp_path):
     log = tmp_path / "pretrain.log"
     with pytest.raises(RuntimeError, match="2-rank pretraining failed .* see .*pretrain.log"):
         launch_pretrain(
-            str(tmp_path / "missing.csv"), str(tiny_data.store), str(tiny_data.vocab), str(tmp_path / "out"),
+            tiny_data.pretrain_data(corpus_csv=str(tmp_path / "missing.csv")), str(tmp_path / "out"),
             tiny, threads=1, processes=2, log_path=log,
         )  # fmt: skip
     assert "missing.csv" in log.read_text()

@@ -31,12 +31,12 @@ def pretrained(tiny_data, tiny, tmp_path_factory):
         "selection": "last",
         "eval_every": 3,
     }
-    run_pretrain(str(tiny_data.corpus), str(tiny_data.store), str(tiny_data.vocab), str(out), settings)
+    run_pretrain(tiny_data.pretrain_data(), str(out), settings)
     return out
 
 
 def test_pretraining_loss_decreases(pretrained):
-    metrics = pd.read_csv(pretrained / "metrics.csv")
+    metrics = pd.read_csv(pretrained / "training_log.csv")
     assert metrics["loss"].head(3).mean() > metrics["loss"].tail(3).mean() + 0.3
     valid = metrics["valid_loss"].dropna()
     assert len(valid) >= 3 and valid.iloc[-1] < valid.iloc[0]
@@ -91,6 +91,38 @@ def test_finetune_writes_predictions_of_every_valid_and_test_molecule(tiny_data,
     assert {"config.json", "model.safetensors", "vocab.json", "task.json"} <= {
         p.name for p in (tmp_path / "model").iterdir()
     }
+
+
+def _split_with(tiny_data, tmp_path, **folds):
+    split = json.loads(tiny_data.datasets["bbbp"].split.read_text()) | folds
+    path = tmp_path / "given.split.json"
+    path.write_text(json.dumps(split))
+    return path
+
+
+def test_an_empty_valid_fold_trains_to_the_last_step_with_a_warning(tiny_data, tiny, tmp_path, caplog):
+    """It crashed ("cannot reshape array of size 0"); the pipeline's `split_fractions: [0.9, 0, 0.1]` and
+    `mumo train --split-fractions 0.9 0 0.1` are accepted, so it must train: no early stopping, last step."""
+    split = json.loads(tiny_data.datasets["bbbp"].split.read_text())
+    path = _split_with(tiny_data, tmp_path, train=split["train"] + split["valid"], valid=[])
+    args = tiny_data.finetune_args("bbbp", tmp_path, split_json=str(path))
+    run_finetune(**args, settings=tiny | {"epochs": 2, "selection": "best_valid", "patience": 1})
+    assert (
+        "no valid molecules: no validation loss and no early stopping; the last step is kept" in caplog.text
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["valid"] == 0 and summary["settings"]["selection"] == "last"
+    assert not summary["stopped_early"] and summary["best_step"] is None
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert set(predictions["fold"]) == {"test"} and len(predictions) == len(split["test"])
+
+
+@pytest.mark.parametrize("fold", ["train", "test"])
+def test_an_empty_train_or_test_fold_is_refused_before_any_work(tiny_data, tiny, tmp_path, fold):
+    path = _split_with(tiny_data, tmp_path, **{fold: []})
+    with pytest.raises(ValueError, match=rf"given.split.json: the {fold} fold is empty"):
+        run_finetune(**tiny_data.finetune_args("bbbp", tmp_path, split_json=str(path)), settings=tiny)
+    assert not (tmp_path / "training_log.csv").exists()
 
 
 def test_multitask_with_missing_labels_keeps_the_quirk_flag(tiny_data, tiny, tmp_path):

@@ -12,7 +12,7 @@ from mumo.baselines.ecfp_rf import RandomForestSettings, ecfp4
 from mumo.chem.conformer import ConformerConfig
 from mumo.cli import build_parser
 
-SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = str(REPO / "mumo" / "schemas" / "config.schema.yaml")
 
 
 def _config(**overrides):
@@ -38,6 +38,12 @@ def test_the_default_config_is_valid():
         ({"robustness": {"conformer_seeds": -1}}, "conformer_seeds"),
         ({"robustness": {"num_conformers": [1, 1]}}, "num_conformers"),
         ({"robustness": {"num_conformers": [0]}}, "num_conformers"),
+        # ecfp_rf values scikit-learn refused only when the first forest trained, in its own words
+        ({"ecfp_rf": {"max_features": "sqr"}}, "max_features"),
+        ({"ecfp_rf": {"max_features": 0}}, "max_features"),
+        ({"ecfp_rf": {"max_features": 1.5}}, "max_features"),
+        ({"ecfp_rf": {"class_weight": "balance"}}, "class_weight"),
+        ({"results_dir": ""}, "results_dir"),
     ],
 )
 def test_bad_values_are_refused_by_the_schema_naming_the_key(overrides, key):

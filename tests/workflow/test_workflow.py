@@ -19,6 +19,7 @@ from helpers import REPO
 
 from mumo.chem.store import StructureStore
 from mumo.eval.aggregate import TABLE_COLUMNS
+from mumo.eval.compare import COMPARISON_COLUMNS
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -65,7 +66,17 @@ def test_the_tiny_pipeline_produces_table_figures_and_data_report(finished_run):
     assert set(table.loc[undefined, "model"]) == {"mean"}
     assert set(table.loc[undefined, "metric"]) == {"pearson", "spearman"}
     assert "macro" in set(table.loc[table["dataset"] == "tox21_mini", "task"])
-    for name in ("metrics", "comparison", "ablations", "finetune_curves", "pretrain_curves"):
+    comparisons = pd.read_csv(results / "comparisons.csv")
+    assert list(comparisons.columns) == COMPARISON_COLUMNS
+    # per dataset: the three other models against the best baseline, mumo against its ablation; both seeds
+    assert comparisons.groupby("dataset")["comparison"].value_counts().to_dict() == {
+        (dataset, comparison): count
+        for dataset in ("bbbp_mini", "esol_mini", "tox21_mini")
+        for comparison, count in (("best baseline", 3), ("ablation", 1))
+    }
+    assert (comparisons["n_pairs"] == 2).all() and set(comparisons["seeds"]) == {"0;1"}
+    assert set(comparisons.loc[comparisons["dataset"] == "tox21_mini", "task"]) == {"macro"}
+    for name in ("metrics", "comparison", "paired", "ablations", "finetune_curves", "pretrain_curves"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
         assert (results / "figures" / f"{name}.pdf").stat().st_size > 1_000
 
@@ -162,7 +173,7 @@ def test_a_seed_trained_after_another_in_one_job_equals_the_seed_trained_alone(r
     seed 1 alone), its files are byte-identical."""
     tmp_path, config = run_copy
     group = tmp_path / "results/runs/mumo/bbbp_mini/balanced_scaffold"
-    files = ("predictions.csv", "metrics.json", "summary.json", "metrics.csv")
+    files = ("predictions.csv", "metrics.json", "summary.json", "training_log.csv")
     before = {name: (group / "seed1" / name).read_bytes() for name in files}
     shutil.rmtree(group / "seed1")
     snakemake(tmp_path, tiny_config(tmp_path, seeds=[1]), str(group / "seeds-1.json"))
@@ -170,7 +181,7 @@ def test_a_seed_trained_after_another_in_one_job_equals_the_seed_trained_alone(r
     assert after["predictions.csv"] == before["predictions.csv"]
     assert after["metrics.json"] == before["metrics.json"]
     curve = ["step", "epoch", "loss", "lr", "valid_loss"]  # the log's other columns are timings
-    logs = [pd.read_csv(io.BytesIO(files["metrics.csv"]))[curve] for files in (before, after)]
+    logs = [pd.read_csv(io.BytesIO(files["training_log.csv"]))[curve] for files in (before, after)]
     pd.testing.assert_frame_equal(*logs, check_exact=True)
     assert json.loads(after["summary.json"])["steps"] == json.loads(before["summary.json"])["steps"]
 
@@ -280,24 +291,48 @@ def test_the_chembl_corpus_is_fetched_by_a_download_job(tmp_path):
 
 
 def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run):
-    """After the full run, `tasks=[bbbp_mini]` runs only its own report jobs, into files of its own."""
+    """After the full run, `only_datasets=[bbbp_mini]` runs only its own report jobs, into files of its own."""
     tmp_path, config = finished_run
     results = tmp_path / "results"
     before = {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
-    dry = snakemake(tmp_path, config, "-n", "--quiet", "rules", "--config", "tasks=[bbbp_mini]").stdout
+    dry = snakemake(
+        tmp_path, config, "-n", "--quiet", "rules", "--config", "only_datasets=[bbbp_mini]"
+    ).stdout
     jobs = _job_counts(dry)
-    reports = {"aggregate", "figures", "learning_curves", "data_report", "structure_report", "all", "total"}
-    robustness = {"robustness_structure", "conformer_robustness", "robustness_figure"}  # its own test folds
-    assert set(jobs) == reports | robustness  # no pretraining, vocabulary, table structure or training job
-    snakemake(tmp_path, config, "--config", "tasks=[bbbp_mini]")
+    reports = {"aggregate", "compare", "figures", "comparisons_figure", "learning_curves", "data_report"}
+    reports |= {"structure_report", "all", "total"}
+    reports |= {"robustness_structure", "conformer_robustness", "robustness_figure"}  # its own test folds
+    assert set(jobs) == reports  # no pretraining, vocabulary, table structure or training job
+    snakemake(tmp_path, config, "--config", "only_datasets=[bbbp_mini]")
     assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing of the full run rewritten
     # the filtered run's conformer sets come from the full run's cache: nothing computed again
-    report = pd.read_csv(results / "structure" / "robustness" / "seed43-n1.tasks-bbbp_mini.report.csv")
+    report = pd.read_csv(results / "structure" / "robustness" / "seed43-n1.datasets-bbbp_mini.report.csv")
     assert report["cached"].all()
-    table = pd.read_csv(results / "table.tasks-bbbp_mini.csv")
+    table = pd.read_csv(results / "table.datasets-bbbp_mini.csv")
     assert set(table["dataset"]) == {"bbbp_mini"}
-    assert (results / "figures" / "tasks-bbbp_mini" / "comparison.png").exists()
+    assert (results / "figures" / "datasets-bbbp_mini" / "comparison.png").exists()
+    assert set(pd.read_csv(results / "comparisons.datasets-bbbp_mini.csv")["dataset"]) == {"bbbp_mini"}
+    assert (results / "figures" / "datasets-bbbp_mini" / "paired.png").exists()
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
+
+
+def test_the_comparisons_read_the_runs_the_table_reads_and_a_filter_names_them(tmp_path):
+    # the old name `tasks` still filters, under the new output names
+    dry = snakemake(tmp_path, tiny_config(tmp_path), "-n", "--config", "tasks=[bbbp_mini]").stdout
+    aggregate, compare = _job_fields(dry, "aggregate"), _job_fields(dry, "compare")
+    assert (
+        compare["input"] == aggregate["input"] and len(aggregate["input"].split(", ")) == 4
+    )  # one per model
+    assert aggregate["output"].endswith("results/table.datasets-bbbp_mini.csv")
+    assert compare["output"].endswith("results/comparisons.datasets-bbbp_mini.csv")
+    assert _job_fields(dry, "comparisons_figure")["input"] == compare["output"]
+
+
+def _job_fields(dry_run_output: str, rule: str) -> dict[str, str]:
+    """The fields (input, output, log, ...) of the one job of `rule` in a dry run's output."""
+    start = dry_run_output.index(f"rule {rule}:\n")
+    block = dry_run_output[start:].split("\n\n")[0].splitlines()[1:]
+    return dict(line.strip().split(": ", 1) for line in block if ": " in line)
 
 
 def _job_counts(dry_run_output: str) -> dict[str, int]:

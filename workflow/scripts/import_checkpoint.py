@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from mumo.logs import log_to_file
-from mumo.train.import_checkpoint import import_checkpoint
+from mumo.model.import_checkpoint import import_checkpoint
 
 log_to_file(snakemake.log[0])
 p = snakemake.params

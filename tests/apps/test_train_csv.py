@@ -1,15 +1,18 @@
 """`mumo train` on a CSV → `mumo predict` with the ensemble → `mumo evaluate` on predict's output."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import MOLECULENET
 
+from mumo.apps import predict_csv as predict
+from mumo.apps.train_csv import EnsembleOptions, _fixed_split, train_csv
+from mumo.chem.conformer import ConformerConfig
+from mumo.chem.store import StructureStore
 from mumo.cli import main
-from mumo.train import predict
-from mumo.train.ensemble import _fixed_split, train_csv
 
 FAST = ["max_embed_attempts=10", "max_iters=50", "add_hs_below_heavy_atoms=0"]
 TINY = ["--preset=tiny", "--epochs=1", "--set", "progress=false", "num_workers=0", "batch_size=8"]
@@ -135,13 +138,30 @@ def test_user_folds_from_a_column_or_a_splits_file(tmp_path):
     assert _fixed_split(tmp_path / "d.csv", "scaffold", None, 3) is None  # seeded by each seed
     with pytest.raises(ValueError, match="no split column 'fold'; columns: smiles, y, set"):
         _fixed_split(tmp_path / "d.csv", "column:fold", None, 3)
-    with pytest.raises(ValueError, match=r"test row 7 is not a row of .*d.csv \(0..2\)"):
+    with pytest.raises(ValueError, match=r"s.json: test row\(s\) 7 are not input rows \(integers 0..2\)"):
         (tmp_path / "s.json").write_text(json.dumps({"test": [7]}))
         _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
     with pytest.raises(ValueError, match=r"seeds must be distinct and at least one, got \[0, 0\]"):
         train_csv(tmp_path / "d.csv", tmp_path / "o", "smiles", ["y"], "regression", seeds=[0, 0])
     with pytest.raises(ValueError, match="unknown split 'kmeans'"):
         _fixed_split(tmp_path / "d.csv", "kmeans", None, 3)
+
+
+def test_a_row_in_two_folds_of_a_splits_file_is_refused(tmp_path):
+    """It used to go to the last fold listed (test) without a word, shrinking train."""
+    (tmp_path / "s.json").write_text(json.dumps({"train": [0, 1, 2], "valid": [], "test": [2]}))
+    with pytest.raises(ValueError, match=r"s.json: 1 row\(s\) listed more than once: 2 \(train/test\)"):
+        _fixed_split(tmp_path / "d.csv", None, str(tmp_path / "s.json"), 3)
+
+
+@pytest.mark.parametrize(("fractions", "fold"), [((1, 0, 0), "test"), ((0, 0.5, 0.5), "train")])
+def test_split_fractions_without_train_or_test_are_refused_before_any_work(tmp_path, fractions, fold):
+    """`--split-fractions 1 0 0` crashed in training (an empty test fold); the pipeline refuses it at start-up."""
+    (tmp_path / "d.csv").write_text("smiles,y\nC,1\nCC,2\nCCC,3\n")
+    options = EnsembleOptions(split="random", fractions=fractions)
+    with pytest.raises(ValueError, match=rf"--split-fractions: the {fold} fraction must be > 0"):
+        train_csv(tmp_path / "d.csv", tmp_path / "o", "smiles", ["y"], "regression", options=options)
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
@@ -178,4 +198,39 @@ def test_train_from_a_pretrained_model_with_a_shared_store(ensemble, tmp_path):
     assert not (tmp_path / "ft" / "structures").exists()
     split = json.loads((tmp_path / "ft" / "splits" / "seed5.json").read_text())
     assert split["split"] == "column:split" and len(split["test"]) == 10
-    assert json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"] == str(store.resolve())
+    recorded = Path(json.loads((tmp_path / "ft" / "ensemble.json").read_text())["store"])
+    assert recorded.parent == store.resolve() and recorded.is_file()  # the run's own file, not the folder
+
+
+@pytest.mark.slow
+def test_two_runs_sharing_a_store_with_other_conformer_settings_keep_their_own_structures(tmp_path, capsys):
+    """Each run writes and reads its own file of the shared store; a store file of other settings is refused."""
+    pd.read_csv(MOLECULENET / "bbbp.csv").head(24).to_csv(tmp_path / "d.csv", index=False)
+    args = ["train", str(tmp_path / "d.csv"), "--target-columns", "p_np", "--task-type", "classification"]
+    args += ["--seeds", "0", "--split", "random", "--store", str(tmp_path / "store"), *TINY]
+    settings = {"a": FAST, "b": [*FAST, "seed=7"]}
+    for run, conformer in settings.items():
+        assert main([*args, "--output", str(tmp_path / run), "--conformer", *conformer]) == 0
+    files = {
+        run: Path(json.loads((tmp_path / run / "ensemble.json").read_text())["store"]) for run in settings
+    }
+    assert files["a"] != files["b"] and sorted((tmp_path / "store").glob("*.npz")) == sorted(files.values())
+    for run, seed in (("a", 42), ("b", 7)):  # each model says how its file was built
+        recorded = json.loads((tmp_path / run / "seed0" / "model" / "featurization.json").read_text())
+        assert recorded["conformer"]["seed"] == seed
+        assert ConformerConfig(**recorded["conformer"]).digest() in files[run].name
+    molecule = next(iter(StructureStore(files["a"])))
+    assert not np.allclose(
+        StructureStore(files["a"])[molecule]["pos"], StructureStore(files["b"])[molecule]["pos"]
+    )
+
+    # predict with model a: its own file is read; the shared folder holds b's file, refused in one line
+    common = ["predict", "--model", str(tmp_path / "a"), "--input", str(tmp_path / "d.csv")]
+    assert main([*common, "--output", str(tmp_path / "p.csv"), "--store", str(files["a"])]) == 0
+    capsys.readouterr()
+    assert main([*common, "--output", str(tmp_path / "q.csv"), "--store", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(
+        f"mumo predict: error: {files['b']}: structure store"
+    )
+    assert "seed=7, but this model's are seed=42;" in err and not (tmp_path / "q.csv").exists()

@@ -1,4 +1,5 @@
-"""Per-step metrics as CSV (appended as the run goes, trimmed back on resume) and a learning-curve PNG."""
+"""The training log: per-step loss, learning rate and throughput as CSV (appended as the run goes, trimmed back
+on resume) and a learning-curve PNG. Not scores: those are `metrics.json` (mumo.eval)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ from pathlib import Path
 import pandas as pd
 
 from mumo.io import atomic_path
+
+TRAINING_LOG = "training_log.csv"
+OLD_TRAINING_LOG = "metrics.csv"  # its name in run folders written before it was renamed
+
+
+def find_training_log(path: str | Path) -> Path:
+    """`path`, a TRAINING_LOG, or where a folder written before the rename has none, its OLD_TRAINING_LOG."""
+    path = Path(path)
+    old = path.with_name(OLD_TRAINING_LOG)
+    return old if path.name == TRAINING_LOG and not path.exists() and old.exists() else path
+
 
 COLUMNS = [
     "step",
@@ -24,8 +36,8 @@ COLUMNS = [
 ]
 
 
-class MetricsLog:
-    """`metrics.csv` with one row per logged step.
+class TrainingLog:
+    """The TRAINING_LOG file, one row per logged step.
 
     Resuming at step k starts from `history` (the copy saved with the checkpoint of step k: Snakemake deletes a
     failed job's outputs, this file among them, before it reruns the job) and keeps its rows up to k.
@@ -59,14 +71,14 @@ def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def plot_learning_curve(metrics_csv: str | Path, out_png: str | Path, title: str = "") -> None:
+def plot_learning_curve(training_log: str | Path, out_png: str | Path, title: str = "") -> None:
     """Training loss (and validation loss where computed) against step, learning rate on a second axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    frame = pd.read_csv(metrics_csv)
+    frame = pd.read_csv(training_log)
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     ax.plot(frame["step"], frame["loss"], lw=1, label="train loss")
     valid = frame.dropna(subset=["valid_loss"])

@@ -8,9 +8,9 @@ ensemble `mumo predict --model DIR` reads:
     DIR/raw.csv, standardised.csv, rejected.csv, counts.json   the table and every rejected row with its reason
     DIR/vocab.json                                             the vocabulary (the pretrained model's with --from)
     DIR/splits/seed{s}.json                                    the folds (row indices of standardised.csv)
-    DIR/seed{s}/model/, predictions.csv, metrics.csv, ...      one finetuned model per seed
+    DIR/seed{s}/model/, predictions.csv, training_log.csv, ... one finetuned model per seed
     DIR/report.csv, report.md                                  test (and valid) scores per seed, mean ± std
-    DIR/ensemble.json                                          what was run, and where its structure store is
+    DIR/ensemble.json                                          what was run, and its structure store file
     DIR/train.log                                              what every step said (a failure's traceback too)
 """
 
@@ -27,16 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR
+from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import read_smiles_table
-from mumo.data.download import sha256sum
 from mumo.data.sources import resolve
-from mumo.data.splits import FOLDS, SPLITTERS, fold_column_split
+from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
+from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
-from mumo.io import write_csv, write_json, write_text_atomic
+from mumo.io import sha256sum, write_csv, write_json, write_text_atomic
 from mumo.model.saved import VOCAB_NAME, featurization, find_model
 from mumo.steps.data import build_vocab, fetch_raw, split_file, standardise_file
 from mumo.steps.structure import structure_shard
-from mumo.train.predict import ENSEMBLE_NAME, STRUCTURES_DIR
 from mumo.train.recipes import FinetuneData, run_finetune
 from mumo.train.settings import TrainSettings
 
@@ -48,16 +49,7 @@ COLUMN_SPLIT = "column:"
 def _fixed_split(input_csv: Path, split: str | None, splits_file: str | None, rows: int) -> list[str] | None:
     """The fold of every input row when the user gives them (`column:NAME` or a splits file), else None."""
     if splits_file is not None:
-        given = json.loads(Path(splits_file).read_text())
-        sets = [""] * rows
-        for fold in FOLDS:
-            for r in given.get(fold, []):
-                if not 0 <= r < rows:
-                    raise ValueError(
-                        f"{splits_file}: {fold} row {r} is not a row of {input_csv} (0..{rows - 1})"
-                    )
-                sets[r] = fold
-        return sets
+        return folds_of_rows(json.loads(Path(splits_file).read_text()), rows, splits_file)
     if split is not None and split.startswith(COLUMN_SPLIT):
         column = split.removeprefix(COLUMN_SPLIT)
         frame = pd.read_csv(input_csv, dtype=str, keep_default_na=False)
@@ -123,6 +115,8 @@ def train_csv(
     split, splits_file, fragments, store = o.split, o.splits_file, o.fragments, o.store
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    if splits_file is None and not split.startswith(COLUMN_SPLIT):
+        check_fractions(list(o.fractions), "--split-fractions")
     input_csv, out = Path(input_csv), Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _log_to(out / "train.log"):
@@ -139,7 +133,7 @@ def train_csv(
         )
         table, rejected = out / "standardised.csv", out / "rejected.csv"
         fetch_raw(dataset, str(out / "raw.csv"), str(out))
-        standardise_file(
+        standardised = standardise_file(
             str(out / "raw.csv"),
             dataset,
             fragments,
@@ -147,9 +141,8 @@ def train_csv(
             rejected_csv=str(rejected),
             counts_json=str(out / "counts.json"),
         )
-        counts = json.loads((out / "counts.json").read_text())
 
-        sets = _fixed_split(input_csv, split, splits_file, counts["raw"])
+        sets = _fixed_split(input_csv, split, splits_file, standardised.counts["raw"])
         split_name = "splits_file" if splits_file else split
         given = (
             None
@@ -170,7 +163,9 @@ def train_csv(
         featurized = featurization(fragments, o.conformer)
         store_dir = Path(store) if store is not None else out / STRUCTURES_DIR
         store_dir.mkdir(parents=True, exist_ok=True)
-        shard = store_dir / f"{name}-{sha256sum(table)[:12]}.npz"
+        # named by the table and the settings: runs sharing a store with other settings read their own file
+        conformer = ConformerConfig(**featurized["conformer"])
+        shard = store_dir / f"{name}-{sha256sum(table)[:12]}-{conformer.digest()}.npz"
         structure_shard(
             [str(table)],
             (0, 1),
@@ -195,7 +190,7 @@ def train_csv(
             data = FinetuneData(
                 str(table),
                 str(splits[seed]),
-                str(store_dir),
+                [str(shard)],
                 str(vocab),
                 list(target_columns),
                 task_type,
@@ -215,7 +210,7 @@ def train_csv(
         report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
         write_csv(report, out / "report.csv")
         write_text_atomic(
-            out / "report.md", _report_md(input_csv, report, counts, pretrained_dir, split_name)
+            out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
         )
         record = {
             "input": str(input_csv),
@@ -224,7 +219,7 @@ def train_csv(
             "seeds": list(seeds),
             "split": split_name,
             "from": None if pretrained_dir is None else str(pretrained_dir),
-            "store": str(store_dir.resolve()) if store is not None else STRUCTURES_DIR,
+            "store": str(shard.resolve() if store is not None else shard.relative_to(out)),
             "settings": s.to_dict(),
             **featurized,
         }
@@ -241,14 +236,14 @@ def summarise(report: pd.DataFrame) -> pd.DataFrame:
 
 
 def _report_md(
-    input_csv: Path, report: pd.DataFrame, counts: dict, pretrained: Path | None, split: str
+    input_csv: Path, report: pd.DataFrame, standardised: Standardised, pretrained: Path | None, split: str
 ) -> str:
     start = (
         f"finetuned from {pretrained}"
         if pretrained
         else "trained from scratch (no --from; see mumo pretrain)"
     )
-    rejected = ", ".join(f"{k.removeprefix('rejected: ')} {v}" for k, v in counts.items() if ": " in k)
+    counts, rejected = standardised.counts, ", ".join(f"{k} {n}" for k, n in standardised.reasons.items())
     lines = [
         f"# mumo train: {input_csv}",
         "",

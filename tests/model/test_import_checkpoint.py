@@ -16,10 +16,18 @@ Inputs: six canonical SMILES in one right-padded batch (the paper's quirks make 
 token ids from their tokenizer, graphs from their `mol2GeoGraph` (ogb features, BRICS via their
 `bond_break`). Their conformer routine is unseeded, so its coordinates are recorded (`ref{i}_pos`) and mumo's
 featuriser is fed the same ones.
+
+`tests/fixtures/make_reference_fixtures.py` rebuilds both from selmiss/MuMo at commit
+197f4b773118e7699021df98f048c48c9fa47f4a (its REFERENCE_COMMIT; the noise recipe is in its docstring), in a
+separate venv with the reference's dependencies (torch 2.13.0, transformers 4.46.3, torch-geometric, ogb,
+rdkit, scikit-learn, pandas, tqdm, safetensors), reusing the recorded coordinates:
+`python tests/fixtures/make_reference_fixtures.py --check` compares a rebuild with the committed files
+(weights bit-equal, outputs within 1e-6); `--output tests/fixtures` overwrites them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -28,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import FIXTURES
+import yaml
+from helpers import FIXTURES, REPO
 from safetensors.torch import load_file, save_file
 
 from mumo.chem.conformer import Conformer
@@ -37,8 +46,8 @@ from mumo.chem.structure import parse_smiles
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.cli import main
 from mumo.model import collate, get_preset, load_pretrained
-from mumo.train import import_checkpoint as ic
-from mumo.train.import_checkpoint import CheckpointImportError, import_checkpoint
+from mumo.model import import_checkpoint as ic
+from mumo.model.import_checkpoint import CheckpointImportError, import_checkpoint
 
 CHECKPOINTS = FIXTURES / "reference_checkpoint"
 OUTPUTS = np.load(FIXTURES / "reference_outputs.npz")
@@ -307,48 +316,57 @@ def test_vocab_txt_is_read_with_line_numbers_as_ids(tmp_path, imported):
     assert SmilesTokenizer.load(out / "vocab.json").tokens == tokens
 
 
-def test_hub_id_without_revision_is_refused():
-    with pytest.raises(
-        CheckpointImportError, match=r"pinned to a revision.*zihaojing/MuMo-Pretrained@<commit>"
-    ):
-        import_checkpoint("zihaojing/MuMo-Pretrained", Path("unused"))
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def test_hub_source_downloads_only_the_needed_files_at_the_revision(tmp_path, monkeypatch):
-    """The hub is unreachable here: `snapshot_download` is replaced by a fake that serves the fixture."""
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("zihaojing/MuMo-Pretrained", r"pinned to a commit.*zihaojing/MuMo-Pretrained@<commit>"),
+        ("zihaojing/MuMo-Pretrained@main", r"'main' is a branch or tag.*MuMo-Pretrained@<40-hex commit>"),
+        ("zihaojing/MuMo-Pretrained@v1.0", r"'v1.0' is a branch or tag"),
+        ("zihaojing/MuMo-Pretrained@0123abc", r"'0123abc' is a branch or tag"),  # a short hash is refused too
+    ],
+)
+def test_hub_id_without_a_commit_is_refused(source, message, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(CheckpointImportError, match=message):
+        import_checkpoint(source, Path("unused"))
+
+
+def test_the_paper_config_pins_the_authors_weights_to_a_commit(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    source = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["mumo"]["pretrained"]
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(tmp_path))
+    assert ic.resolve_source(source) == (tmp_path, source.split("@")[1])
+
+
+def test_hub_source_downloads_only_the_needed_files_at_the_commit(tmp_path, monkeypatch):
+    """The hub is unreachable here: `snapshot_download` is replaced by a fake that serves the fixture from a
+    folder named by the commit, as huggingface_hub's snapshots are."""
     import huggingface_hub
 
     calls = []
+    snapshot = reference_folder(tmp_path / "snapshots", "pretrain").rename(tmp_path / "snapshots" / COMMIT)
 
     def fake_snapshot_download(repo_id, **kwargs):
         calls.append((repo_id, kwargs))
-        return str(reference_folder(tmp_path / "hub", "pretrain"))
+        return str(snapshot)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    out = import_checkpoint(
-        "zihaojing/MuMo-Pretrained@abc123", tmp_path / "out", cache_dir=tmp_path / "cache"
-    )
+    source = f"zihaojing/MuMo-Pretrained@{COMMIT}"
+    out = import_checkpoint(source, tmp_path / "out", cache_dir=tmp_path / "cache")
     assert calls == [
         (
             "zihaojing/MuMo-Pretrained",
-            {"revision": "abc123", "allow_patterns": ic.HUB_FILES, "cache_dir": str(tmp_path / "cache")},
+            {"revision": COMMIT, "allow_patterns": ic.HUB_FILES, "cache_dir": str(tmp_path / "cache")},
         )
     ]
     record = json.loads((out / "import.json").read_text())
-    assert (record["source"], record["revision"]) == ("zihaojing/MuMo-Pretrained@abc123", "abc123")
-    assert record["commit"] is None  # the fake's folder is not a hub snapshot named by its commit
-
-
-def test_hub_branch_is_recorded_with_the_commit_it_resolved_to(tmp_path, monkeypatch):
-    """huggingface_hub returns `.../snapshots/<commit>`: a branch name as revision still records the commit."""
-    import huggingface_hub
-
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    snapshot = reference_folder(tmp_path / "snapshots", "pretrain").rename(tmp_path / "snapshots" / commit)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(snapshot))
-    out = import_checkpoint("zihaojing/MuMo-Pretrained@main", tmp_path / "out")
-    record = json.loads((out / "import.json").read_text())
-    assert (record["revision"], record["commit"]) == ("main", commit)
+    assert (record["source"], record["revision"], record["commit"]) == (source, COMMIT, COMMIT)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -359,7 +377,7 @@ def test_cli_help_explains_sources_outputs_and_never_used_tensors(capsys):
     with pytest.raises(SystemExit):
         main(["import-checkpoint", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "owner/name@revision" in text and "local folder" in text
+    assert "owner/name@<commit>" in text and "local folder" in text and "@main, is refused" in text
     assert "import.json" in text and "never uses" in text
 
 
@@ -374,7 +392,7 @@ def test_cli_imports_the_fixture(tmp_path, capsys):
 def test_cli_error_is_one_line(tmp_path, capsys):
     assert main(["import-checkpoint", "owner/name", "--output", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("mumo import-checkpoint: error: ") and "pinned to a revision" in err
+    assert err.startswith("mumo import-checkpoint: error: ") and "pinned to a commit" in err
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
@@ -419,3 +437,39 @@ def test_a_pickle_with_more_than_tensors_is_refused(tmp_path):
     torch.save({"task_head.0.weight": torch.zeros(3, 8), "trap": Path("x")}, folder / "pytorch_model.bin")
     with pytest.raises(CheckpointImportError, match=r"pytorch_model\.bin: not readable as weights"):
         import_checkpoint(str(folder), tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------------
+# The script that rebuilds the fixtures (it needs the authors' code to run; here only its constants and CLI)
+
+
+def fixture_script():
+    spec = importlib.util.spec_from_file_location(
+        "make_reference_fixtures", FIXTURES / "make_reference_fixtures.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fixture_script_matches_the_committed_fixtures_and_the_docs():
+    """Its pinned commit is the one both docs name; its molecules, heads and logit columns are the fixtures'."""
+    script = fixture_script()
+    assert re.fullmatch(r"[0-9a-f]{40}", script.REFERENCE_COMMIT)
+    assert script.REFERENCE_COMMIT in (REPO / "docs" / "reference-checkpoints.md").read_text()
+    assert script.REFERENCE_COMMIT in " ".join(__doc__.split())
+    assert script.SMILES == tuple(str(s) for s in OUTPUTS["smiles"])
+    assert tuple(script.FINETUNES) == FINETUNES
+    assert {f"finetune_{name}" for name in script.FINETUNES} | {"pretrain"} == {
+        p.name for p in CHECKPOINTS.iterdir()
+    }
+    columns = np.arange(0, 2364, script.LOGIT_COLUMN_STEP)  # every 29th of the 2,364-token vocabulary
+    np.testing.assert_array_equal(columns, OUTPUTS["pretrain_logit_columns"])
+
+
+@pytest.mark.parametrize("argv", [["--check", "--fresh-conformers"], ["--check", "--output", str(FIXTURES)]])
+def test_fixture_script_refuses_a_check_that_cannot_compare(argv, capsys):
+    """Fresh conformers change every output; a check written over the committed files compares them with themselves."""
+    with pytest.raises(SystemExit) as exit_info:
+        fixture_script().parse_args(argv)
+    assert exit_info.value.code == 2 and "--check" in capsys.readouterr().err

@@ -1,8 +1,8 @@
 """Import the authors' MuMo checkpoints (selmiss/MuMo, transformers layout) as mumo model directories.
 
 Entry point: `import_checkpoint(source, output_dir, cache_dir=None)`. SOURCE is a local folder or a Hugging
-Face hub id pinned to a revision, `owner/name@revision` (an unpinned id is refused: an import must be
-reproducible). The folder holds `config.json`, the weights (`model.safetensors`, `pytorch_model.bin`, or
+Face hub id pinned to a commit, `owner/name@<40-hex commit>` (an id without one, or with a branch or tag
+such as `@main`, is refused: an import must be reproducible). The folder holds `config.json`, the weights (`model.safetensors`, `pytorch_model.bin`, or
 their shards with an index JSON) and the tokenizer (`tokenizer.json`, or `vocab.txt` one token per line).
 
 The output directory is a saved model folder (`mumo.model.saved`), what `run_finetune(pretrained_dir=...)` reads:
@@ -30,12 +30,10 @@ from safetensors.torch import load_file
 
 import mumo
 from mumo.chem.tokenizer import SMILES_PATTERN, SmilesTokenizer
-from mumo.data.download import sha256sum
-from mumo.io import write_json
+from mumo.io import sha256sum, write_json
 from mumo.model import MuMo, get_preset
-from mumo.model.config import MuMoConfig
+from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH, MuMoConfig
 from mumo.model.saved import save_model
-from mumo.train.recipes import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +52,7 @@ HUB_FILES = [
     "special_tokens_map.json",
     "vocab.txt",
 ]
+_COMMIT = re.compile(r"[0-9a-f]{40}")  # a hub revision that cannot move: a commit, in full
 _HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<revision>[^@\s]*))?$")
 
 # --------------------------------------------------------------------------------------------------
@@ -193,19 +192,25 @@ class ImportResult:
 
 
 def resolve_source(source: str, cache_dir: Path | None = None) -> tuple[Path, str | None]:
-    """(local folder, hub revision or None): a folder as given, or `owner/name@revision` downloaded."""
+    """(local folder, hub revision or None): a folder as given, or `owner/name@<commit>` downloaded."""
     path = Path(source)
     if path.is_dir():
         return path, None
     match = _HUB_ID.fullmatch(source)
     if match is None:
         raise CheckpointImportError(
-            f"SOURCE {source!r} is neither a folder nor a hub id of the form owner/name@revision"
+            f"SOURCE {source!r} is neither a folder nor a hub id of the form owner/name@<commit>"
         )
     if not match["revision"]:
         raise CheckpointImportError(
-            f"SOURCE {source!r} is not a local folder; as a hub id it must be pinned to a revision for "
+            f"SOURCE {source!r} is not a local folder; as a hub id it must be pinned to a commit for "
             f"reproducibility: {match['repo']}@<commit>"
+        )
+    if not _COMMIT.fullmatch(match["revision"]):
+        raise CheckpointImportError(
+            f"SOURCE {source!r}: {match['revision']!r} is a branch or tag, which moves; pin the hub id to a "
+            f"commit for reproducibility: {match['repo']}@<40-hex commit> (the repository's commit history "
+            "on the hub lists them)"
         )
     from huggingface_hub import snapshot_download
 
@@ -484,7 +489,7 @@ def convert(
 
 
 def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None = None) -> Path:
-    """Convert a reference checkpoint (folder or `owner/name@revision`) into a mumo model directory.
+    """Convert a reference checkpoint (folder or `owner/name@<commit>`) into a mumo model directory.
 
     Writes model.safetensors, config.json, vocab.json, task.json, then import.json, each atomically;
     import.json comes last, so its presence marks a complete import. Returns `output_dir`.
@@ -530,8 +535,8 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
     record = {
         "source": source,
         "revision": revision,
-        # huggingface_hub keeps a snapshot under its commit: a branch given as the revision is resolved here
-        "commit": folder.name if revision and re.fullmatch(r"[0-9a-f]{40}", folder.name) else None,
+        # what the hub served: huggingface_hub keeps a snapshot in a folder named by its commit
+        "commit": folder.name if revision and _COMMIT.fullmatch(folder.name) else None,
         "kind": result.kind,
         "architecture": {"pretrain": "MuMoPretrain", "finetune": "MuMoFinetune"}[result.kind],
         "files": {p.name: sha256sum(p) for p in inputs},

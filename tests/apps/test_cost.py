@@ -4,8 +4,7 @@ from dataclasses import replace
 import pytest
 from helpers import REPO
 
-from mumo.cli import main
-from mumo.cost import (
+from mumo.apps.cost import (
     STARTUP_S,
     Bill,
     CostError,
@@ -18,6 +17,7 @@ from mumo.cost import (
     load_config,
     size_job,
 )
+from mumo.cli import main
 from mumo.plan import Plan
 
 TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"

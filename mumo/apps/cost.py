@@ -18,10 +18,9 @@ from typing import NamedTuple
 
 from mumo.catalog import get_model
 from mumo.data.splits import TDC_TRAIN_VALID_FRACTIONS, _sizes
-from mumo.plan import AUTHORS, Plan
+from mumo.plan import AUTHORS, SCHEMA, Plan
 
-THROUGHPUT_CSV = Path(__file__).parent / "data" / "throughput.csv"
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+THROUGHPUT_CSV = Path(__file__).resolve().parents[1] / "data" / "throughput.csv"
 THROUGHPUT_COLUMNS = ("preset", "device", "batch_size", "precision", "molecules_per_s", "source")
 
 #: A forward pass (validation, prediction) costs about a third of a training step (forward + backward ≈ 3
@@ -59,7 +58,7 @@ class CostError(ValueError):
     """A device, preset or throughput file the cost model cannot price; the message names it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
     """One training process of the plan, sized."""
 
@@ -158,20 +157,41 @@ def size_job(
     passes = min(total * s.batch_size * s.grad_accum * processes, s.epochs * train)
     forward = evaluations * valid + ((valid + test) if predicts else 0)
     return Job(
-        *key,
-        s.preset,
-        s.precision,
-        s.batch_size,
-        s.grad_accum,
-        processes,
-        s.epochs,
-        train,
-        valid,
-        test,
-        total,
-        passes,
-        forward,
-        processes,
+        **key._asdict(),
+        preset=s.preset,
+        precision=s.precision,
+        batch_size=s.batch_size,
+        grad_accum=s.grad_accum,
+        processes=processes,
+        epochs=s.epochs,
+        train=train,
+        valid=valid,
+        test=test,
+        steps=total,
+        train_passes=passes,
+        forward_passes=forward,
+        startups=processes,
+    )
+
+
+def baseline_job(key: JobKey, folds: tuple[int, int, int]) -> Job:
+    """A baseline fit (on CPU: counted, not priced): its folds, and no training steps or passes."""
+    train, valid, test = folds
+    return Job(
+        **key._asdict(),
+        preset=None,
+        precision=None,
+        batch_size=0,
+        grad_accum=0,
+        processes=1,
+        epochs=0,
+        train=train,
+        valid=valid,
+        test=test,
+        steps=0,
+        train_passes=0,
+        forward_passes=0,
+        startups=0,
     )
 
 
@@ -200,9 +220,7 @@ def jobs(plan: Plan, gpus: int = 1) -> list[Job]:
         d = plan.datasets[dataset]
         folds = fold_sizes(dataset_rows(plan, dataset), split, fractions, d.spec.benchmark == "TDC")
         if get_model(model).kind != "mumo":
-            out.append(
-                Job("baseline", model, dataset, split, seed, None, None, 0, 0, 1, 0, *folds, 0, 0, 0, 0)
-            )
+            out.append(baseline_job(JobKey("baseline", model, dataset, split, seed), folds))
             continue
         settings = plan.model_settings(model, "finetune", dataset)
         job = size_job(JobKey("finetune", model, dataset, split, seed), settings, folds)
