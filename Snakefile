@@ -4,7 +4,13 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from mumo.plan import PRETRAINING_CHAIN_PRIORITY, SCHEMA, Plan, type_command_line_values
+from mumo.plan import (
+    PRETRAINING_CHAIN_PRIORITY,
+    ROBUSTNESS_PRIORITY,
+    SCHEMA,
+    Plan,
+    type_command_line_values,
+)
 
 min_version("9.0")
 
@@ -62,6 +68,7 @@ localrules:
     figures,
     comparisons_figure,
     learning_curves,
+    robustness_figure,
 
 
 rule all:

@@ -379,7 +379,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         default=argparse.SUPPRESS,
         metavar="N",
         help="stop after N validations (one per epoch) without a lower validation loss and keep the best "
-        f"epoch; 'none': train every epoch; given, it wins over --settings (default: {TrainSettings.patience})",
+        "epoch (given, it wins over --settings); 'none': train every epoch "
+        f"(default: {TrainSettings.patience})",
     )
     p.add_argument("--fragments", default="largest", choices=["largest", "keep"], help="salts and mixtures")
     _conformer_option(p, "conformer settings of the structures")

@@ -13,10 +13,12 @@ from pathlib import Path
 import yaml
 
 from mumo.catalog import ABLATIONS, MODELS, ModelSpec, get_model
+from mumo.chem.conformer import ConformerConfig
 from mumo.data.hub import HubSource
 from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
 from mumo.data.splits import SPLIT_NAMES, check_fractions
+from mumo.eval.robustness import CONFORMER_SEED, NUM_CONFORMERS, REFERENCE, ConformerSet
 from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
 from mumo.train.training_log import TRAINING_LOG
 
@@ -39,6 +41,9 @@ MIN_SHARD_MOLECULES = 1500
 #: free core while the finetunes wait for them), then the tables' structures; a tier is above any dataset's size.
 PRETRAINING_CHAIN_PRIORITY = 2_000_000
 TABLE_STRUCTURE_PRIORITY = 1_000_000
+#: The conformer-robustness stage (its structures and predictions) reads finished models only: it fills the
+#: cores the training path leaves free.
+ROBUSTNESS_PRIORITY = 0
 
 
 def _step_cost(model: str) -> int:
@@ -334,6 +339,96 @@ class Plan:
             if part.startswith("datasets/")
         ]
 
+    # ---- conformer-noise robustness (mumo.steps.robustness) ----
+    def robustness_sets(self) -> list[ConformerSet]:
+        """The conformer sets the test folds are predicted with: the reference (`structure.conformer`), then
+        `robustness.conformer_seeds` other seeds (seed + 1, ..., seed + K), then each of
+        `robustness.num_conformers` other than the reference's, at the reference seed. None without a MuMo
+        model or without a variant (the stage is off; a config without `robustness`, which the schema
+        fills in, too)."""
+        options = self.config.get("robustness", {})
+        conformer = ConformerConfig.from_dict(
+            self.config["structure"].get("conformer", {}), "structure.conformer"
+        )
+        seed, count = conformer.seed, conformer.num_conformers
+        variants = [
+            ConformerSet(seed + k, count, CONFORMER_SEED)
+            for k in range(1, options.get("conformer_seeds", 0) + 1)
+        ]
+        variants += [
+            ConformerSet(seed, n, NUM_CONFORMERS)
+            for n in dict.fromkeys(options.get("num_conformers", []))
+            if n != count
+        ]
+        if not variants or not self.mumo_models():
+            return []
+        return [ConformerSet(seed, count, REFERENCE), *variants]
+
+    def robustness_conformer(self, name: str) -> dict:
+        """The full conformer settings of the variant set `name` (`seed43-n1`): `structure.conformer` with its
+        seed and number of conformers."""
+        found = [s for s in self.robustness_sets()[1:] if s.name == name]
+        if not found:
+            raise ConfigError(f"robustness: no conformer set {name!r} in this run")
+        return {
+            **self.config["structure"].get("conformer", {}),
+            "seed": found[0].seed,
+            "num_conformers": found[0].num_conformers,
+        }
+
+    def robustness_store(self, name: str) -> str:
+        """The store of a variant set: the test folds' molecules of every table of the run, in one file (a
+        molecule in several test folds is computed once). A filtered run's file has a name of its own."""
+        return self.tagged(f"structure/robustness/{name}", "npz")
+
+    def robustness_stores(self) -> dict[str, str]:
+        """Set name -> store file of every variant set (the reference reads the tables' own stores)."""
+        return {s.name: self.robustness_store(s.name) for s in self.robustness_sets()[1:]}
+
+    def robustness_models(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.mumo_models())
+
+    def robustness_test_folds(self) -> dict[str, list[str]]:
+        """Standardised table -> the split files whose test folds the stage featurises (every MuMo run's)."""
+        folds: dict[str, list[str]] = {}
+        for _, dataset, split, seed in self.runs(self.robustness_models()[:1]):
+            folds.setdefault(self.split_table(dataset, split), []).append(
+                self.split_file(dataset, split, seed)
+            )
+        return folds
+
+    def robustness_raw_tables(self) -> list[str]:
+        """The tables whose `smiles` as given a model reads (its test rows need records keyed by that string)."""
+        return [table for table in self.robustness_test_folds() if table in self.raw_smiles_tables()]
+
+    def robustness_runs(self) -> list[dict]:
+        """What the prediction job does per MuMo run: the run folder holding its model, its split file, table,
+        reference store and finetuning settings (the batch size and precision it predicted its test fold with)."""
+        return [
+            {
+                "model": model,
+                "dataset": dataset,
+                "split": split,
+                "seed": seed,
+                "run_dir": self.run_dir(model, dataset, split, seed),
+                "split_json": self.split_file(dataset, split, seed),
+                "table": self.split_table(dataset, split),
+                "reference_store": self.table_shards(dataset, split)[0],
+                "settings": self.model_settings(model, "finetune", dataset),
+            }
+            for model, dataset, split, seed in self.runs(self.robustness_models())
+        ]
+
+    @property
+    def robustness_outputs(self) -> dict[str, str]:
+        """The stage's tables: the headline metric per run and set, the summary per run and family of sets,
+        and every test molecule's predictions under every set."""
+        return {
+            "per_set": self.tagged("conformer_robustness", "csv"),
+            "summary": self.tagged("conformer_robustness_summary", "csv"),
+            "molecules": self.tagged("conformer_robustness_molecules", "csv.gz"),
+        }
+
     @property
     def imported_dir(self) -> str:
         """Where `mumo.pretrained` is converted to a mumo model directory (weights, vocabulary, import.json)."""
@@ -481,10 +576,11 @@ class Plan:
 
     def targets(self) -> list[str]:
         """What `snakemake` builds: the table, the paired comparisons where two models ran, the figures, the
-        data report, and the structure report where a MuMo model needs structures."""
+        data report, and where a MuMo model needs structures the structure report and the conformer-robustness tables."""
         structure = [self.structure_report] if self.structure_parts() else []
         comparisons = [self.comparisons] if self.compares else []
-        return [self.table, *comparisons, *self.figures, self.data_report, *structure]
+        robustness = list(self.robustness_outputs.values()) if self.robustness_sets() else []
+        return [self.table, *comparisons, *self.figures, self.data_report, *structure, *robustness]
 
     @property
     def figures(self) -> list[str]:
@@ -495,6 +591,8 @@ class Plan:
             names += ["ablations", "finetune_curves"]
         if self.pretrained_models():
             names.append("pretrain_curves")
+        if self.robustness_sets():
+            names.append("conformer_robustness")
         return [f"{self.figures_dir}/{name}.{ext}" for name in names for ext in ("png", "pdf")]
 
     def headline_metrics(self) -> dict[str, str]:

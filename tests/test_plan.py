@@ -175,6 +175,7 @@ def test_ablations_switch_adds_every_ablation_and_the_target_lists_them_anyway()
 def test_default_figures_include_comparison_ablations_and_learning_curves():
     names = {Path(p).name for p in Plan.from_config(_config()).figures}
     stems = ["metrics", "comparison", "paired", "ablations", "finetune_curves", "pretrain_curves"]
+    stems.append("conformer_robustness")
     assert names == {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     baseline_only = {Path(p).stem for p in Plan.from_config(_config(models=["ecfp_rf"])).figures}
     assert baseline_only == {"metrics", "comparison"}  # one model: no pair to compare
@@ -358,6 +359,46 @@ def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outp
         _config(models=["mumo"], splits=["random"]), overrides={"models", "splits", "ablations"}
     )
     assert rung.tag == "models-mumo.splits-random"
+
+
+def test_conformer_robustness_sets_stores_and_runs():
+    plan = Plan.from_config(_config(only_datasets=["bbbp", "esol"]))
+    assert [(s.name, s.varied) for s in plan.robustness_sets()] == [
+        ("seed42-n1", "reference"),
+        *((f"seed{seed}-n1", "conformer_seed") for seed in (43, 44, 45, 46)),
+    ]
+    assert (
+        plan.robustness_store("seed43-n1") == "results/structure/robustness/seed43-n1.datasets-bbbp+esol.npz"
+    )
+    assert plan.robustness_conformer("seed45-n1") == {
+        "seed": 45, "num_conformers": 1, "max_iters": 2000, "max_embed_attempts": 80
+    }  # fmt: skip
+    with pytest.raises(
+        ConfigError, match="no conformer set 'seed42-n1'"
+    ):  # the reference has no store of its own
+        plan.robustness_conformer("seed42-n1")
+    # every MuMo seed, each with its table's own store as the reference; the baselines have no structure input
+    runs = plan.robustness_runs()
+    assert {r["model"] for r in runs} == {"mumo", "mumo_seq_only"} and len(runs) == 2 * 2 * 3
+    assert runs[0]["reference_store"] == "results/structure/datasets/bbbp.npz"
+    assert plan.robustness_test_folds()["results/data/standardised/esol.csv"] == [
+        f"results/data/splits/esol/balanced_scaffold/seed{seed}.json" for seed in (0, 1, 2)
+    ]
+    assert set(plan.robustness_outputs.values()) <= set(plan.targets())
+    # off: no other seed and no other number of conformers, or no MuMo model
+    off = _config(robustness={"conformer_seeds": 0, "num_conformers": [1]})
+    assert Plan.from_config(off).robustness_sets() == []
+    assert not any("robustness" in path for path in Plan.from_config(off).targets())
+    assert Plan.from_config(_config(models=["ecfp_rf"])).robustness_sets() == []
+
+
+def test_paper_robustness_compares_one_conformer_with_ten_and_reads_the_smiles_as_written():
+    plan = _paper_plan()
+    sets = plan.robustness_sets()
+    assert [s.name for s in sets if s.varied != "conformer_seed"] == ["seed42-n10", "seed42-n1"]
+    assert len(plan.robustness_runs()) == len(plan.runs(plan.robustness_models()))
+    # mumo_paper reads the `smiles` as given: the test rows need records keyed by those strings
+    assert "results/paper/data/standardised/bbbp.csv" in plan.robustness_raw_tables()
 
 
 def test_structures_only_for_mumo_and_per_table():

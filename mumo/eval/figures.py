@@ -18,13 +18,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from mumo.catalog import ABLATIONS, MODELS, get_model  # noqa: E402
 from mumo.eval.aggregate import headline_rows  # noqa: E402
 from mumo.eval.compare import MODEL, NEITHER, REFERENCE  # noqa: E402
 from mumo.eval.metrics import get_metric  # noqa: E402
 from mumo.eval.names import display_name  # noqa: E402
+from mumo.eval.robustness import CONFORMER_SEED  # noqa: E402
 from mumo.io import atomic_path  # noqa: E402
 
 #: the unit of each regression dataset's labels, which error metrics (RMSE, MAE) share
@@ -393,4 +394,53 @@ def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset
         ax.set_ylabel("loss")
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def robustness_chart(molecules: pd.DataFrame, summary: pd.DataFrame, preset: str) -> plt.Figure:
+    """One panel per dataset and split: per model, its test molecules' prediction spread over the conformer
+    seeds (population std over the reference and the other seeds, per molecule and task, pooled over the
+    training seeds): a box (quartiles, whiskers at 1.5 IQR, outliers as points) and a black dot at the mean.
+    Models are named as the reader knows them; the axis is in the prediction's units."""
+    column = f"spread_{CONFORMER_SEED}"
+    if column not in molecules.columns:
+        raise ValueError("no spread over conformer seeds to draw (robustness.conformer_seeds is 0)")
+    panels = list(molecules.groupby(["dataset", "split"], sort=False))
+    fig, axes = _grid([part["model"].nunique() for _, part in panels])
+    seed_rows = summary[summary["varied"] == CONFORMER_SEED]
+    for ax, ((dataset, split), part) in zip(axes, panels, strict=True):
+        models = sorted(part["model"].unique(), key=list(MODELS).index)
+        spreads = [part.loc[part["model"] == m, column].dropna().to_numpy() for m in models]
+        drawn = [i for i, values in enumerate(spreads) if len(values)]
+        ax.boxplot([spreads[i] for i in drawn], positions=drawn, orientation="horizontal", widths=0.6,
+                   flierprops={"markersize": 2, "alpha": 0.4})  # fmt: skip
+        ax.plot([spreads[i].mean() for i in drawn], drawn, "o", color="black", ms=4)
+        ax.set_yticks(range(len(models)), [display_name(m, preset) for m in models], fontsize=8)
+        ax.set_ylim(len(models) - 0.5, -0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda value, _: f"{value:.2g}")
+        )  # no offset over the label
+        ax.tick_params(axis="x", labelsize=7)
+        runs = seed_rows[(seed_rows["dataset"] == dataset) & (seed_rows["split"] == split)]
+        regression = (runs["task_type"] == "regression").any()
+        unit = UNITS.get(dataset, "label units") if regression else "probability of class 1"
+        ax.set_xlabel(
+            f"prediction spread over {int(runs['n_sets'].max())} conformer seeds, std ({unit})", fontsize=8
+        )
+        fallback = part.loc[part["fallback_sets"].fillna("") != "", "canonical_smiles"].nunique()
+        ax.set_title(
+            f"{_title(dataset, split)}\n{fallback} of {part['canonical_smiles'].nunique()} test molecules 2D-only under some set",
+            fontsize=9,
+        )
+    fig.suptitle("Sensitivity of test predictions to 3D conformer noise")
+    fig.tight_layout()
+    _footnotes(
+        fig,
+        [
+            "Per molecule and task: std (ddof = 0) of the predictions over the run's conformer seed and the other "
+            "seeds; pooled over training seeds.",
+            "Box: quartiles, whiskers 1.5 IQR; dot: mean. A sequence-only model has no 3D input: its spread is 0.",
+        ],
+    )
     return fig

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mumo.eval.figures import TABLE_FIGURES, forest_chart, learning_curves, save_figure
+from mumo.eval.figures import TABLE_FIGURES, forest_chart, learning_curves, robustness_chart, save_figure
 from mumo.eval.names import display_name
 from mumo.train.training_log import find_training_log
 
@@ -41,3 +41,9 @@ def finetune_curves(training_logs: list[str], stem: str, preset: str) -> None:
         model, dataset, split, seed = path.parts[-5:-1]
         curves.setdefault(f"{dataset}, {split} split", {})[f"{model} {seed}"] = find_training_log(path)
     save_figure(learning_curves(curves, "Finetuning (supervised loss)", preset), stem)
+
+
+def robustness_figure(molecules_csv: str, summary_csv: str, stem: str, preset: str) -> None:
+    """The prediction spread over conformer seeds per dataset, split and model (mumo.steps.robustness)."""
+    chart = robustness_chart(pd.read_csv(molecules_csv), pd.read_csv(summary_csv), preset)
+    save_figure(chart, stem)

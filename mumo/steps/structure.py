@@ -1,8 +1,11 @@
-"""Structure steps: one shard of the RDKit structure store, and the outcome counts per dataset."""
+"""Structure steps: one shard of the RDKit structure store, the test folds under another conformer setting
+(mumo.steps.robustness), and the outcome counts per dataset."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -38,9 +41,64 @@ def structure_shard(
         for smiles in pd.read_csv(path, usecols=["smiles"], dtype={"smiles": "string"})["smiles"].dropna()
         if shard_index(smiles, n_shards) == shard
     }
-    molecules |= dict.fromkeys(sorted(verbatim - molecules.keys()))
-    report = build_shard(
+    _featurise(
         list(molecules),
+        verbatim,
+        conformer,
+        workers,
+        out_npz=out_npz,
+        out_report=out_report,
+        cache_dir=cache_dir,
+    )
+
+
+def robustness_structures(
+    test_folds: dict[str, list[str]],
+    conformer: dict,
+    workers: int,
+    *,
+    out_npz: str,
+    out_report: str,
+    cache_dir: str,
+    raw_csvs: Sequence[str] = (),
+) -> None:
+    """The molecules of the test folds of `test_folds` (standardised table -> split files) under one conformer
+    setting, for the robustness stage: one file for every table, each molecule once; the test rows' `smiles` as
+    given too for the tables in `raw_csvs` (as structure_shard)."""
+    molecules: dict[str, None] = {}
+    verbatim: set[str] = set()
+    for table, split_files in test_folds.items():
+        rows = sorted({row for path in split_files for row in json.loads(Path(path).read_text())["test"]})
+        columns = ["canonical_smiles", "smiles"] if table in raw_csvs else ["canonical_smiles"]
+        frame = pd.read_csv(table, usecols=columns, dtype="string").iloc[rows]
+        molecules |= dict.fromkeys(frame["canonical_smiles"])
+        if table in raw_csvs:
+            verbatim |= set(frame["smiles"].dropna())
+    _featurise(
+        list(molecules),
+        verbatim,
+        conformer,
+        workers,
+        out_npz=out_npz,
+        out_report=out_report,
+        cache_dir=cache_dir,
+    )
+
+
+def _featurise(
+    molecules: list[str],
+    verbatim: set[str],
+    conformer: dict,
+    workers: int,
+    *,
+    out_npz: str,
+    out_report: str,
+    cache_dir: str,
+) -> None:
+    """Build one store file of the molecules and the verbatim strings not among them, and its outcome report."""
+    molecules = molecules + sorted(verbatim - set(molecules))
+    report = build_shard(
+        molecules,
         out_npz,
         ConformerConfig.from_dict(conformer, "structure.conformer"),
         workers,

@@ -21,6 +21,7 @@ from mumo.eval.figures import (
     headline_rows,
     learning_curves,
     metric_chart,
+    robustness_chart,
     save_figure,
     smooth,
 )
@@ -306,6 +307,67 @@ def test_plot_learning_curve_draws_loss_validation_and_learning_rate(tmp_path, m
     np.testing.assert_allclose(lr_ax.get_lines()[0].get_ydata(), frame["lr"])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train loss", "valid loss", "lr"]
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _robustness_molecules() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-molecule spreads of two models on a classification and a regression dataset; one 2D-only molecule."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for dataset, scale in (("bbbp", 0.02), ("esol", 0.1)):
+        for model in ("mumo_seq_only", "mumo"):
+            for i in range(30):
+                spread = 0.0 if model == "mumo_seq_only" else abs(rng.normal(0, scale))
+                fallback = "seed43-n1" if i == 0 else ""
+                rows.append((dataset, "random", model, 0, f"m{i}", f"C{'C' * i}", spread, fallback))
+    molecules = pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "split",
+            "model",
+            "seed",
+            "mol_id",
+            "canonical_smiles",
+            "spread_conformer_seed",
+            "fallback_sets",
+        ],
+    )
+    summary = pd.DataFrame(
+        {
+            "dataset": ["bbbp", "esol"],
+            "split": "random",
+            "varied": "conformer_seed",
+            "n_sets": 5,
+            "task_type": ["classification", "regression"],
+        }
+    )
+    return molecules, summary
+
+
+def test_robustness_chart_names_models_and_units_and_counts_2d_molecules(tmp_path):
+    molecules, summary = _robustness_molecules()
+    fig = robustness_chart(molecules, summary, "small")
+    bbbp, esol = fig.axes
+    assert [t.get_text() for t in bbbp.get_yticklabels()] == [
+        "MuMo small (CPU demo, 3.3 M)",
+        "MuMo small (CPU demo, 3.3 M): sequence only",
+    ]
+    assert bbbp.get_xlabel() == "prediction spread over 5 conformer seeds, std (probability of class 1)"
+    assert esol.get_xlabel() == "prediction spread over 5 conformer seeds, std (log mol/L)"
+    assert "1 of 30 test molecules 2D-only" in bbbp.get_title()
+    # the black dots are the means: the sequence-only model's at exactly 0
+    means = bbbp.lines[-1].get_xdata()
+    assert means[1] == 0.0 and means[0] == pytest.approx(
+        molecules.query("dataset == 'bbbp' and model == 'mumo'")["spread_conformer_seed"].mean()
+    )
+    save_figure(fig, tmp_path / "robustness")
+    assert (tmp_path / "robustness.png").stat().st_size > 10_000
+
+
+def test_robustness_chart_needs_a_spread_over_seeds():
+    molecules, summary = _robustness_molecules()
+    with pytest.raises(ValueError, match="conformer_seeds is 0"):
+        robustness_chart(molecules.drop(columns="spread_conformer_seed"), summary, "small")
 
 
 def _comparisons() -> pd.DataFrame:

@@ -20,7 +20,7 @@ from workflow_facts import group_components, groups, local_rules
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
 NOACCT = REPO / "profiles" / "slurm-noacct"
-GPU_RULES = ("pretrain", "finetune")
+GPU_RULES = ("pretrain", "finetune", "conformer_robustness")
 FUTURE_RULES = set(GPU_RULES)  # named in the profile before the rules exist
 
 
@@ -111,7 +111,7 @@ def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cp
             continue
         seen.add(rule)
         resources = dict(re.findall(r"(\w+)=([^,\n]+)", re.search(r"resources: (.*)", body).group(1)))
-        if rule in ("pretrain", "finetune"):
+        if rule in GPU_RULES:
             assert resources["slurm_partition"] == profile["set-resources"][rule]["slurm_partition"], (
                 resources
             )
@@ -131,7 +131,14 @@ def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cp
         if rule in profile.get("set-threads", {}):
             threads = re.search(r"threads: (\d+)", body)
             assert int(threads.group(1) if threads else 1) == profile["set-threads"][rule], rule
-    assert {"train_ecfp_rf", "standardise", "aggregate", "pretrain", "finetune"} <= seen
+    assert {
+        "train_ecfp_rf",
+        "standardise",
+        "aggregate",
+        "pretrain",
+        "finetune",
+        "conformer_robustness",
+    } <= seen
 
 
 def test_groups_hold_cpu_rules_only_and_local_rules_are_neither_grouped_nor_gpu(profile, workflow_rules):
@@ -176,6 +183,7 @@ def test_the_paper_config_submits_about_500_slurm_jobs(tmp_path):
     planned = submissions(done.stdout)
     finetunes = len(re.findall(r"\nrule finetune:", done.stdout))
     assert finetunes == 476  # 68 (dataset, split) pairs × 7 models
-    assert planned["plain"] == finetunes + 5, planned  # + one pretraining per pretrained model: nothing else
+    # + one pretraining per pretrained model and the one conformer-robustness job: nothing else
+    assert planned["plain"] == finetunes + 5 + 1, planned
     assert planned["local"] > 50 and planned["group"] > 4, planned
     assert planned["group"] + planned["plain"] <= 500, planned

@@ -35,6 +35,9 @@ def test_the_default_config_is_valid():
         ({"download": {"retries": -1}}, "retries"),
         ({"structure": {"conformer": {"max_embed_attempts": 0}}}, "max_embed_attempts"),
         ({"structure": {"conformer": {"timeout_s": 10}}}, "timeout_s"),  # removed: a count bounds embedding
+        ({"robustness": {"conformer_seeds": -1}}, "conformer_seeds"),
+        ({"robustness": {"num_conformers": [1, 1]}}, "num_conformers"),
+        ({"robustness": {"num_conformers": [0]}}, "num_conformers"),
         # ecfp_rf values scikit-learn refused only when the first forest trained, in its own words
         ({"ecfp_rf": {"max_features": "sqr"}}, "max_features"),
         ({"ecfp_rf": {"max_features": 0}}, "max_features"),
@@ -75,4 +78,13 @@ def test_the_default_config_sets_what_the_schema_defaults_to():
     assert config["ecfp_rf"]["n_estimators"] == _schema_defaults("ecfp_rf")["n_estimators"] == 200
     assert (
         config["mumo"]["corpus"]["n_molecules"] == _schema_defaults("mumo", "corpus")["n_molecules"] == 3000
+    )
+    assert (
+        config["robustness"]
+        == _schema_defaults("robustness")
+        == {
+            "conformer_seeds": 4,
+            "num_conformers": [],
+            "batch_size": None,
+        }
     )

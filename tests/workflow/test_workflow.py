@@ -108,6 +108,41 @@ def test_every_molecule_gets_a_structure_outcome(finished_run):
     assert sorted(p.name for p in (results / "structure" / "corpus").glob("*.npz")) == ["shard0.npz"]
 
 
+def test_conformer_robustness_of_every_mumo_seed(finished_run):
+    """.test config: 2 other conformer seeds and 2 conformers instead of 1, for the 2 MuMo models' seeds."""
+    results = finished_run[0] / "results"
+    per_set = pd.read_csv(results / "conformer_robustness.csv")
+    summary = pd.read_csv(results / "conformer_robustness_summary.csv")
+    molecules = pd.read_csv(results / "conformer_robustness_molecules.csv.gz")
+    sets = {"seed42-n1", "seed43-n1", "seed44-n1", "seed42-n2"}
+    assert set(per_set["conformer_set"]) == sets and set(per_set["model"]) == {"mumo", "mumo_seq_only"}
+    assert len(per_set) == 3 * 2 * 2 * len(sets)  # datasets x seeds x models x sets
+    assert len(summary) == 3 * 2 * 2 * 2  # ... x families (other seeds, other number of conformers)
+    assert set(summary.loc[summary["varied"] == "conformer_seed", "n_sets"]) == {3}
+    # the sequence-only model reads no structure: the zero reference
+    seq_only = summary[summary["model"] == "mumo_seq_only"]
+    assert (seq_only[["mean_spread", "max_spread", "metric_range"]] == 0).all().all()
+    assert (summary.loc[summary["model"] == "mumo", "max_spread"] > 0).all()
+    # every test molecule of every seed, counted once per run; the reference repeats the run's predictions
+    for (dataset, model, seed), part in molecules.groupby(["dataset", "model", "seed"]):
+        run = results / f"runs/{model}/{dataset}/balanced_scaffold/seed{seed}"
+        own = pd.read_csv(run / "predictions.csv").query("fold == 'test'")
+        merged = part.merge(own, on=["mol_id", "task"], validate="one_to_one")
+        assert len(merged) == len(own)
+        assert (merged["pred_seed42-n1"] - merged["y_pred"]).abs().max() < 1e-6
+        row = summary[
+            (summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
+        ]
+        assert (row["n_molecules"] == part["mol_id"].nunique()).all()
+    # the 2D-only molecules are counted where the molecules file marks them
+    marked = molecules["fallback_sets"].fillna("").str.contains("seed43-n1")
+    counted = per_set.loc[per_set["conformer_set"] == "seed43-n1", "n_2d_fallback"].sum()
+    assert counted == molecules[marked].drop_duplicates(["dataset", "model", "seed", "mol_id"]).shape[0]
+    for name in ("seed43-n1", "seed44-n1", "seed42-n2"):
+        assert len(StructureStore(results / "structure" / "robustness" / f"{name}.npz")) > 0
+    assert (results / "figures" / "conformer_robustness.png").stat().st_size > 10_000
+
+
 def test_a_second_run_does_nothing(finished_run):
     tmp_path, config = finished_run
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
@@ -215,6 +250,8 @@ def test_paper_config_dry_run_lists_every_task_split_and_seed(tmp_path):
     # mumo_paper starts from the authors' checkpoint (mumo.pretrained): imported once, never pretrained here
     assert jobs["import_checkpoint"] == 1
     assert jobs["pretrain"] == 5  # mumo_fixed and the ablations except mumo_no_pretrain
+    # the test folds under 4 other conformer seeds and 1 conformer instead of 10; one job predicts them all
+    assert jobs["robustness_structure"] == 5 and jobs["conformer_robustness"] == 1
 
 
 def test_paper_authors_rung_needs_no_pretraining(tmp_path):
@@ -234,6 +271,8 @@ def test_a_baseline_only_run_computes_no_structures(tmp_path):
         "structure_shard",
         "structure_report",
         "pretrain_corpus",
+        "robustness_structure",
+        "conformer_robustness",
     } & set(jobs)
 
 
@@ -262,9 +301,13 @@ def test_a_filtered_run_plans_no_pretraining_and_overwrites_nothing(finished_run
     jobs = _job_counts(dry)
     reports = {"aggregate", "compare", "figures", "comparisons_figure", "learning_curves", "data_report"}
     reports |= {"structure_report", "all", "total"}
-    assert set(jobs) == reports  # no pretraining, vocabulary, structure or training job
+    reports |= {"robustness_structure", "conformer_robustness", "robustness_figure"}  # its own test folds
+    assert set(jobs) == reports  # no pretraining, vocabulary, table structure or training job
     snakemake(tmp_path, config, "--config", "only_datasets=[bbbp_mini]")
     assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing of the full run rewritten
+    # the filtered run's conformer sets come from the full run's cache: nothing computed again
+    report = pd.read_csv(results / "structure" / "robustness" / "seed43-n1.datasets-bbbp_mini.report.csv")
+    assert report["cached"].all()
     table = pd.read_csv(results / "table.datasets-bbbp_mini.csv")
     assert set(table["dataset"]) == {"bbbp_mini"}
     assert (results / "figures" / "datasets-bbbp_mini" / "comparison.png").exists()
