@@ -1,17 +1,19 @@
-"""Baseline steps: ECFP fingerprints once per dataset, then per split and seed a forest or the mean predictor
-(every seed of a split in one job: `baseline_seeds`)."""
+"""Baseline steps: ECFP fingerprints once per dataset, then per split and seed the mean predictor, a forest or
+Chemprop (every seed of a split in one job: `baseline_seeds`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mumo.baselines import ecfp_rf, mean
+from mumo.baselines import chemprop, ecfp_rf, mean
+from mumo.catalog import get_model
 from mumo.data.sources import ResolvedDataset
 from mumo.eval.predictions import long_predictions
 from mumo.io import atomic_path, write_csv
@@ -28,6 +30,36 @@ def ecfp_file(standardised_csv: str, out_npy: str, n_bits: int, radius: int) -> 
             np.save(handle, np.packbits(bits, axis=1), allow_pickle=False)
 
 
+@dataclass(frozen=True)
+class _Split:
+    """A standardised table read with one split file: the task labels [n, T] and the rows of each fold."""
+
+    table: pd.DataFrame
+    tasks: list[str]
+    labels: np.ndarray
+    train: np.ndarray
+    rows: dict[str, np.ndarray]  # valid and test, the folds every model predicts
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """The valid then the test rows: a model fitted once predicts both in one call."""
+        return np.concatenate(list(self.rows.values()))
+
+    def write(self, stacked: np.ndarray, out_predictions: str) -> None:
+        """The predictions of `predicted` rows, in the file format every model shares."""
+        ends = np.cumsum([len(index) for index in self.rows.values()])[:-1]
+        predictions = dict(zip(self.rows, np.split(stacked, ends), strict=True))
+        write_csv(long_predictions(self.table, self.tasks, self.rows, predictions), out_predictions)
+
+
+def _read_split(standardised_csv: str, split_json: str, dataset: ResolvedDataset) -> _Split:
+    table = pd.read_csv(standardised_csv)
+    folds = json.loads(Path(split_json).read_text())
+    tasks = list(dataset.tasks)
+    rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
+    return _Split(table, tasks, table[tasks].to_numpy(float), np.asarray(folds["train"], dtype=int), rows)
+
+
 def train_ecfp_rf(
     standardised_csv: str,
     split_json: str,
@@ -39,45 +71,60 @@ def train_ecfp_rf(
     threads: int,
     out_predictions: str,
 ) -> None:
-    table = pd.read_csv(standardised_csv)
-    folds = json.loads(Path(split_json).read_text())
+    split = _read_split(standardised_csv, split_json, dataset)
     features = np.unpackbits(np.load(features_npy), axis=1)
-    tasks = list(dataset.tasks)
-    labels = table[tasks].to_numpy(float)
     forest = ecfp_rf.RandomForestSettings(**settings)
-    rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
     start = time.perf_counter()
     # One forest per task predicts both folds (fitting it again per fold would give the same forest).
     stacked = ecfp_rf.fit_predict(
         features,
-        labels,
-        np.asarray(folds["train"], dtype=int),
-        np.concatenate(list(rows.values())),
+        split.labels,
+        split.train,
+        split.predicted,
         dataset.spec.task_type,
         seed=seed,
         settings=forest,
         threads=threads,
     )
-    ends = np.cumsum([len(index) for index in rows.values()])[:-1]
-    predictions = dict(zip(rows, np.split(stacked, ends), strict=True))
     log.info("ECFP+RF trained and predicted in %.1f s", time.perf_counter() - start)
-    write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)
+    split.write(stacked, out_predictions)
+
+
+def train_chemprop(
+    standardised_csv: str,
+    split_json: str,
+    dataset: ResolvedDataset,
+    *,
+    seed: int,
+    settings: dict,
+    threads: int,
+    out_predictions: str,
+) -> None:
+    """Chemprop's D-MPNN trained on the split's train fold, its checkpoint chosen on the valid fold."""
+    split = _read_split(standardised_csv, split_json, dataset)
+    start = time.perf_counter()
+    stacked = chemprop.fit_predict(
+        split.table["canonical_smiles"].tolist(),
+        split.labels,
+        {"train": split.train, "valid": split.rows["valid"], "predict": split.predicted},
+        dataset.spec.task_type,
+        seed=seed,
+        settings=chemprop.ChempropSettings.from_dict(settings),
+        threads=threads,
+    )
+    log.info("Chemprop trained and predicted in %.1f s", time.perf_counter() - start)
+    split.write(stacked, out_predictions)
 
 
 def train_mean(
     standardised_csv: str, split_json: str, dataset: ResolvedDataset, out_predictions: str
 ) -> None:
     """The mean baseline's predictions of the valid and test folds, in the same file format as every model's."""
-    table = pd.read_csv(standardised_csv)
-    folds = json.loads(Path(split_json).read_text())
-    tasks = list(dataset.tasks)
-    labels = table[tasks].to_numpy(float)
-    train = np.asarray(folds["train"], dtype=int)
-    rows = {fold: np.asarray(folds[fold], dtype=int) for fold in ("valid", "test")}
-    predictions = {fold: mean.fit_predict(labels, train, len(index)) for fold, index in rows.items()}
-    means = mean.fit_predict(labels, train, 1).ravel()  # also when a fold is empty (fraction 0)
-    log.info("mean baseline: %s", dict(zip(tasks, means.round(4).tolist(), strict=True)))
-    write_csv(long_predictions(table, tasks, rows, predictions), out_predictions)
+    split = _read_split(standardised_csv, split_json, dataset)
+    stacked = mean.fit_predict(split.labels, split.train, len(split.predicted))
+    means = mean.fit_predict(split.labels, split.train, 1).ravel()  # also when a fold is empty (fraction 0)
+    log.info("mean baseline: %s", dict(zip(split.tasks, means.round(4).tolist(), strict=True)))
+    split.write(stacked, out_predictions)
 
 
 def baseline_seeds(
@@ -91,28 +138,23 @@ def baseline_seeds(
     run: dict[str, str],
     out_record: str,
 ) -> None:
-    """`run["model"]`'s predictions and scores on every seed of one (dataset, split): the ECFP+RF forest from
-    the table's `features`, or the mean predictor (no features, no settings)."""
+    """`run["model"]`'s predictions and scores on every seed of one (dataset, split): the mean predictor (no
+    features, no settings), the ECFP+RF forest from the table's `features`, or Chemprop from its SMILES. A
+    failed seed is recorded and the others go on (mumo.steps.seeds)."""
+    kind = get_model(run["model"]).kind
 
     def train(seed_run: SeedRun) -> None:
-        if features is None:
-            train_mean(
-                standardised_csv=table,
-                split_json=seed_run.split_json,
-                dataset=dataset,
-                out_predictions=seed_run.predictions,
-            )
+        common = dict(standardised_csv=table, split_json=seed_run.split_json, dataset=dataset)
+        if kind == "mean":
+            train_mean(**common, out_predictions=seed_run.predictions)
+            return
+        options = dict(
+            seed=seed_run.seed, settings=settings, threads=threads, out_predictions=seed_run.predictions
+        )
+        if kind == "ecfp_rf":
+            train_ecfp_rf(**common, features_npy=features, **options)
         else:
-            train_ecfp_rf(
-                standardised_csv=table,
-                split_json=seed_run.split_json,
-                features_npy=features,
-                dataset=dataset,
-                seed=seed_run.seed,
-                settings=settings,
-                threads=threads,
-                out_predictions=seed_run.predictions,
-            )
+            train_chemprop(**common, **options)
 
     run_seeds(
         runs,
@@ -122,4 +164,5 @@ def baseline_seeds(
         run=run,
         train=train,
         out_record=out_record,
+        record_failures=True,
     )
