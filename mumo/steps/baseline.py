@@ -15,8 +15,10 @@ import pandas as pd
 from mumo.baselines import chemprop, ecfp_rf, mean
 from mumo.catalog import get_model
 from mumo.data.sources import ResolvedDataset
+from mumo.eval.aggregate import run_scores
 from mumo.eval.predictions import long_predictions
 from mumo.io import atomic_path, write_csv
+from mumo.steps.scores import record_metrics
 from mumo.steps.seeds import SeedRun, run_seeds
 
 log = logging.getLogger(__name__)
@@ -166,3 +168,52 @@ def baseline_seeds(
         out_record=out_record,
         record_failures=True,
     )
+
+
+def reference_scores(
+    standardised_csv: str,
+    split_files: dict[int, str],
+    dataset: ResolvedDataset,
+    out_dir: str,
+    *,
+    split: str = "custom",
+    models: tuple[str, ...] = ("mean", "ecfp_rf"),
+    settings: dict[str, dict] | None = None,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Per-seed scores of reference models (mean, ecfp_rf, chemprop) on one standardised table and its split
+    files (seed -> file), trained exactly as the pipeline's baseline jobs train them, into
+    `out_dir/runs/{model}/seed{s}/` (a rerun keeps finished seeds): what a report shows beside MuMo.
+
+    `settings` holds each model's config block (`{"ecfp_rf": {...}, "chemprop": {...}}`, defaults where
+    absent). One row per (model, seed, fold, task, metric), as mumo.eval.aggregate.run_scores gives them."""
+    out = Path(out_dir)
+    records = []
+    for model in models:
+        options = dict((settings or {}).get(model, {}))
+        features = None
+        if get_model(model).kind == "ecfp_rf":
+            features = str(out / "features" / "ecfp.npy")
+            n_bits, radius = options.pop("n_bits", ecfp_rf.N_BITS), options.pop("radius", ecfp_rf.RADIUS)
+            ecfp_file(standardised_csv, features, n_bits=n_bits, radius=radius)
+        runs = [
+            SeedRun(
+                seed,
+                path,
+                str(out / "runs" / model / f"seed{seed}"),
+                str(out / "logs" / model / f"seed{seed}.log"),
+            )
+            for seed, path in split_files.items()
+        ]
+        records.append(str(out / "runs" / model / "seeds.json"))
+        baseline_seeds(
+            runs,
+            table=standardised_csv,
+            features=features,
+            dataset=dataset,
+            settings=options,
+            threads=threads,
+            run={"model": model, "dataset": dataset.spec.name, "split": split},
+            out_record=records[-1],
+        )
+    return run_scores([metrics for record in records for metrics in record_metrics(record)])
