@@ -110,22 +110,38 @@ def fit_predict(
 
     Without validation rows (a valid fraction of 0) the last epoch's model predicts. A task without a
     labelled training row predicts NaN, as the other baselines do."""
-    import torch
     from lightning import pytorch as pl
 
     settings = settings or ChempropSettings()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    pl.seed_everything(seed, workers=True, verbose=False)
-    datasets = _datasets(smiles, labels, folds, task_type)
-    model = _model(settings, task_type, labels.shape[1], datasets["scaler"])
-    try:
-        with tempfile.TemporaryDirectory(prefix="mumo-chemprop-") as checkpoints, _quiet_lightning():
-            predictions = _train_and_predict(model, datasets, settings, seed, checkpoints)
-    finally:
-        torch.set_num_threads(previous_threads)
+    with (
+        _torch_settings(threads),
+        _quiet_lightning(),
+        tempfile.TemporaryDirectory(prefix="mumo-chemprop-") as checkpoints,
+    ):
+        pl.seed_everything(seed, workers=True, verbose=False)
+        datasets = _datasets(smiles, labels, folds, task_type)
+        model = _model(settings, task_type, labels.shape[1], datasets["scaler"])
+        predictions = _train_and_predict(model, datasets, settings, seed, checkpoints)
     predictions[:, np.isnan(labels[folds["train"]]).all(axis=0)] = np.nan
     return predictions
+
+
+@contextmanager
+def _torch_settings(threads: int) -> Iterator[None]:
+    """`threads` torch threads while Chemprop trains; then the caller's thread count and deterministic-algorithms
+    flag (which Lightning's `deterministic=True` sets for the whole process) come back."""
+    import torch
+
+    threads_before, deterministic_before = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+    )
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads_before)
+        torch.use_deterministic_algorithms(deterministic_before)
 
 
 @contextmanager
@@ -136,6 +152,7 @@ def _quiet_lightning() -> Iterator[None]:
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")  # no valid rows: logged by us
         warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
         for logger in loggers:
             logger.setLevel(logging.WARNING)

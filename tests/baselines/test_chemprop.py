@@ -92,3 +92,12 @@ def test_without_validation_rows_the_last_epoch_predicts(caplog):
     predictions = fit_predict(SMILES, CARBONS[:, None], folds, "regression", seed=0, settings=settings)
     assert predictions.shape == (6, 1) and np.isfinite(predictions).all()
     assert "no validation rows" in caplog.text
+
+
+def test_the_callers_torch_threads_and_determinism_flag_come_back():
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    settings = ChempropSettings(epochs=2, warmup_epochs=1, **SMALL)
+    fit_predict(SMILES, CARBONS[:, None], _folds(30, 5), "regression", seed=0, settings=settings, threads=1)
+    assert torch.get_num_threads() == threads
+    assert not torch.are_deterministic_algorithms_enabled()
