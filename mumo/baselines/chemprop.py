@@ -146,13 +146,14 @@ def _torch_settings(threads: int) -> Iterator[None]:
 
 @contextmanager
 def _quiet_lightning() -> Iterator[None]:
-    """Lightning's start-up notes (no GPU, tips) and its advice to use dataloader workers stay out of the job's
-    log: graphs are built in the main process on purpose (deterministic, no worker seeding)."""
+    """Lightning's start-up notes (no GPU, tips) and its advice (dataloader workers, `srun`) stay out of the job's
+    log: graphs are built in the main process on purpose (deterministic, no worker seeding), in one process."""
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")  # no valid rows: logged by us
+        warnings.filterwarnings("ignore", message=".*`srun` command is available.*")  # one process, by design
         warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
         for logger in loggers:
             logger.setLevel(logging.WARNING)
@@ -224,6 +225,7 @@ def _train_and_predict(
     from chemprop import data
     from lightning import pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.plugins.environments import LightningEnvironment
 
     validated = len(datasets["valid"]) > 0
     callbacks = []
@@ -245,6 +247,9 @@ def _train_and_predict(
         enable_checkpointing=validated,
         callbacks=callbacks,
         default_root_dir=checkpoints,
+        # one process, whatever launched it: inside a SLURM job Lightning would otherwise take the job's tasks
+        # for its own processes
+        plugins=[LightningEnvironment()],
     )
     loader = {
         # only training may drop a last batch of one molecule (Chemprop's guard for batch norm)

@@ -198,7 +198,7 @@ def test_paper_config_dry_run_lists_every_task_split_and_seed(tmp_path):
     assert "evaluate" not in jobs  # each training job scores its own seeds
     assert (
         jobs["total"] < 1300
-    )  # 1,220 in December 2026 (1,152 before Chemprop); 5,184 with a job per seed and an evaluate job per run
+    )  # 1,220 in December 2026 (1,152 before Chemprop); 5,756 with a job per seed and an evaluate job per run
     assert jobs["fetch_authors"] == jobs["standardise_authors"] == 9 + 19
     assert jobs["ecfp"] == 31 + 28  # one fingerprint file per table
     # mumo_paper starts from the authors' checkpoint (mumo.pretrained): imported once, never pretrained here
