@@ -1,5 +1,5 @@
-"""The models a run can ask for, by name: the mean and ECFP+RF baselines, MuMo, its paper/fixed presets and
-ablations, each with the name a reader of the figures sees.
+"""The models a run can ask for, by name: the mean, ECFP+RF and Chemprop baselines, MuMo, its paper/fixed
+presets and ablations, each with the name a reader of the figures sees.
 
 A MuMo entry is a preset (None: the config's `mumo.preset`) plus MuMoConfig overrides, and says whether it
 starts from its own pretraining run. Ablations change the architecture, so each one is pretrained with that
@@ -15,7 +15,7 @@ from typing import Any
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # "mean" | "ecfp_rf" | "mumo"
+    kind: str  # "mean" | "ecfp_rf" | "chemprop" | "mumo"
     description: str
     #: the figures' name: "{preset}" stands for the config's `mumo.preset` as PRESET_NAMES words it, "{size}" for
     #: the encoder parameters of the model's own preset (`mumo.eval.names.display_name` fills both)
@@ -37,6 +37,12 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "ecfp_rf", "ecfp_rf", "ECFP4 (Morgan r=2, 2,048 bits) + random forest baseline", "ECFP4 + RF"
+        ),
+        ModelSpec(
+            "chemprop",
+            "chemprop",
+            "Chemprop v2 D-MPNN baseline (bond message passing, mean aggregation, FFN; the `chemprop:` settings)",
+            "Chemprop (D-MPNN)",
         ),
         ModelSpec("mumo", "mumo", "MuMo at the config's preset, pretrained then finetuned", "MuMo {preset}"),
         ModelSpec(

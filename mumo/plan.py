@@ -123,6 +123,8 @@ class Plan:
         models = tuple(dict.fromkeys([*config["models"], *(ABLATIONS if config.get("ablations") else ())]))
         if any(get_model(m).kind == "mumo" for m in models):
             _check_train_settings(config)
+        if any(get_model(m).kind == "chemprop" for m in models):
+            _check_chemprop_settings(config)
         if config.get("mumo", {}).get("pretrained") and IMPORTED_MODEL not in models:
             raise ConfigError(
                 f"mumo.pretrained: the authors' weights start {IMPORTED_MODEL}, which `models` does not list "
@@ -761,3 +763,13 @@ def _check_train_settings(config: dict) -> None:
             TrainSettings.from_dict({"preset": mumo["preset"], **settings})
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{key}: {err}") from None
+
+
+def _check_chemprop_settings(config: dict) -> None:
+    """Chemprop's settings checked at start-up, naming the key, not in the first Chemprop job."""
+    from mumo.baselines.chemprop import ChempropSettings
+
+    try:
+        ChempropSettings.from_dict(config.get("chemprop"))
+    except ValueError as err:
+        raise ConfigError(f"chemprop: {err}") from None

@@ -31,6 +31,7 @@ rule train_ecfp_rf:
         f"{RESULTS}/benchmarks/train_ecfp_rf/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     threads: 2
     params:
+        model="ecfp_rf",
         dataset=resolved,
         settings=lambda wc: {
             k: v for k, v in config["ecfp_rf"].items() if k not in ("n_bits", "radius")
@@ -43,7 +44,7 @@ rule train_ecfp_rf:
             f"{RESULTS}/logs/train_ecfp_rf/{wc.dataset}/{wc.split}",
         ),
     script:
-        "../workflow/scripts/train_ecfp_rf.py"
+        "../workflow/scripts/train_baseline.py"
 
 
 # the mean (dummy) baseline: each task's training-fold mean (or positive rate) for every molecule
@@ -58,6 +59,7 @@ rule train_mean:
     benchmark:
         f"{RESULTS}/benchmarks/train_mean/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     params:
+        model="mean",
         dataset=resolved,
         runs=lambda wc: plan.seed_runs(
             "mean",
@@ -67,4 +69,31 @@ rule train_mean:
             f"{RESULTS}/logs/train_mean/{wc.dataset}/{wc.split}",
         ),
     script:
-        "../workflow/scripts/train_mean.py"
+        "../workflow/scripts/train_baseline.py"
+
+
+# Chemprop (D-MPNN) through its own Python API, on the table's SMILES: no features file
+rule train_chemprop:
+    input:
+        table=lambda wc: plan.split_table(wc.dataset, wc.split),
+        splits=lambda wc: plan.split_files(wc.dataset, wc.split, wc.seeds),
+    output:
+        f"{RESULTS}/runs/chemprop/{{dataset}}/{{split}}/seeds-{{seeds}}.json",
+    log:
+        f"{RESULTS}/logs/train_chemprop/{{dataset}}/{{split}}/seeds-{{seeds}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_chemprop/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
+    threads: 2
+    params:
+        model="chemprop",
+        dataset=resolved,
+        settings=config["chemprop"],
+        runs=lambda wc: plan.seed_runs(
+            "chemprop",
+            wc.dataset,
+            wc.split,
+            wc.seeds,
+            f"{RESULTS}/logs/train_chemprop/{wc.dataset}/{wc.split}",
+        ),
+    script:
+        "../workflow/scripts/train_baseline.py"

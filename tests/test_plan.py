@@ -119,11 +119,26 @@ def test_tdc_datasets_use_the_benchmark_split_and_five_seeds():
             {"mumo": {"preset": "tiny", "pretrain": {"betas": [0.9]}, "finetune": {}}},
             r"mumo.pretrain: setting betas must be two numbers",
         ),
+        (
+            {"models": ["chemprop"], "chemprop": {"ffn_num_layers": 0}},
+            r"chemprop: setting ffn_num_layers must be an integer >= 1, got 0",
+        ),
+        ({"models": ["chemprop"], "chemprop": {"lr": 1e-3}}, r"chemprop: unknown setting\(s\) \['lr'\]"),
+        (
+            {"models": ["chemprop"], "chemprop": {"epochs": 1}},
+            r"chemprop: setting warmup_epochs \(2\) must be below epochs \(1\)",
+        ),
     ],
 )
 def test_config_errors_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message):
         Plan.from_config(_config(**overrides))
+
+
+def test_chemprop_settings_are_checked_only_when_chemprop_is_asked_for():
+    Plan.from_config(_config(chemprop={"epochs": 1}))  # the default models: no Chemprop job to refuse
+    plan = Plan.from_config(_config(models=["chemprop"]))
+    assert plan.group_records()[0] == "results/runs/chemprop/bbbp/balanced_scaffold/seeds-0+1+2.json"
 
 
 def test_mumo_models_get_their_preset_and_ablation_overrides():

@@ -62,7 +62,7 @@ class CostError(ValueError):
 class Job:
     """One training process of the plan, sized."""
 
-    rule: str  # pretrain | finetune | baseline (ECFP+RF, mean: on CPU, counted, not priced)
+    rule: str  # pretrain | finetune | baseline (mean, ECFP+RF, Chemprop: on CPU, counted, not priced)
     model: str
     dataset: str
     split: str | None

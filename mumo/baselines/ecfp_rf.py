@@ -15,8 +15,10 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from mumo.data.registry import CLASSIFICATION
 
+N_BITS, RADIUS = 2048, 2  # ECFP4
 
-def ecfp4(smiles: list[str], n_bits: int = 2048, radius: int = 2) -> np.ndarray:
+
+def ecfp4(smiles: list[str], n_bits: int = N_BITS, radius: int = RADIUS) -> np.ndarray:
     """uint8 matrix [n, n_bits] of Morgan bits; inputs are standardised SMILES, so each one parses."""
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     out = np.zeros((len(smiles), n_bits), dtype=np.uint8)

@@ -55,7 +55,13 @@ NO_SCORE = "no finite score"  # every seed's metric undefined (e.g. one class on
 PROTOCOL_FOOTNOTE = (
     "* published protocol differs from ours (split, runs or tasks): see protocol_note in table.csv"
 )
-_COLOURS = {"mean": "#c7c7c7", "ecfp_rf": "tab:gray", "mumo": "tab:blue", "ablation": "tab:purple"}
+_COLOURS = {
+    "mean": "#c7c7c7",
+    "ecfp_rf": "tab:gray",
+    "chemprop": "tab:olive",
+    "mumo": "tab:blue",
+    "ablation": "tab:purple",
+}
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:

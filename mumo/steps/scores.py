@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,8 @@ from mumo.eval.compare import paired_comparisons
 from mumo.eval.evaluate import score_predictions
 from mumo.eval.predictions import PREDICTION_COLUMNS
 from mumo.io import write_csv, write_json
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_run(
@@ -33,7 +36,19 @@ def evaluate_run(
 
 
 def aggregate_table(group_records: list[str], out_csv: str) -> None:
-    """The table from the seeds' metric files that the groups' records (mumo.steps.seeds) list."""
+    """The table from the seeds' metric files that the groups' records (mumo.steps.seeds) list; a seed that
+    failed is named here too, as its group's job log names it (its rows' n_seeds counts the others)."""
+    for path in group_records:
+        record = json.loads(Path(path).read_text())
+        for failed in record.get("failed", []):
+            log.warning(
+                "%s on %s/%s: seed %d failed (%s); its rows count the other seeds (n_seeds)",
+                record["model"],
+                record["dataset"],
+                record["split"],
+                failed["seed"],
+                failed["reason"],
+            )
     write_csv(aggregate(group_scores(group_records)), out_csv)
 
 

@@ -62,13 +62,17 @@ def run_seeds(
     run: dict[str, str],
     train: Callable[[SeedRun], None],
     out_record: str,
+    record_failures: bool = False,
 ) -> None:
     """Train (`train` writes the seed's predictions.csv) and score every seed not already finished from the
     same identity, in order; then write the group's record `out_record`.
 
     `identity` (settings and options), the dataset's tasks and task type and the bytes of `inputs` (the files
     every seed reads besides its split) say what a finished seed was made from; `run` is the group's model,
-    dataset and split."""
+    dataset and split. A failing seed stops the job, unless `record_failures` (the baselines): then the other
+    seeds go on, the record lists the failed seed and its reason beside the finished seeds' metrics, and the
+    table counts the finished ones (n_seeds); a job whose every seed failed still fails. A MemoryError always
+    stops the job, so that a cluster's retry gets more memory."""
     made_from = {
         **identity,
         "tasks": list(dataset.tasks),
@@ -76,40 +80,65 @@ def run_seeds(
         "mumo": __version__,
     }
     common = _file_digest(json.dumps(made_from, sort_keys=True, default=str), inputs)
-    kept = []
+    kept, failed = [], []
     for position, seed_run in enumerate(runs, start=1):
         key = _file_digest(f"{common}|seed={seed_run.seed}", [seed_run.split_json])
         if _finished(seed_run, key):
             kept.append(seed_run.seed)
             log.info("seed %d: finished earlier from the same inputs and settings, kept", seed_run.seed)
             continue
-        for stale in (seed_run.done, Path(seed_run.predictions), Path(seed_run.metrics)):
-            stale.unlink(missing_ok=True)
-        with _seed_log(seed_run.log):
-            log.info(
-                "seed %d (%d of %d): training in %s", seed_run.seed, position, len(runs), seed_run.run_dir
-            )
-            train(seed_run)
-            if not Path(seed_run.predictions).exists():
-                raise RuntimeError(
-                    f"{seed_run.run_dir}: seed {seed_run.seed} stopped before the end of its training "
-                    "(its checkpoint is kept); run the job again to resume it"
-                )
-            evaluate_run(
-                predictions_csv=seed_run.predictions,
-                split_json=seed_run.split_json,
-                dataset=dataset,
-                run={**run, "seed": seed_run.seed},
-                out_json=seed_run.metrics,
-            )
+        try:
+            _run_seed(seed_run, dataset, run, train, f"{position} of {len(runs)}")
+        except Exception as err:
+            if not record_failures or isinstance(err, MemoryError):
+                raise
+            failed.append({"seed": seed_run.seed, "reason": f"{type(err).__name__}: {err}"})
+            continue
         write_json({"seed": seed_run.seed, "key": key}, seed_run.done)
-    log.info("%d seed(s) trained, %d kept from an earlier run", len(runs) - len(kept), len(kept))
+    log.info(
+        "%d seed(s) trained, %d kept from an earlier run, %d failed",
+        len(runs) - len(kept) - len(failed),
+        len(kept),
+        len(failed),
+    )
+    if failed and len(failed) == len(runs):
+        raise RuntimeError(f"{run['model']} on {run['dataset']}/{run['split']}: every seed failed: {failed}")
+    finished = [r for r in runs if r.seed not in {f["seed"] for f in failed}]
     record = {
         **run,
-        "seeds": [r.seed for r in runs],
-        "metrics": [str(Path(r.metrics).relative_to(Path(out_record).parent)) for r in runs],
+        "seeds": [r.seed for r in finished],
+        "metrics": [str(Path(r.metrics).relative_to(Path(out_record).parent)) for r in finished],
+        "failed": failed,
     }
     write_json(record, out_record)
+
+
+def _run_seed(
+    seed_run: SeedRun,
+    dataset: ResolvedDataset,
+    run: dict[str, str],
+    train: Callable[[SeedRun], None],
+    position: str,
+) -> None:
+    """Train and score one seed (`position`: "2 of 3" in its job), its earlier files removed first (done.json
+    last, by the caller)."""
+    for stale in (seed_run.done, Path(seed_run.predictions), Path(seed_run.metrics)):
+        stale.unlink(missing_ok=True)
+    with _seed_log(seed_run.log, seed_run.seed):
+        log.info("seed %d (%s): training in %s", seed_run.seed, position, seed_run.run_dir)
+        train(seed_run)
+        if not Path(seed_run.predictions).exists():
+            raise RuntimeError(
+                f"{seed_run.run_dir}: seed {seed_run.seed} stopped before the end of its training "
+                "(its checkpoint is kept); run the job again to resume it"
+            )
+        evaluate_run(
+            predictions_csv=seed_run.predictions,
+            split_json=seed_run.split_json,
+            dataset=dataset,
+            run={**run, "seed": seed_run.seed},
+            out_json=seed_run.metrics,
+        )
 
 
 def _finished(seed_run: SeedRun, key: str) -> bool:
@@ -126,7 +155,7 @@ def _file_digest(head: str, paths: list[str]) -> str:
 
 
 @contextmanager
-def _seed_log(path: str) -> Iterator[None]:
+def _seed_log(path: str, seed: int) -> Iterator[None]:
     """What a seed says also goes to its own log file (the job's log has every seed)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="a")
@@ -135,8 +164,8 @@ def _seed_log(path: str) -> Iterator[None]:
     root.addHandler(handler)
     try:
         yield
-    except BaseException:
-        log.exception("seed failed")
+    except BaseException as err:
+        log.exception("seed %d failed: %s: %s", seed, type(err).__name__, err)
         raise
     finally:
         root.removeHandler(handler)

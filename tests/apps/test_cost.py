@@ -131,6 +131,7 @@ def test_the_paper_config_has_a_bill_with_both_parts():
     summary = bill.summary()
     assert summary["gpu_hours"]["pretrain"] > 0 and summary["gpu_hours"]["finetune"] > 0
     assert summary["jobs"]["pretrain"] == len(Plan.from_config(load_config(PAPER_CONFIG)).pretrained_models())
+    assert {j.rule for j in bill.jobs if j.model == "chemprop"} == {"baseline"}  # on CPU: counted, not priced
     assert summary["wall_hours"]["total"] >= summary["gpu_hours"]["total"] / 4
     # the paper's finetune batches (1-10, fp32) are not measured: their rates are flagged
     assert any(r["extrapolated"] and r["batch_size"] == 1 for r in summary["rates"])

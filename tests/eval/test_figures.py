@@ -97,6 +97,16 @@ def test_metric_chart_draws_the_tables_means_under_display_names_with_units():
     assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"] == [3.9]
 
 
+def test_chemprop_is_drawn_under_its_name_among_the_baselines_in_both_table_figures():
+    table = _table()
+    chemprop = table[table["model"] == "mumo"].assign(model="chemprop", mean=1.9, std=0.1)
+    table = pd.concat([table, chemprop], ignore_index=True)
+    for chart in (metric_chart, comparison_chart):
+        ax = _panel(chart(table, HEADLINE, "small"), "freesolv, scaffold split")
+        ours = [label for label in _ticks(ax) if label not in (PUBLISHED_MUMO, BEST_PUBLISHED)]
+        assert ours[:3] == ["Mean (dummy)", "ECFP4 + RF", "Chemprop (D-MPNN)"]
+
+
 def test_the_mean_baseline_line_is_explained_only_when_drawn():
     with_mean = metric_chart(_table(), HEADLINE, "small")
     assert "Dotted line" in with_mean.texts[-1].get_text()

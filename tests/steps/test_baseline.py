@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from mumo.baselines.ecfp_rf import ecfp4
 from mumo.eval.predictions import PREDICTION_COLUMNS
-from mumo.steps.baseline import ecfp_file, train_ecfp_rf, train_mean
+from mumo.steps.baseline import ecfp_file, reference_scores, train_chemprop, train_ecfp_rf, train_mean
 
 
 def test_train_mean_writes_the_shared_predictions_format(tmp_path):
@@ -96,3 +97,61 @@ def test_train_mean_with_an_empty_fold_writes_the_other(tmp_path):
     predictions = pd.read_csv(out)
     assert predictions["fold"].tolist() == ["valid", "valid"]
     np.testing.assert_allclose(predictions["y_pred"], 2.0)
+
+
+def test_train_chemprop_writes_every_task_of_the_valid_and_test_rows_with_missing_labels(tmp_path):
+    """Two tasks with unlabelled entries: Chemprop trains on what is labelled and predicts every (row, task)
+    of the valid and test folds in the shared format; the unlabelled ones keep y_true NaN (never scored)."""
+    smiles = [f"{'C' * n}{end}" for n in range(1, 7) for end in ("", "O", "N")]
+    table = pd.DataFrame(
+        {
+            "mol_id": [f"m{i}" for i in range(len(smiles))],
+            "canonical_smiles": smiles,
+            "a": [float(i % 2) if i % 4 else np.nan for i in range(len(smiles))],
+            "b": [float("N" in s) if i % 5 else np.nan for i, s in enumerate(smiles)],
+        }
+    )
+    table.to_csv(tmp_path / "table.csv", index=False)
+    folds = {"train": list(range(12)), "valid": [12, 13, 14], "test": [15, 16, 17]}
+    (tmp_path / "split.json").write_text(json.dumps(folds))
+    train_chemprop(
+        standardised_csv=str(tmp_path / "table.csv"),
+        split_json=str(tmp_path / "split.json"),
+        dataset=SimpleNamespace(tasks=("a", "b"), spec=SimpleNamespace(task_type="classification")),
+        seed=0,
+        settings={"epochs": 3, "warmup_epochs": 1, "batch_size": 4, "message_hidden_dim": 16},
+        threads=1,
+        out_predictions=str(tmp_path / "predictions.csv"),
+    )
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert set(predictions.columns) == {*PREDICTION_COLUMNS, "canonical_smiles"}
+    assert len(predictions) == 6 * 2  # every valid and test row, for each task
+    assert predictions.groupby(["fold", "task"]).size().to_dict() == {
+        (fold, task): 3 for fold in ("test", "valid") for task in ("a", "b")
+    }
+    assert predictions["y_pred"].between(0, 1).all()
+    expected = table.set_index("mol_id")
+    for row in predictions.itertuples():
+        assert row.canonical_smiles == expected.loc[row.mol_id, "canonical_smiles"]
+        np.testing.assert_equal(row.y_true, expected.loc[row.mol_id, row.task])
+
+
+def test_reference_scores_train_the_baselines_on_a_table_and_its_splits_per_seed(tmp_path):
+    """What a report puts beside MuMo: the mean and ECFP+RF baselines scored per seed on the same files."""
+    table, dataset = _dataset(tmp_path, [float(i) for i in range(8)], "regression")
+    dataset.spec.name, dataset.spec.metrics, dataset.spec.benchmark = "toy", ("rmse",), "custom"
+    splits = {}
+    for seed, test in ((0, [6, 7]), (1, [0, 1])):
+        splits[seed] = str(tmp_path / f"split{seed}.json")
+        train = [i for i in range(8) if i not in test and i != 5 - seed]
+        Path(splits[seed]).write_text(json.dumps({"train": train, "valid": [5 - seed], "test": test}))
+    settings = {"ecfp_rf": {"n_bits": 64, "n_estimators": 5}}
+    scores = reference_scores(table, splits, dataset, str(tmp_path / "reference"), settings=settings)
+    test = scores[scores["fold"] == "test"]
+    assert sorted(zip(test["model"], test["seed"], strict=True)) == [
+        ("ecfp_rf", 0), ("ecfp_rf", 1), ("mean", 0), ("mean", 1)
+    ]  # fmt: skip
+    assert set(test["split"]) == {"custom"} and set(test["metric"]) == {"rmse"}
+    mean_seed0 = test[(test["model"] == "mean") & (test["seed"] == 0)]["value"].item()
+    assert mean_seed0 == pytest.approx(np.sqrt(np.mean((np.array([6.0, 7.0]) - 2.0) ** 2)))  # train mean 2
+    assert (tmp_path / "reference/runs/ecfp_rf/seed1/done.json").exists()

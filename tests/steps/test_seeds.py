@@ -134,3 +134,67 @@ def test_a_seed_that_stops_before_the_end_fails_the_job_with_its_folder_named(gr
             out_record=str(tmp_path / "record.json"),
         )
     assert not (tmp_path / "record.json").exists() and not runs[0].done.exists()
+
+
+def _failing_for(split_jsons, monkeypatch):
+    """train_mean raising for the seeds of `split_jsons`, as a baseline whose fit fails on that split."""
+
+    def failing(**arguments):
+        if arguments["split_json"] in split_jsons:
+            raise ValueError("no labelled training row")
+        train_mean(**arguments)
+
+    monkeypatch.setattr(baseline, "train_mean", failing)
+
+
+def test_a_failed_baseline_seed_is_recorded_named_and_the_others_go_on(group, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    tmp_path, runs = group
+    _failing_for({runs[0].split_json}, monkeypatch)
+    _mean_seeds(tmp_path, runs)
+    record_path = tmp_path / "runs" / "seeds-0+1.json"
+    record = json.loads(record_path.read_text())
+    assert record["seeds"] == [1] and record["failed"] == [
+        {"seed": 0, "reason": "ValueError: no labelled training row"}
+    ]
+    assert "seed 0 failed: ValueError: no labelled training row" in caplog.text  # the job's log
+    assert "Traceback" in (tmp_path / "0.log").read_text()  # the seed's own log
+    assert not runs[0].done.exists() and runs[1].done.exists()
+    aggregate_table([str(record_path)], str(tmp_path / "table_out.csv"))
+    assert set(pd.read_csv(tmp_path / "table_out.csv")["n_seeds"]) == {1}
+    assert "mean on toy/random: seed 0 failed (ValueError: no labelled training row)" in caplog.text
+    # the job run again (snakemake --forcerun) trains the failed seed and keeps the finished one
+    monkeypatch.setattr(baseline, "train_mean", train_mean)
+    kept = runs[1].done.read_text()
+    _mean_seeds(tmp_path, runs)
+    record = json.loads(record_path.read_text())
+    assert record["seeds"] == [0, 1] and record["failed"] == []
+    assert runs[1].done.read_text() == kept
+
+
+def test_a_baseline_job_whose_every_seed_failed_fails(group, monkeypatch):
+    tmp_path, runs = group
+    _failing_for({r.split_json for r in runs}, monkeypatch)
+    with pytest.raises(RuntimeError, match=r"mean on toy/random: every seed failed: \[\{'seed': 0"):
+        _mean_seeds(tmp_path, runs)
+    assert not (tmp_path / "runs" / "seeds-0+1.json").exists()
+
+
+def test_a_failing_seed_of_a_model_that_does_not_record_failures_stops_the_job(group):
+    """MuMo's seeds (record_failures off): the job fails, so a cluster retries it and the seed resumes."""
+    tmp_path, runs = group
+
+    def failing(seed_run):
+        raise ValueError("diverged")
+
+    with pytest.raises(ValueError, match="diverged"):
+        run_seeds(
+            runs,
+            identity={},
+            inputs=[],
+            dataset=DATASET,
+            run=RUN,
+            train=failing,
+            out_record=str(tmp_path / "r.json"),
+        )
+    assert not runs[1].done.exists() and not (tmp_path / "r.json").exists()

@@ -239,12 +239,12 @@ def test_paper_config_dry_run_lists_every_task_split_and_seed(tmp_path):
     runs = 9 * 3 * 3 + 19 * 2 * 5 + 3 * 5
     assert jobs["split"] == runs
     groups = 9 * 3 + 19 * 2 + 3  # one training job per (model, dataset, split) runs its seeds
-    assert jobs["train_ecfp_rf"] == groups
+    assert jobs["train_ecfp_rf"] == jobs["train_chemprop"] == groups
     assert jobs["finetune"] == groups * 7  # mumo_paper, mumo_fixed and the five ablations
     assert "evaluate" not in jobs  # each training job scores its own seeds
     assert (
-        jobs["total"] < 1200
-    )  # 1,152 in December 2026; 5,184 with a job per seed and an evaluate job per run
+        jobs["total"] < 1300
+    )  # 1,220 in December 2026 (1,152 before Chemprop); 5,756 with a job per seed and an evaluate job per run
     assert jobs["fetch_authors"] == jobs["standardise_authors"] == 9 + 19
     assert jobs["ecfp"] == 31 + 28  # one fingerprint file per table
     # mumo_paper starts from the authors' checkpoint (mumo.pretrained): imported once, never pretrained here
@@ -364,12 +364,42 @@ def test_html_report(finished_run):
         ({"seeds": [0, 0]}, "[0, 0] has non-unique elements"),
         ({"split_fractions": [1, 0, 0]}, "split_fractions: the test fraction must be > 0"),
         ({"mumo": {"preset": "tiny", "finetune": {"mask_prob": 2.0}}}, "setting mask_prob must be in (0, 1]"),
+        ({"chemprop": {"depth": 0}}, "0 is less than the minimum of 1"),
+        (
+            {"models": ["chemprop"], "chemprop": {"epochs": 2}},
+            "chemprop: setting warmup_epochs (2) must be below epochs (2)",
+        ),
     ],
 )
 def test_bad_config_fails_before_running_with_the_key_named(tmp_path, overrides, message):
     done = snakemake(tmp_path, tiny_config(tmp_path, **overrides), "-n", check=False)
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_chemprop_trains_every_seed_of_a_multi_task_dataset_into_the_table(tmp_path):
+    """The Chemprop rule end to end on Tox21's cut (4 tasks, missing labels): one job for both seeds, its
+    rows in the table and the figures beside the mean baseline's."""
+    tox21 = yaml.safe_load((REPO / ".test/config/config.yaml").read_text())["datasets"]["tox21_mini"]
+    datasets = {"tox21_mini": {**tox21, "path": str(REPO / tox21["path"])}}
+    chemprop = {"epochs": 3, "warmup_epochs": 1, "message_hidden_dim": 32, "ffn_hidden_dim": 32}
+    config = tiny_config(tmp_path, datasets=datasets, models=["mean", "chemprop"], chemprop=chemprop)
+    jobs = _job_counts(snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout)
+    assert jobs["train_chemprop"] == 1 and not {"structure_shard", "pretrain", "ecfp"} & set(jobs)
+    snakemake(tmp_path, config)
+    results = tmp_path / "results"
+    table = pd.read_csv(results / "table.csv")
+    chemprop_rows = table[table["model"] == "chemprop"]
+    assert set(chemprop_rows["task"]) == {"NR-AR", "NR-AhR", "SR-ARE", "SR-p53", "macro"}
+    assert chemprop_rows["n_seeds"].max() == 2
+    for seed in (0, 1):
+        run = results / f"runs/chemprop/tox21_mini/balanced_scaffold/seed{seed}"
+        assert {"predictions.csv", "metrics.json", "done.json"} <= {p.name for p in run.iterdir()}
+    log = (results / "logs/train_chemprop/tox21_mini/balanced_scaffold/seeds-0+1.log").read_text()
+    assert "2 seed(s) trained" in log and "best validation loss" in log
+    assert not list(tmp_path.glob("lightning_logs")) and not list(tmp_path.glob("*.ckpt"))
+    assert (results / "figures" / "comparison.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
