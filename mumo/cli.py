@@ -16,6 +16,7 @@ import re
 import sys
 
 from mumo import __version__
+from mumo.catalog import MODELS
 
 #: the longest error message printed (a library's can run to 1,000 characters); `--debug` shows all of it
 MESSAGE_LIMIT = 200
@@ -144,6 +145,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             store=args.store,
             workers=args.workers,
             threads=args.threads,
+            references=tuple(args.references),
         ),
     )
     summary = summarise(report.loc[report["fold"] == "test"])
@@ -391,6 +393,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "named by the table and the conformer settings",
     )
     p.add_argument("--workers", type=int, default=1, help="processes for the structure stage")
+    p.add_argument(
+        "--references",
+        nargs="*",
+        default=["mean", "ecfp_rf"],
+        choices=[name for name, spec in MODELS.items() if spec.kind != "mumo"],
+        metavar="MODEL",
+        help="reference models trained on the same folds and scored beside MuMo in report.md/report.csv: "
+        "mean, ecfp_rf, chemprop (minutes per seed on a CPU); none given: no references",
+    )
     _training_options(p)
     p.set_defaults(func=_cmd_train)
 

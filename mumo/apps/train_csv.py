@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR, TRAIN_COMMAND, seed_folders
+from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import read_smiles_table
 from mumo.data.sources import resolve
 from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
@@ -39,6 +40,7 @@ from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
 from mumo.io import owned_output, sha256sum, write_csv, write_json, write_text_atomic
 from mumo.model.saved import MODEL_DIR, VOCAB_NAME, WEIGHTS_NAME, featurization, find_model
+from mumo.steps.baseline import reference_scores
 from mumo.steps.data import build_vocab, fetch_raw, split_file, standardise_file
 from mumo.steps.finetune import FinetuneInputs, finetune_seeds
 from mumo.steps.seeds import SeedRun
@@ -120,6 +122,12 @@ class EnsembleOptions:
     store: str | Path | None = None  # a structure store shared between runs; None: DIR/structures
     workers: int = 1
     threads: int = 1
+    #: reference models trained on the same folds and scored beside MuMo in the report (mean, ecfp_rf, chemprop)
+    references: Sequence[str] = ("mean", "ecfp_rf")
+
+
+#: report.csv: MuMo's rows (model "mumo") and the reference models' on the same seeds' folds
+REPORT_COLUMNS = ["model", "seed", "fold", "task", "metric", "value", "n"]
 
 
 def train_csv(
@@ -231,7 +239,19 @@ def _train(
     )
     metrics = list(dataset.spec.metrics)
     scores = [score_predictions(pd.read_csv(r.predictions), metrics).assign(seed=r.seed) for r in runs]
-    report = pd.concat(scores, ignore_index=True)[["seed", "fold", "task", "metric", "value", "n"]]
+    report = pd.concat(scores, ignore_index=True).assign(model="mumo")
+    if o.references:  # the same folds, trained as the pipeline's baseline jobs train them
+        references = reference_scores(
+            str(table),
+            {r.seed: r.split_json for r in runs},
+            dataset,
+            str(out / "references"),
+            split=split_name,
+            models=tuple(o.references),
+            threads=o.threads,
+        )
+        report = pd.concat([report, references], ignore_index=True)
+    report = report[REPORT_COLUMNS]
     write_csv(report, out / "report.csv")
     write_text_atomic(
         out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
@@ -279,12 +299,10 @@ def _structures(
     """The table's structure shard in `store_dir`, named by the table's bytes and how it is featurised, and
     built only if missing (a rerun's seeds then see the very same shard and are kept)."""
     raw = s.tokens_from_raw_smiles
-    made_from = json.dumps(
-        {"conformer": featurized["conformer"], "tokens_from_raw_smiles": raw}, sort_keys=True
-    )
-    digest = hashlib.sha256(f"{sha256sum(table)}|{made_from}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{sha256sum(table)}|tokens_from_raw_smiles={raw}".encode()).hexdigest()[:12]
     store_dir.mkdir(parents=True, exist_ok=True)
-    shard = store_dir / f"{name}-{digest}.npz"
+    # the conformer settings' own digest in the name: runs sharing a store with other settings read their own file
+    shard = store_dir / f"{name}-{digest}-{ConformerConfig(**featurized['conformer']).digest()}.npz"
     report = table.parent / "structures.csv"
     if shard.exists() and report.exists():
         logger.info("%s: structures computed earlier for this table and these settings, kept", shard)
@@ -303,8 +321,8 @@ def _structures(
 
 
 def summarise(report: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation (ddof 1) and number of seeds per fold, task and metric."""
-    grouped = report.groupby(["fold", "task", "metric"], sort=False)["value"]
+    """Mean, standard deviation (ddof 1) and number of seeds per model, fold, task and metric."""
+    grouped = report.groupby(["model", "fold", "task", "metric"], sort=False)["value"]
     return grouped.agg(
         mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, seeds="count"
     )
@@ -326,11 +344,17 @@ def _report_md(
         + (f" ({rejected}; each row and its reason in rejected.csv)" if rejected else ""),
         f"split {split}, seeds {', '.join(map(str, sorted(report['seed'].unique())))}; {start}",
         "",
-        "| fold | task | metric | mean ± std | seeds |",
-        "|---|---|---|---|---|",
+        "MuMo beside the reference models trained on the same folds (mean: the training fold's mean or positive "
+        "rate; ecfp_rf: ECFP4 + random forest; chemprop: Chemprop's D-MPNN); test fold rows first.",
+        "",
+        "| model | fold | task | metric | mean ± std | seeds |",
+        "|---|---|---|---|---|---|",
     ]
-    for (fold, task, metric), row in summarise(report).iterrows():  # a row of floats: seeds is a count
+    summary = summarise(report).reset_index()
+    summary = summary.sort_values("fold", key=lambda fold: fold != "test", kind="stable")
+    for row in summary.itertuples():  # seeds is a count: printed as an integer
         lines.append(
-            f"| {fold} | {task} | {metric} | {row['mean']:.3f} ± {row['std']:.3f} | {int(row['seeds'])} |"
+            f"| {row.model} | {row.fold} | {row.task} | {row.metric} | {row.mean:.3f} ± {row.std:.3f} "
+            f"| {int(row.seeds)} |"
         )
     return "\n".join(lines) + "\n"

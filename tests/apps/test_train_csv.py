@@ -40,9 +40,16 @@ def test_train_writes_an_ensemble_folder_with_its_report(ensemble):
     assert rejected["smiles"].tolist() == ["C1CC"] and rejected["reason"].str.len().gt(0).all()
     report = pd.read_csv(out / "report.csv")
     assert set(report["seed"]) == {0, 1} and set(report["fold"]) == {"valid", "test"}
+    # the reference models on the very same folds: each model has every seed, fold, task and metric MuMo has
+    assert report["model"].unique().tolist() == ["mumo", "mean", "ecfp_rf"]
+    keys = ["seed", "fold", "task", "metric"]
+    per_model = {m: set(map(tuple, rows[keys].to_numpy())) for m, rows in report.groupby("model")}
+    assert per_model["mean"] == per_model["ecfp_rf"] == per_model["mumo"]
+    mean_auc = report.query("model == 'mean' and metric == 'roc_auc'")["value"]
+    assert mean_auc.dropna().eq(0.5).all()  # a constant prediction ranks nothing
     text = (out / "report.md").read_text()
     assert "41 rows, 40 kept, 1 rejected" in text and "trained from scratch" in text
-    assert "| test | p_np | accuracy |" in text
+    assert "| mumo | test | p_np | accuracy |" in text and "| ecfp_rf | test | p_np | roc_auc |" in text
     splits = [json.loads((out / "splits" / f"seed{s}.json").read_text()) for s in (0, 1)]
     assert splits[0]["train"] != splits[1]["train"]  # a random split per seed
     assert json.loads((out / "ensemble.json").read_text())["seeds"] == [0, 1]
@@ -297,11 +304,19 @@ def test_the_report_counts_seeds_as_integers():
     from mumo.data.standardise import Standardised
 
     report = pd.DataFrame(
-        {"seed": [0, 1], "fold": "test", "task": "y", "metric": "rmse", "value": [1.0, 2.0], "n": 5}
+        {
+            "model": "mumo",
+            "seed": [0, 1],
+            "fold": "test",
+            "task": "y",
+            "metric": "rmse",
+            "value": [1.0, 2.0],
+            "n": 5,
+        }
     )
     counts = Standardised(pd.DataFrame(), pd.DataFrame(), {"raw": 10, "kept": 10, "rejected": 0}, {})
     text = _report_md(Path("d.csv"), report, counts, None, "random")
-    assert "| test | y | rmse | 1.500 ± 0.707 | 2 |" in text  # it printed "2.0"
+    assert "| mumo | test | y | rmse | 1.500 ± 0.707 | 2 |" in text  # it printed "2.0"
 
 
 def test_the_terminal_shows_seeds_model_selection_and_removed_folders(tmp_path, capsys):
