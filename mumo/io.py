@@ -139,7 +139,10 @@ def output_owner(directory: str | os.PathLike) -> str | None:
 
 def _claim(out: Path, command: str, replace: bool) -> None:
     """Refuse a folder holding anything `command` did not write; empty it for `replace`; record the owner."""
-    entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+    # empty folders hold nothing of another run (Snakemake makes its outputs' folders before a job starts)
+    entries = sorted(
+        p.name for p in out.iterdir() if p.name != LOCK_NAME and not (p.is_dir() and not any(p.iterdir()))
+    )
     owner = output_owner(out)
     if entries and owner != command:
         shown = ", ".join(name for name in entries[:3] if name != OWNER_NAME) + (

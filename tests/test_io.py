@@ -43,6 +43,7 @@ def test_an_output_folder_belongs_to_the_command_that_wrote_it(tmp_path):
     assert (foreign / "notes.txt").read_text() == "mine"
     with owned_output(tmp_path / "run", "mumo train") as out:
         (out / "seed0").mkdir()
+        (out / "seed0" / "done.json").write_text("{}")
     assert output_owner(out) == "mumo train" and output_owner(foreign) is None
     with pytest.raises(FileExistsError, match=r"not empty \(seed0\) and written by mumo train"):
         with owned_output(out, "mumo featurize"):
@@ -51,6 +52,16 @@ def test_an_output_folder_belongs_to_the_command_that_wrote_it(tmp_path):
         assert (out / "seed0").is_dir()
     with owned_output(out, "mumo train", replace=True):
         assert not (out / "seed0").exists()
+
+
+def test_empty_folders_in_an_output_folder_are_not_another_runs_files(tmp_path):
+    """Snakemake makes its outputs' folders (a pretraining's `model/`) before the job claims the run's folder."""
+    from mumo.io import output_owner, owned_output
+
+    (tmp_path / "pretrain" / "model").mkdir(parents=True)
+    with owned_output(tmp_path / "pretrain", "mumo pretrain"):
+        pass
+    assert output_owner(tmp_path / "pretrain") == "mumo pretrain"
 
 
 def test_a_second_run_into_a_held_folder_is_refused_with_the_holder(tmp_path):

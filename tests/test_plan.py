@@ -229,8 +229,8 @@ def test_paper_config_runs_every_task_split_and_seed():
     assert all(d.seeds == (1, 2, 3, 4, 5) for d in tdc)
     assert [d.spec.headline_metric for d in tdc].count("spearman") == 4
     assert [d.spec.headline_metric for d in tdc].count("pr_auc") == 5
-    assert set(plan.models) == {"ecfp_rf", "mumo_paper", "mumo_fixed", *ABLATIONS}
-    finetune = Counter((d, s, k) for m, d, s, k in plan.runs() if m != "ecfp_rf")
+    assert set(plan.models) == {"ecfp_rf", "chemprop", "mumo_paper", "mumo_fixed", *ABLATIONS}
+    finetune = Counter((d, s, k) for m, d, s, k in plan.runs() if m not in ("ecfp_rf", "chemprop"))
     assert len(finetune) == 9 * 3 * 3 + 19 * 2 * 5 + 3 * 5
     assert set(finetune.values()) == {2 + len(ABLATIONS)}  # one finetune per MuMo model, each combination
     # mumo_paper starts from the authors' weights; mumo_no_pretrain has none

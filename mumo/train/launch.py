@@ -63,7 +63,9 @@ def launch_pretrain(
         return
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    settings_file = out / "launch_settings.json"
+    settings_file = (
+        out.parent / f"{out.name}.launch_settings.json"
+    )  # beside the run's folder, which is its own
     settings_file.write_text(json.dumps(settings, indent=1))
     stores = [data.store] if isinstance(data.store, str) else list(data.store)
     conformer = [f"{key}={json.dumps(value)}" for key, value in (data.conformer or {}).items()]
