@@ -92,6 +92,14 @@ def test_metric_chart_draws_the_tables_means_under_display_names_with_units():
     assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"] == [3.9]
 
 
+@pytest.mark.parametrize("chart", [metric_chart, comparison_chart, ablation_chart])
+def test_table_figures_footnote_the_training_budget(chart):
+    budget = "MuMo small: finetuned ≤30 epochs, lr 0.001, early stopping on the validation loss"
+    footnote = chart(_table(), HEADLINE, "small", budget).texts[-1].get_text()
+    assert budget in footnote.splitlines()
+    assert "finetuned" not in chart(_table(), HEADLINE, "small").texts[-1].get_text()
+
+
 def test_the_mean_baseline_line_is_explained_only_when_drawn():
     with_mean = metric_chart(_table(), HEADLINE, "small")
     assert "Dotted line" in with_mean.texts[-1].get_text()
