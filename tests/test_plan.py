@@ -22,7 +22,7 @@ def test_default_plan():
     plan = Plan.from_config(_config())
     assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 5 * 3 * 4  # mean, ecfp_rf, mumo and mumo_seq_only
+    assert len(plan.runs()) == 5 * 3 * 3  # mean, ecfp_rf and mumo
     assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
@@ -166,6 +166,23 @@ def test_default_figures_include_comparison_ablations_and_learning_curves():
 
 def _paper_plan() -> Plan:
     return Plan.from_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
+
+
+def test_training_budget_says_how_mumo_was_trained():
+    mumo = {
+        "preset": "small",
+        "corpus": {"dataset": "moses", "n_molecules": 20000},
+        "pretrain": {"epochs": 4},
+        "finetune": {"epochs": 30, "lr": 1e-3, "selection": "best_valid", "patience": 3},
+    }
+    assert Plan.from_config(_config(mumo=mumo)).training_budget() == (
+        "MuMo small: finetuned ≤30 epochs, lr 0.001, early stopping on the validation loss (patience 3 "
+        "evaluations); pretrained 4 epoch(s) on 20,000 moses molecules"
+    )
+    last = mumo | {"finetune": {"epochs": 5, "lr": 3e-4, "selection": "last"}}
+    plan = Plan.from_config(_config(mumo=last, models=["mean", "mumo_no_pretrain"]))
+    assert plan.training_budget() == "MuMo small: finetuned ≤5 epochs, lr 0.0003, last step kept"
+    assert Plan.from_config(_config(models=["mean", "ecfp_rf"])).training_budget() is None
 
 
 def test_paper_config_runs_every_task_split_and_seed():
