@@ -301,7 +301,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--preset", default="small", help="model size when training from scratch (tiny, small, ...)"
     )
-    p.add_argument("--epochs", type=int, default=10, help="training epochs")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=30,
+        help="most training epochs: the epoch of lowest validation loss is kept and training stops after 5 "
+        "epochs without improvement (--set patience=N)",
+    )
     p.add_argument("--batch-size", type=int, default=32, help="molecules per batch")
     p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
     p.add_argument("--fragments", default="largest", choices=["largest", "keep"], help="salts and mixtures")
