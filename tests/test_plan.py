@@ -27,7 +27,8 @@ def test_default_plan():
 
 
 def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
-    plan = Plan.from_config(_config(datasets={"bbbp": {}, "esol": {"seeds": [4, 5]}}))
+    models = ["mean", "ecfp_rf", "mumo", "mumo_seq_only"]
+    plan = Plan.from_config(_config(datasets={"bbbp": {}, "esol": {"seeds": [4, 5]}}, models=models))
     groups = plan.groups()
     assert len(groups) == 2 * 4 and len(plan.runs()) == (3 + 2) * 4
     assert ("mumo", "esol", "balanced_scaffold", (4, 5)) in groups
