@@ -117,7 +117,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 #: `mumo train`'s own defaults of these settings, under a --settings file and the flags given
-TRAIN_FLAGS = {"preset": "small", "epochs": 10, "batch_size": 32, "lr": 3e-4}
+TRAIN_FLAGS = {"preset": "small", "epochs": 30, "batch_size": 32, "lr": 3e-4}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -365,7 +365,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     # no argparse defaults: a flag given wins over the --settings file, one not given leaves the file's value
     for flag, kind, what in (
         ("preset", str, "model size when training from scratch (tiny, small, ...)"),
-        ("epochs", int, "training epochs"),
+        ("epochs", int, "most training epochs (the epoch of lowest validation loss is kept; see --patience)"),
         ("batch-size", int, "molecules per batch"),
         ("lr", float, "peak learning rate"),
     ):

@@ -178,6 +178,34 @@ class Plan:
         """The MuMo models that need a pretraining job (not those started from imported weights)."""
         return [m.name for m in self.mumo_models() if m.pretrained and not self.imports_weights(m.name)]
 
+    def training_budget(self) -> str | None:
+        """One line for the figures: how MuMo was pretrained and finetuned (a model trained for a few epochs
+        must not read as one that does not work); None without a MuMo model. Per-dataset overrides are
+        mentioned, not spelled out (the learning-curve figure says what each dataset's runs did)."""
+        if not self.mumo_models():
+            return None
+        mumo = self.config.get("mumo", {})
+        finetune = mumo.get("finetune", {})
+        stop = (
+            f"early stopping on the validation loss (patience {finetune.get('patience')} evaluations)"
+            if finetune.get("selection", "best_valid") == "best_valid" and finetune.get("patience")
+            else "last step kept"
+        )
+        line = (
+            f"MuMo {mumo.get('preset', 'small')}: finetuned ≤{finetune.get('epochs', 1)} epochs, lr {finetune.get('lr', 3e-4):g}, "
+            f"{stop}"
+        )
+        if self.pretrained_models():
+            corpus = mumo.get("corpus", {})
+            size = corpus.get("n_molecules", 3000)
+            line += (
+                f"; pretrained {mumo.get('pretrain', {}).get('epochs', 1)} epoch(s) on "
+                f"{f'{size:,}' if size else 'all'} {corpus.get('dataset', 'moses')} molecules"
+            )
+        if any(d.finetune for d in self.datasets.values()):
+            line += "; some datasets override these (see the config)"
+        return line
+
     @property
     def imported_source(self) -> str | None:
         """`mumo.pretrained`: the authors' checkpoint (a folder or owner/name@<commit>), or None."""

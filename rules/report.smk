@@ -78,6 +78,7 @@ rule figures:
     params:
         headline=plan.headline_metrics(),
         preset=config["mumo"]["preset"],
+        budget=plan.training_budget(),
     script:
         "../workflow/scripts/figures.py"
 

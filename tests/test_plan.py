@@ -22,12 +22,13 @@ def test_default_plan():
     plan = Plan.from_config(_config())
     assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 5 * 3 * 4  # mean, ecfp_rf, mumo and mumo_seq_only
+    assert len(plan.runs()) == 5 * 3 * 3  # mean, ecfp_rf and mumo
     assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
 
 
 def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
-    plan = Plan.from_config(_config(datasets={"bbbp": {}, "esol": {"seeds": [4, 5]}}))
+    models = ["mean", "ecfp_rf", "mumo", "mumo_seq_only"]
+    plan = Plan.from_config(_config(datasets={"bbbp": {}, "esol": {"seeds": [4, 5]}}, models=models))
     groups = plan.groups()
     assert len(groups) == 2 * 4 and len(plan.runs()) == (3 + 2) * 4
     assert ("mumo", "esol", "balanced_scaffold", (4, 5)) in groups
@@ -209,6 +210,23 @@ def test_the_paired_comparisons_are_a_target_where_two_models_ran_and_a_filter_n
 
 def _paper_plan() -> Plan:
     return Plan.from_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
+
+
+def test_training_budget_says_how_mumo_was_trained():
+    mumo = {
+        "preset": "small",
+        "corpus": {"dataset": "moses", "n_molecules": 20000},
+        "pretrain": {"epochs": 4},
+        "finetune": {"epochs": 30, "lr": 1e-3, "selection": "best_valid", "patience": 3},
+    }
+    assert Plan.from_config(_config(mumo=mumo)).training_budget() == (
+        "MuMo small: finetuned ≤30 epochs, lr 0.001, early stopping on the validation loss (patience 3 "
+        "evaluations); pretrained 4 epoch(s) on 20,000 moses molecules"
+    )
+    last = mumo | {"finetune": {"epochs": 5, "lr": 3e-4, "selection": "last"}}
+    plan = Plan.from_config(_config(mumo=last, models=["mean", "mumo_no_pretrain"]))
+    assert plan.training_budget() == "MuMo small: finetuned ≤5 epochs, lr 0.0003, last step kept"
+    assert Plan.from_config(_config(models=["mean", "ecfp_rf"])).training_budget() is None
 
 
 def test_paper_config_runs_every_task_split_and_seed():

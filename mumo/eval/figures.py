@@ -204,8 +204,11 @@ _MEAN_LINE_NOTE = "Dotted line: the mean (dummy) baseline, which a model must be
 ONLY_ABLATIONS_NOTE = "None of ours: this run's models are all ablations (they have their own chart)."
 
 
-def _ours_notes(table: pd.DataFrame) -> list[str]:
-    return [_OURS_NOTE] + ([_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else [])
+def _ours_notes(table: pd.DataFrame, budget: str | None) -> list[str]:
+    """The bars' footnotes: what a bar is, the mean line, and the MuMo training budget (a model trained for
+    a few epochs must not read as one that does not work)."""
+    mean_line = [_MEAN_LINE_NOTE] if (table["model"] == "mean").any() else []
+    return [_OURS_NOTE, *mean_line, *([budget] if budget else [])]
 
 
 def _bar_chart(
@@ -217,16 +220,21 @@ def _bar_chart(
     return fig
 
 
-def metric_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
-    """One panel per dataset and split: its headline test metric, one bar per model of the table."""
+def metric_chart(
+    table: pd.DataFrame, headline: dict[str, str], preset: str, budget: str | None = None
+) -> plt.Figure:
+    """One panel per dataset and split: its headline test metric, one bar per model of the table; `budget`
+    (a line saying how MuMo was trained) becomes a footnote, as in the other table figures."""
     fig = _bar_chart(_panels(headline_rows(table, headline)), headline, preset)
     fig.suptitle("Test-set headline metric per dataset")
     fig.tight_layout()
-    _footnotes(fig, _ours_notes(table))
+    _footnotes(fig, _ours_notes(table, budget))
     return fig
 
 
-def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
+def comparison_chart(
+    table: pd.DataFrame, headline: dict[str, str], preset: str, budget: str | None = None
+) -> plt.Figure:
     """Per dataset and split: our models (ablations aside), published MuMo and the best other published
     number, each drawn as "not published" where the source has none; `*` marks a published number whose
     protocol (`protocol_note`) differs from ours. A run of ablations only gets the published numbers, and a
@@ -263,7 +271,7 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
     fig.suptitle("Ours against published numbers")
     fig.tight_layout()
     notes = [
-        *_ours_notes(table),
+        *_ours_notes(table, budget),
         "Published: as printed, with the source's ± where given (n=?: runs not stated).",
     ]
     if table["model"].isin(ABLATIONS).all():
@@ -272,7 +280,9 @@ def comparison_chart(table: pd.DataFrame, headline: dict[str, str], preset: str)
     return fig
 
 
-def ablation_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -> plt.Figure:
+def ablation_chart(
+    table: pd.DataFrame, headline: dict[str, str], preset: str, budget: str | None = None
+) -> plt.Figure:
     """Per dataset and split: every MuMo model in the table, full models first, then the ablations."""
     rows = headline_rows(table, headline)
     fig = _bar_chart(
@@ -280,7 +290,7 @@ def ablation_chart(table: pd.DataFrame, headline: dict[str, str], preset: str) -
     )
     fig.suptitle("Ablations of MuMo: headline test metric")
     fig.tight_layout()
-    _footnotes(fig, [_OURS_NOTE])
+    _footnotes(fig, [_OURS_NOTE, *([budget] if budget else [])])
     return fig
 
 
@@ -367,10 +377,16 @@ def smooth(values: pd.Series) -> pd.Series:
     return values.ewm(span=max(5, len(values) // 20), adjust=False).mean()
 
 
-def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset: str) -> plt.Figure:
+def learning_curves(
+    curves: dict[str, dict[str, str | Path]],
+    title: str,
+    preset: str,
+    budgets: dict[str, str] | None = None,
+) -> plt.Figure:
     """One panel per key of `curves` ({panel: {"<model> <detail>": training log CSV}}): training loss against
     optimizer step, raw (faint) and smoothed (`smooth`), and validation loss as markers where it was
-    computed. The runs of one model (its seeds) share a colour and one legend entry."""
+    computed. The runs of one model (its seeds) share a colour and one legend entry. `budgets[panel]`, a
+    line saying how long its runs trained, goes under the panel's title."""
     fig, axes = _grid([6] * len(curves), width=5.5)
     models = list(dict.fromkeys(label.split(" ")[0] for lines in curves.values() for label in lines))
     colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
@@ -394,7 +410,8 @@ def learning_curves(curves: dict[str, dict[str, str | Path]], title: str, preset
         ]
         labels += ["train loss, per step", "train loss, smoothed (EMA)", "validation loss"]
         ax.legend(handles, labels, fontsize=6)
-        ax.set_title(panel, fontsize=10)
+        budget = (budgets or {}).get(panel)
+        ax.set_title(f"{panel}\n{budget}" if budget else panel, fontsize=10)
         ax.set_xlabel("optimizer step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("loss")

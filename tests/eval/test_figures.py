@@ -107,6 +107,14 @@ def test_chemprop_is_drawn_under_its_name_among_the_baselines_in_both_table_figu
         assert ours[:3] == ["Mean (dummy)", "ECFP4 + RF", "Chemprop (D-MPNN)"]
 
 
+@pytest.mark.parametrize("chart", [metric_chart, comparison_chart, ablation_chart])
+def test_table_figures_footnote_the_training_budget(chart):
+    budget = "MuMo small: finetuned ≤30 epochs, lr 0.001, early stopping on the validation loss"
+    footnote = chart(_table(), HEADLINE, "small", budget).texts[-1].get_text()
+    assert budget in footnote.splitlines()
+    assert "finetuned" not in chart(_table(), HEADLINE, "small").texts[-1].get_text()
+
+
 def test_the_mean_baseline_line_is_explained_only_when_drawn():
     with_mean = metric_chart(_table(), HEADLINE, "small")
     assert "Dotted line" in with_mean.texts[-1].get_text()

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +40,20 @@ def _table_csv(path: Path, seeds: dict[str, list[float]] = SEEDS) -> Path:
     return path
 
 
-def _metrics_csv(path: Path, steps: int = 12) -> pd.DataFrame:
+def _metrics_csv(path: Path, steps: int = 12, summary: dict | None = None) -> pd.DataFrame:
+    """A run's metrics.csv (4 steps per epoch) and, given `summary`, its summary.json."""
     frame = pd.DataFrame(
         {
             "step": range(1, steps + 1),
+            "epoch": [s / 4 for s in range(1, steps + 1)],
             "loss": np.linspace(3.0, 1.0, steps),
             "valid_loss": [2.0 - s / 10 if s % 4 == 0 else np.nan for s in range(1, steps + 1)],
         }
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
+    if summary is not None:
+        (path.parent / "summary.json").write_text(json.dumps(summary))
     return frame
 
 
@@ -130,13 +135,18 @@ def test_an_unknown_figure_name_is_a_key_error(tmp_path):
 
 def test_pretrain_curves_have_one_panel_per_model_named_for_readers(tmp_path, saved):
     paths = [tmp_path / "pretrain" / model / "training_log.csv" for model in ("mumo", "mumo_no_geometry")]
-    frames = [_metrics_csv(path) for path in paths]
+    summary = {"train": 2850, "steps": 12, "settings": {"epochs": 3}}
+    frames = [_metrics_csv(path, summary=summary if i else None) for i, path in enumerate(paths)]
     figure_steps.pretrain_curves(
         training_logs=[str(p) for p in paths], stem=str(tmp_path / "pre"), preset="small"
     )
     ((fig, stem),) = saved
     assert fig._suptitle.get_text() == "Pretraining (masked-token loss)"
-    assert [ax.get_title() for ax in fig.axes] == [SMALL, f"{SMALL}: no 3D angles"]
+    # the budget from the run's summary.json; a run without one keeps the plain title
+    assert [ax.get_title() for ax in fig.axes] == [
+        SMALL,
+        f"{SMALL}: no 3D angles\n2,850 molecules × 3 epoch(s), 12 steps",
+    ]
     for ax, frame in zip(fig.axes, frames, strict=True):
         raw, _smoothed, valid = ax.get_lines()
         np.testing.assert_allclose(raw.get_ydata(), frame["loss"])
@@ -154,16 +164,21 @@ def test_finetune_curves_group_runs_by_dataset_and_split(tmp_path, saved):
         ("mumo", "esol", "scaffold", "seed0"),
     ]
     paths = [tmp_path.joinpath("runs", *run, "training_log.csv") for run in runs]
-    for path in paths:
-        _metrics_csv(path)
-    paths[3].rename(paths[3].with_name("metrics.csv"))
+    for i, path in enumerate(paths[:3]):  # bbbp's runs ran 3, 2 and 3 of at most 30 epochs
+        stopped = {"stopped_early": i == 1, "settings": {"epochs": 30, "lr": 1e-3}}
+        _metrics_csv(path, steps=8 if i == 1 else 12, summary=stopped)
+    _metrics_csv(paths[3])
+    paths[3].rename(paths[3].with_name("metrics.csv"))  # a run folder written before the rename
     figure_steps.finetune_curves(
         training_logs=[str(p) for p in paths], stem=str(tmp_path / "ft"), preset="small"
     )
     ((fig, _stem),) = saved
     assert fig._suptitle.get_text() == "Finetuning (supervised loss)"
     bbbp, esol = fig.axes
-    assert (bbbp.get_title(), esol.get_title()) == ("bbbp, random split", "esol, scaffold split")
+    assert (bbbp.get_title(), esol.get_title()) == (
+        "bbbp, random split\n3 run(s): 2.0–3.0 of ≤30 epochs, 1 stopped early; lr 0.001",
+        "esol, scaffold split\n1 run(s), 3.0 epochs",  # no summary.json: what its log says
+    )
     assert len(bbbp.get_lines()) == 3 * 3 and len(esol.get_lines()) == 3  # raw, smoothed, validation per run
     legend = [t.get_text() for t in bbbp.get_legend().get_texts()]
     assert legend[:3] == [

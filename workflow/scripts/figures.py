@@ -11,4 +11,5 @@ figures(
     stem,
     snakemake.wildcards.figure,
     snakemake.params.preset,
+    budget=snakemake.params.budget,
 )
