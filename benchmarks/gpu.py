@@ -143,6 +143,10 @@ def step_sweep(args: argparse.Namespace, dist, batch_size: int, mode: str) -> di
     }
 
 
+#: geometry quality does not change a step's cost: no explicit H, short force-field runs, few attempts
+FAST_CONFORMERS = {"max_iters": 50, "add_hs_below_heavy_atoms": 0, "max_embed_attempts": 10}
+
+
 def prepare_dataset(args: argparse.Namespace, root: Path) -> dict:
     """A real finetuning input: `--rows` molecules of `--data`, standardised, split 80/10/10, featurised."""
     from mumo.chem.conformer import ConformerConfig
@@ -157,13 +161,7 @@ def prepare_dataset(args: argparse.Namespace, root: Path) -> dict:
     split = make_split(table, "random", 0, [0.8, 0.1, 0.1])
     (root / "split.json").write_text(json.dumps({"split": "random", "seed": 0, **split}))
     smiles = table["canonical_smiles"].tolist()
-    # geometry quality does not change a step's cost: no explicit H, short force-field runs, a time bound
-    build_shard(
-        smiles,
-        root / "store" / "shard.npz",
-        ConformerConfig(max_iters=50, add_hs_below_heavy_atoms=0, max_embed_attempts=10),
-        args.workers,
-    )
+    build_shard(smiles, root / "store" / "shard.npz", ConformerConfig(**FAST_CONFORMERS), args.workers)
     SmilesTokenizer.build(smiles).save(root / "vocab.json")
     return {"molecules": len(table), **{fold: len(rows) for fold, rows in split.items()}}
 
@@ -190,6 +188,7 @@ def finetune_epoch(args: argparse.Namespace, root: Path, sizes: dict) -> dict:
         str(root / "vocab.json"),
         [args.label],
         args.task_type,
+        conformer=FAST_CONFORMERS,  # the store's own settings: a store of other settings is refused
     )
     run_finetune(
         data, seed=0, settings=settings, out_predictions=str(out / "predictions.csv"), out_dir=str(out)

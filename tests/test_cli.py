@@ -468,7 +468,7 @@ def test_train_flags_given_win_over_the_settings_file_and_set_over_both(tmp_path
     assert given == [
         {"preset": "base", "epochs": 7, "batch_size": 32, "lr": 0.02, "dropout": 0.2},  # flag, then --set
         {"preset": "base", "epochs": 3, "batch_size": 32, "lr": 0.01, "dropout": 0.2},  # the file's
-        {"preset": "small", "epochs": 10, "batch_size": 32, "lr": 3e-4},  # mumo train's defaults
+        {"preset": "small", "epochs": 30, "batch_size": 32, "lr": 3e-4},  # mumo train's defaults
     ]
 
 
@@ -573,7 +573,7 @@ def test_train_patience_is_an_option_with_the_settings_default(capsys, monkeypat
     def stand_in(*args, options, **kw):
         given.append(options.settings["patience"])
         return pd.DataFrame(
-            {"seed": [0], "fold": "test", "task": "y", "metric": "rmse", "value": 1.0, "n": 3}
+            {"model": "mumo", "seed": [0], "fold": "test", "task": "y", "metric": "rmse", "value": 1.0, "n": 3}
         )
 
     monkeypatch.setattr(train_csv, "train_csv", stand_in)

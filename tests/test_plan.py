@@ -395,7 +395,9 @@ def test_a_filter_keeps_the_declared_datasets_for_pretraining_and_names_its_outp
 
 
 def test_conformer_robustness_sets_stores_and_runs():
-    plan = Plan.from_config(_config(only_datasets=["bbbp", "esol"]))
+    models = ["mean", "ecfp_rf", "mumo", "mumo_seq_only"]
+    robustness = {"conformer_seeds": 4, "num_conformers": [], "batch_size": None}
+    plan = Plan.from_config(_config(only_datasets=["bbbp", "esol"], models=models, robustness=robustness))
     assert [(s.name, s.varied) for s in plan.robustness_sets()] == [
         ("seed42-n1", "reference"),
         *((f"seed{seed}-n1", "conformer_seed") for seed in (43, 44, 45, 46)),

@@ -41,7 +41,7 @@ TEST_MEM_MB = 800  # per job; the test node has 16 GB
 TEST_RUNTIME_MIN = 5
 TEST_GROUP_CPUS = 2  # `cores`: the widest a group job gets on the 6-CPU test node
 RUN_TIMEOUT_S = 1200  # past it, a hang (e.g. status queries that never answer) is a failure
-GPU_RULES = ("pretrain", "finetune")
+GPU_RULES = ("pretrain", "finetune", "conformer_robustness")
 MUMO_RTOL = 1e-3  # float32 training: see the comparison in the end-to-end test
 
 pytestmark = pytest.mark.slurm

@@ -83,7 +83,7 @@ def test_the_default_config_sets_what_the_schema_defaults_to():
         config["robustness"]
         == _schema_defaults("robustness")
         == {
-            "conformer_seeds": 4,
+            "conformer_seeds": 2,
             "num_conformers": [],
             "batch_size": None,
         }
