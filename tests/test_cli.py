@@ -573,7 +573,15 @@ def test_train_patience_is_an_option_with_the_settings_default(capsys, monkeypat
     def stand_in(*args, options, **kw):
         given.append(options.settings["patience"])
         return pd.DataFrame(
-            {"model": "mumo", "seed": [0], "fold": "test", "task": "y", "metric": "rmse", "value": 1.0, "n": 3}
+            {
+                "model": "mumo",
+                "seed": [0],
+                "fold": "test",
+                "task": "y",
+                "metric": "rmse",
+                "value": 1.0,
+                "n": 3,
+            }
         )
 
     monkeypatch.setattr(train_csv, "train_csv", stand_in)
