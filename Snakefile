@@ -9,6 +9,7 @@ from mumo.plan import (
     ROBUSTNESS_PRIORITY,
     SCHEMA,
     Plan,
+    StorePart,
     type_command_line_values,
 )
 

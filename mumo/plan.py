@@ -5,10 +5,12 @@ plan is testable without Snakemake."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -50,6 +52,44 @@ def _step_cost(model: str) -> int:
     """A training step's relative cost: 2 for a model that reads the graph, 1 for a sequence-only one (the
     default run's finetunes: 703 against 377 s for the same five datasets)."""
     return 2 if get_model(model).overrides.get("use_graph", True) else 1
+
+
+@dataclass(frozen=True)
+class StorePart:
+    """One file of the structure store, named by its path under `structure/` without `.npz`: a standardised
+    table's molecules (`datasets/{table}`) or one shard of the pretraining corpus (`corpus/shard{k}`)."""
+
+    table: str | None = None
+    shard: int | None = None
+
+    #: what a part's name may be; the structure rule's wildcard is constrained with it
+    PATTERN: ClassVar[str] = rf"corpus/shard\d+|datasets/[A-Za-z0-9_\-]+(?:\.{AUTHORS})?"
+
+    def __post_init__(self) -> None:
+        if (self.table is None) == (self.shard is None):
+            raise ValueError(
+                f"a store part is a table or a corpus shard, not table={self.table} shard={self.shard}"
+            )
+
+    @classmethod
+    def parse(cls, name: str) -> StorePart:
+        if not re.fullmatch(cls.PATTERN, name):
+            raise ValueError(f"{name!r} is not a structure store part (datasets/<table> or corpus/shard<k>)")
+        corpus, shard = name.partition("corpus/shard")[1:]
+        return cls(shard=int(shard)) if corpus else cls(table=name.removeprefix("datasets/"))
+
+    @property
+    def name(self) -> str:
+        return f"corpus/shard{self.shard}" if self.is_corpus else f"datasets/{self.table}"
+
+    @property
+    def is_corpus(self) -> bool:
+        return self.shard is not None
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset whose table the part holds (None for the corpus)."""
+        return None if self.table is None else self.table.removesuffix(f".{AUTHORS}")
 
 
 class ConfigError(ValueError):
@@ -290,14 +330,13 @@ class Plan:
         except (KeyError, ValueError) as err:
             raise ConfigError(f"mumo.corpus.dataset: {err.args[0]}") from None
 
-    def structure_parts(self) -> list[str]:
-        """The files of the structure store this run builds, as paths under `structure/` without `.npz`: one
-        per table (`datasets/{table}`), and the corpus's shards (`corpus/shard{k}`) if a MuMo model is
-        pretrained here; none without a MuMo model (nothing reads a 3D conformer)."""
+    def structure_parts(self) -> list[StorePart]:
+        """The files of the structure store this run builds: one per table, and the corpus's shards if a MuMo
+        model is pretrained here; none without a MuMo model (nothing reads a 3D conformer)."""
         if not self.mumo_models():
             return []
-        tables = [f"datasets/{stem}" for stem in self.tables()]
-        corpus = [f"corpus/shard{k}" for k in range(self.corpus_n_shards())]
+        tables = [StorePart(table=stem) for stem in self.tables()]
+        corpus = [StorePart(shard=k) for k in range(self.corpus_n_shards())]
         return tables + (corpus if self.pretrained_models() else [])
 
     def corpus_n_shards(self) -> int:
@@ -312,11 +351,10 @@ class Plan:
     # jobs expected to run longest go first, so that the run does not end on one long job alone on a core.
     def structure_priority(self, part: str) -> int:
         """A corpus shard before everything; a table's part after the pretraining, the largest table first."""
-        if part.startswith("corpus/"):
+        store_part = StorePart.parse(part)
+        if store_part.is_corpus:
             return PRETRAINING_CHAIN_PRIORITY
-        return TABLE_STRUCTURE_PRIORITY + self._rows(
-            part.removeprefix("datasets/").removesuffix(f".{AUTHORS}")
-        )
+        return TABLE_STRUCTURE_PRIORITY + self._rows(store_part.dataset)
 
     def pretrain_priority(self, model: str) -> int:
         """The pretraining chain's; of two pretrainings ready together, the costlier first."""
@@ -330,31 +368,27 @@ class Plan:
         """The dataset's molecules as the registry knows them (0 where it does not), to order jobs by size."""
         return self.declared.datasets[dataset].spec.rows or 0
 
-    def structure_file(self, part: str) -> str:
-        return f"{self.results}/structure/{part}.npz"
+    def structure_file(self, part: StorePart) -> str:
+        return f"{self.results}/structure/{part.name}.npz"
 
     def corpus_shards(self) -> list[str]:
         """The corpus's part of the store, in `corpus_n_shards()` files (the one large table)."""
-        return [self.structure_file(p) for p in self.structure_parts() if p.startswith("corpus/")]
+        return [self.structure_file(p) for p in self.structure_parts() if p.is_corpus]
 
     def table_shards(self, dataset: str, split: str) -> list[str]:
         """The store file holding the molecules a finetune on (dataset, split) reads: a job declares the
         structures it reads, so a dataset's finetunes depend on no other dataset."""
-        return [self.structure_file(f"datasets/{self.table_name(dataset, split)}")]
+        return [self.structure_file(StorePart(table=self.table_name(dataset, split)))]
 
     def structure_source(self, part: str) -> str:
         """The table whose molecules a part of the store holds."""
-        return (
-            self.corpus_csv
-            if part.startswith("corpus/")
-            else self.standardised(part.removeprefix("datasets/"))
-        )
+        store_part = StorePart.parse(part)
+        return self.corpus_csv if store_part.is_corpus else self.standardised(store_part.table)
 
     def structure_sharding(self, part: str) -> tuple[int, int]:
         """(shard, number of shards) of the source's molecules a part holds: a table is one file."""
-        if part.startswith("corpus/shard"):
-            return int(part.removeprefix("corpus/shard")), self.corpus_n_shards()
-        return 0, 1
+        store_part = StorePart.parse(part)
+        return (store_part.shard, self.corpus_n_shards()) if store_part.is_corpus else (0, 1)
 
     def structure_raw_tables(self, part: str) -> list[str]:
         """The part's table if a model reads its `smiles` as given (those strings need records of their own)."""
@@ -364,9 +398,9 @@ class Plan:
     def structure_shard_reports(self) -> list[str]:
         """The outcome reports of the tables' parts (what structure_report summarises per dataset)."""
         return [
-            f"{self.results}/structure/{part}.report.csv"
+            f"{self.results}/structure/{part.name}.report.csv"
             for part in self.structure_parts()
-            if part.startswith("datasets/")
+            if not part.is_corpus
         ]
 
     # ---- conformer-noise robustness (mumo.steps.robustness) ----

@@ -12,7 +12,7 @@ rule structure_shard:
     benchmark:
         f"{RESULTS}/benchmarks/structure_shard/{{part}}.tsv"
     wildcard_constraints:
-        part=r"corpus/shard\d+|datasets/[A-Za-z0-9_\-]+(\.authors)?",
+        part=StorePart.PATTERN,
     priority: lambda wc: plan.structure_priority(wc.part)
     threads: config["structure"]["threads"]
     params:

@@ -9,7 +9,13 @@ import yaml
 from helpers import REPO
 
 from mumo.catalog import ABLATIONS
-from mumo.plan import PRETRAINING_CHAIN_PRIORITY, ConfigError, Plan, type_command_line_values
+from mumo.plan import (
+    PRETRAINING_CHAIN_PRIORITY,
+    ConfigError,
+    Plan,
+    StorePart,
+    type_command_line_values,
+)
 
 
 def _config(**overrides):
@@ -161,7 +167,7 @@ def test_mumo_models_get_their_preset_and_ablation_overrides():
     assert plan.model_settings("mumo_paper", "pretrain")["preset"] == "paper"
     assert (
         plan.structure_source("corpus/shard3") == plan.corpus_csv
-        and "corpus/shard3" in plan.structure_parts()
+        and StorePart(shard=3) in plan.structure_parts()
     )
     assert plan.structure_sharding("corpus/shard3") == (3, 4) and len(plan.corpus_shards()) == 4
 
@@ -341,7 +347,7 @@ def test_authors_split_reads_its_own_table_and_features():
         "esol.authors": "results/data/standardised/esol.authors.csv",
     }
     assert "results/data/standardised/esol.authors.counts.json" in plan.counts_files()
-    sources = {plan.structure_source(part) for part in plan.structure_parts()}
+    sources = {plan.structure_source(part.name) for part in plan.structure_parts()}
     assert set(plan.tables().values()) <= sources
     assert plan.table_shards("bbbp", "authors") == ["results/structure/datasets/bbbp.authors.npz"]
     assert plan.structure_sharding("datasets/bbbp.authors") == (0, 1)
@@ -440,7 +446,8 @@ def test_structures_only_for_mumo_and_per_table():
     assert Plan.from_config(_config(models=["ecfp_rf"])).structure_parts() == []
     assert Plan.from_config(_config(models=["ecfp_rf"])).targets()[-1] == "results/data_report.csv"
     plan = Plan.from_config(_config(only_datasets=["bbbp"]))
-    assert plan.structure_parts() == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(2))]
+    names = [part.name for part in plan.structure_parts()]
+    assert names == ["datasets/bbbp", *(f"corpus/shard{k}" for k in range(2))]
     assert plan.table_shards("bbbp", "balanced_scaffold") == ["results/structure/datasets/bbbp.npz"]
     assert plan.structure_shard_reports() == ["results/structure/datasets/bbbp.report.csv"]
     assert plan.structure_source("datasets/bbbp") == "results/data/standardised/bbbp.csv"
@@ -502,3 +509,25 @@ def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
     # a finetune that reads the graph costs about twice a sequence-only one on the same molecules
     assert plan.finetune_priority("mumo", "esol") > plan.finetune_priority("mumo_seq_only", "bbbp")
     assert plan.finetune_priority("mumo_seq_only", "bbbp") > plan.finetune_priority("mumo", "freesolv")
+
+
+@pytest.mark.parametrize(
+    ("name", "part", "dataset"),
+    [
+        ("corpus/shard12", StorePart(shard=12), None),
+        ("datasets/bbbp", StorePart(table="bbbp"), "bbbp"),
+        ("datasets/bbbp.authors", StorePart(table="bbbp.authors"), "bbbp"),
+    ],
+)
+def test_a_store_part_is_named_and_parsed_in_one_place(name, part, dataset):
+    assert StorePart.parse(name) == part and part.name == name and part.dataset == dataset
+
+
+@pytest.mark.parametrize(
+    "name", ["corpus/shard", "corpus/shardx", "datasets/", "datasets/a/b", "tables/bbbp"]
+)
+def test_a_name_that_is_no_store_part_is_refused(name):
+    with pytest.raises(ValueError, match="is not a structure store part"):
+        StorePart.parse(name)
+    with pytest.raises(ValueError, match="a store part is a table or a corpus shard"):
+        StorePart()

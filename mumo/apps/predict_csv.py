@@ -137,9 +137,9 @@ def _ensemble(paths: Sequence[str | Path]) -> _Ensemble:
     members = ensemble_members(paths)
     tasks = [read_task(m) for m in members]
     for m, task in zip(members, tasks, strict=True):
-        if task["task_type"] == "pretrain":
+        if task.is_encoder:
             raise ValueError(f"{m} is a pretrained encoder without a property head; finetune it first")
-    _same_for_all(members, "tasks", [(t["task_type"], t["tasks"]) for t in tasks])
+    _same_for_all(members, "tasks", [(t.task_type, t.tasks) for t in tasks])
     recorded = [read_featurization(m) for m in members]
     featurized = [(f["fragments"], ConformerConfig(**f["conformer"])) for f in recorded]
     _same_for_all(members, "featurization (fragments, conformer settings)", featurized)
@@ -147,7 +147,7 @@ def _ensemble(paths: Sequence[str | Path]) -> _Ensemble:
     as_written = [load_config(m).tokens_from_raw_smiles for m in members]
     _same_for_all(members, "model input (quirk tokens_from_raw_smiles)", as_written)
     fragments, conformer = featurized[0]
-    return _Ensemble(members, tasks[0]["tasks"], fragments, conformer, as_written[0])
+    return _Ensemble(members, list(tasks[0].tasks), fragments, conformer, as_written[0])
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _predict_members(
     predicted = _Predicted(values, [[] for _ in molecules], {}, set())
     for m, member in enumerate(ensemble.members):
         saved = load_model(member, device=device)
-        max_length = saved.task["max_length"]
+        max_length = saved.task.max_length
         dataset = MoleculeDataset(molecules, store, saved.tokenizer, max_length)
         values[m], failed = predict_isolating_failures(
             saved.model, dataset, batch_size, device, len(ensemble.tasks)

@@ -36,7 +36,7 @@ from mumo.chem.tokenizer import SMILES_PATTERN, SmilesTokenizer
 from mumo.io import owned_output, sha256sum, write_json
 from mumo.model import MuMo, get_preset
 from mumo.model.config import FINETUNE_MAX_LENGTH, PRETRAIN_MAX_LENGTH, MuMoConfig
-from mumo.model.saved import featurization, save_model
+from mumo.model.saved import ModelTask, featurization, save_model
 
 logger = logging.getLogger(__name__)
 
@@ -550,14 +550,11 @@ def import_checkpoint(source: str, output_dir: Path, *, cache_dir: Path | None =
     logger.info("%d never-used tensors (%d parameters) left out", len(result.never_used), total)
 
     if result.kind == "pretrain":
-        task = {"task_type": "pretrain", "tasks": [], "max_length": PRETRAIN_MAX_LENGTH}
+        task = ModelTask.encoder(PRETRAIN_MAX_LENGTH)
     else:  # the reference checkpoint does not name its tasks
         task_type = "regression" if config.head == "regression" else "classification"
-        task = {
-            "task_type": task_type,
-            "tasks": [f"task{t}" for t in range(config.num_tasks)],
-            "max_length": FINETUNE_MAX_LENGTH,
-        }
+        names = tuple(f"task{t}" for t in range(config.num_tasks))
+        task = ModelTask(task_type, names, FINETUNE_MAX_LENGTH)
     notes = []
     if config.head == "regression":
         notes.append(

@@ -165,11 +165,47 @@ def featurization(fragments: str = "largest", conformer: dict[str, Any] | None =
     return {"fragments": fragments, "conformer": dataclasses.asdict(config)}
 
 
+#: "pretrain": an encoder without a property head (the data layer names the other two; model may not import it)
+TASK_TYPES = ("pretrain", "classification", "regression")
+
+
+@dataclass(frozen=True)
+class ModelTask:
+    """task.json: what a saved model predicts and how long an input it reads. `task_type` "pretrain" marks an
+    encoder without a property head; a regression model also records its target scaler's statistics."""
+
+    task_type: str
+    tasks: tuple[str, ...]
+    max_length: int
+    target_scaler: dict[str, list[float]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.task_type not in TASK_TYPES:
+            raise ValueError(f"task_type {self.task_type!r}; expected one of {', '.join(TASK_TYPES)}")
+        if (self.task_type == "pretrain") != (not self.tasks):
+            raise ValueError(
+                f"a {self.task_type} model with tasks {list(self.tasks)}: only an encoder has none"
+            )
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+
+    @classmethod
+    def encoder(cls, max_length: int) -> ModelTask:
+        return cls("pretrain", (), max_length)
+
+    @property
+    def is_encoder(self) -> bool:
+        return self.task_type == "pretrain"
+
+    def to_json(self) -> dict[str, Any]:
+        record = {"task_type": self.task_type, "tasks": list(self.tasks), "max_length": self.max_length}
+        return record if self.target_scaler is None else record | {"target_scaler": self.target_scaler}
+
+
 def save_model(
     directory: str | os.PathLike,
     model: MuMo,
     tokenizer: SmilesTokenizer,
-    task: dict[str, Any],
+    task: ModelTask,
     featurized: dict[str, Any] | None = None,
 ) -> None:
     """Write the folder: config and weights, vocabulary, `featurized` (see `featurization`) and task, whose
@@ -183,8 +219,9 @@ def save_model(
         written.append(FEATURIZATION_NAME)
     if model.target_scaler is not None:
         scaler = model.target_scaler
-        task = task | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
-    write_text_atomic(directory / TASK_NAME, json.dumps(task, indent=2) + "\n")
+        statistics = {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
+        task = dataclasses.replace(task, target_scaler=statistics)
+    write_text_atomic(directory / TASK_NAME, json.dumps(task.to_json(), indent=2) + "\n")
     _write_checksums(directory, written)  # last: a folder saved whole lists every file it holds
 
 
@@ -199,9 +236,14 @@ def find_model(path: str | os.PathLike) -> Path:
     )
 
 
-def read_task(directory: str | os.PathLike) -> dict[str, Any]:
-    """task.json: task_type ("pretrain" for an encoder), tasks, max_length (and the target scaler)."""
-    return json.loads((Path(directory) / TASK_NAME).read_text())
+def read_task(directory: str | os.PathLike) -> ModelTask:
+    """The folder's task.json; a missing or unknown key is an error naming the file."""
+    path = Path(directory) / TASK_NAME
+    record = json.loads(path.read_text())
+    try:
+        return ModelTask(**record)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def read_featurization(directory: str | os.PathLike) -> dict[str, Any]:
@@ -251,7 +293,7 @@ class SavedModel:
     directory: Path
     model: MuMo
     tokenizer: SmilesTokenizer
-    task: dict[str, Any]
+    task: ModelTask
     featurization: dict[str, Any]
 
     @property

@@ -151,11 +151,11 @@ def _predicted(
     frame = predict_run(run, saved, sets, store_of, device=device, batch_size=batch_size)
     with atomic_path(frame_path) as tmp:
         frame.to_csv(tmp, index=False, compression="gzip")
-    write_json({"key": key, "task_type": saved.task["task_type"]}, key_path)
+    write_json({"key": key, "task_type": saved.task.task_type}, key_path)
     logger.info(
         "%s: %d test molecules under %d conformer sets", run.run_dir, frame["mol_id"].nunique(), len(sets)
     )
-    return frame, saved.task["task_type"]
+    return frame, saved.task.task_type
 
 
 def predict_run(
@@ -173,7 +173,7 @@ def predict_run(
     settings = TrainSettings.from_dict({**run.settings, "seed": run.seed})
     if batch_size is not None:
         settings = dataclasses.replace(settings, batch_size=batch_size)
-    tasks = saved.task["tasks"]
+    tasks = saved.task.tasks
     column = "smiles" if saved.config.tokens_from_raw_smiles else "canonical_smiles"
     table = read_csv_checked(
         run.table,
@@ -206,10 +206,10 @@ def _predict_set(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predictions [n, tasks] (NaN without a structure record) and the conformer source of each input."""
     present, _ = split_by_store(inputs, store)
-    values = np.full((len(inputs), len(saved.task["tasks"])), np.nan)
+    values = np.full((len(inputs), len(saved.task.tasks)), np.nan)
     sources = np.full(len(inputs), NO_RECORD, dtype=object)
     if len(present):
-        dataset = MoleculeDataset(inputs[present], store, saved.tokenizer, saved.task["max_length"])
+        dataset = MoleculeDataset(inputs[present], store, saved.tokenizer, saved.task.max_length)
         values[present] = predict_dataset(
             saved.model, dataset, settings.batch_size, device, settings.precision
         )

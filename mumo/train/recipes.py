@@ -37,6 +37,7 @@ from mumo.model.saved import (
     MODEL_DIR,
     VOCAB_NAME,
     WEIGHTS_NAME,
+    ModelTask,
     featurization,
     load_config,
     load_pretrained,
@@ -176,7 +177,7 @@ def run_pretrain(data: PretrainData, out_dir: str, settings: dict, *, threads: i
                 out / MODEL_DIR,
                 model,
                 tokenizer,
-                {"task_type": "pretrain", "tasks": [], "max_length": max_length},
+                ModelTask.encoder(max_length),
             )
             summary = {
                 "molecules": len(smiles),
@@ -313,7 +314,7 @@ def run_finetune(
                     )
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
             write_csv(frame, out_predictions)
-            task = {"task_type": task_type, "tasks": list(tasks), "max_length": max_length}
+            task = ModelTask(task_type, tuple(tasks), max_length)
             save_model(out / MODEL_DIR, model, tokenizer, task, featurized)
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
             _write_summary(out, summary, result, s, dist, started=started)

@@ -9,9 +9,9 @@ from helpers import edit_saved_json, weights_only_checksums
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.tokenizer import SmilesTokenizer
 from mumo.model import MuMo, get_preset
-from mumo.model.saved import featurization, find_model, load_model, save_model, verify
+from mumo.model.saved import ModelTask, featurization, find_model, load_model, read_task, save_model, verify
 
-TASK = {"task_type": "regression", "tasks": ["logS"], "max_length": 64}
+TASK = ModelTask("regression", ("logS",), 64)
 
 
 @pytest.fixture
@@ -33,7 +33,14 @@ def test_a_saved_model_loads_whole_and_predicts_the_same(saved, batch):
     assert loaded.config == model.config
     assert loaded.tokenizer.vocab_hash == tokenizer.vocab_hash
     scaler = model.target_scaler
-    assert loaded.task == TASK | {"target_scaler": {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}}
+    statistics = {"mean": scaler.mean.tolist(), "std": scaler.std.tolist()}
+    assert loaded.task == ModelTask("regression", ("logS",), 64, statistics)
+    assert json.loads((run / "model" / "task.json").read_text()) == {
+        "task_type": "regression",
+        "tasks": ["logS"],
+        "max_length": 64,
+        "target_scaler": statistics,
+    }
     assert loaded.featurization["fragments"] == "keep"
     assert loaded.conformer == ConformerConfig(max_iters=7)
 
@@ -139,3 +146,27 @@ def test_a_folder_whose_checksums_cover_only_the_weights_loads_with_a_warning(sa
     assert (
         "config.json, vocab.json, task.json, featurization.json not covered by checksums.json" in caplog.text
     )
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (
+            {"task_type": "multiclass", "tasks": ["y"], "max_length": 8},
+            "task_type 'multiclass'; expected one of",
+        ),
+        ({"task_type": "pretrain", "tasks": ["y"], "max_length": 8}, "a pretrain model with tasks"),
+        ({"task_type": "regression", "tasks": [], "max_length": 8}, "a regression model with tasks"),
+        ({"task_type": "regression", "tasks": ["y"]}, "max_length"),
+        ({"task_type": "regression", "tasks": ["y"], "max_length": 8, "classes": 2}, "classes"),
+    ],
+)
+def test_a_task_file_that_is_not_a_model_task_is_refused_naming_it(tmp_path, record, message):
+    (tmp_path / "task.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"^{tmp_path / 'task.json'}: .*{message}"):
+        read_task(tmp_path)
+
+
+def test_an_encoder_task_has_no_tasks():
+    assert ModelTask.encoder(128).to_json() == {"task_type": "pretrain", "tasks": [], "max_length": 128}
+    assert ModelTask.encoder(128).is_encoder and not TASK.is_encoder
