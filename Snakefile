@@ -9,6 +9,7 @@ from mumo.plan import (
     ROBUSTNESS_PRIORITY,
     SCHEMA,
     Plan,
+    Schedule,
     StorePart,
     type_command_line_values,
 )
@@ -32,6 +33,7 @@ report: "workflow/report/workflow.rst"
 
 # a `models` given with --config filters the run (its table and figures get a name of their own)
 plan = Plan.from_config(config, overrides=workflow.config_settings.config.keys())
+schedule = Schedule(plan)
 RESULTS = str(plan.results)
 FIGURES = plan.figures_dir
 

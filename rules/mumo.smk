@@ -48,7 +48,7 @@ rule pretrain:
         f"{RESULTS}/logs/pretrain/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pretrain/{{model}}.tsv"
-    priority: lambda wc: plan.pretrain_priority(wc.model)
+    priority: lambda wc: schedule.pretrain(wc.model)
     threads: config["mumo"]["threads"]
     params:
         settings=lambda wc: plan.model_settings(wc.model, "pretrain"),
@@ -74,7 +74,7 @@ rule finetune:
         f"{RESULTS}/benchmarks/finetune/{{model}}/{{dataset}}/{{split}}/seeds-{{seeds}}.tsv"
     wildcard_constraints:
         model="mumo[a-z_]*",
-    priority: lambda wc: plan.finetune_priority(wc.model, wc.dataset)
+    priority: lambda wc: schedule.finetune(wc.model, wc.dataset)
     threads: config["mumo"]["threads"]
     params:
         dataset=resolved,

@@ -13,7 +13,7 @@ rule structure_shard:
         f"{RESULTS}/benchmarks/structure_shard/{{part}}.tsv"
     wildcard_constraints:
         part=StorePart.PATTERN,
-    priority: lambda wc: plan.structure_priority(wc.part)
+    priority: lambda wc: schedule.structure(wc.part)
     threads: config["structure"]["threads"]
     params:
         sharding=lambda wc: plan.structure_sharding(wc.part),

@@ -192,3 +192,11 @@ def loopback(tmp_path: Path) -> Iterator[LoopbackServer]:
     root.mkdir()
     with LoopbackServer(root) as server:
         yield server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on a real SLURM cluster starts its daemons (the end-to-end one runs a pipeline on them): it is
+    `slow` by definition, so the fast loop `pytest -m "not slow"` never starts a cluster."""
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.slow)

@@ -13,6 +13,7 @@ from mumo.plan import (
     PRETRAINING_CHAIN_PRIORITY,
     ConfigError,
     Plan,
+    Schedule,
     StorePart,
     type_command_line_values,
 )
@@ -499,16 +500,16 @@ def test_snakemake_accepts_a_seed_list_on_the_command_line(tmp_path):
 
 
 def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
-    plan = Plan.from_config(_config())
-    corpus, tables = plan.structure_priority("corpus/shard0"), plan.structure_priority("datasets/freesolv")
-    assert corpus == PRETRAINING_CHAIN_PRIORITY > tables > plan.finetune_priority("mumo", "bbbp")
-    assert plan.pretrain_priority("mumo") > plan.pretrain_priority("mumo_seq_only") > corpus
+    schedule = Schedule(Plan.from_config(_config()))
+    corpus, tables = schedule.structure("corpus/shard0"), schedule.structure("datasets/freesolv")
+    assert corpus == PRETRAINING_CHAIN_PRIORITY > tables > schedule.finetune("mumo", "bbbp")
+    assert schedule.pretrain("mumo") > schedule.pretrain("mumo_seq_only") > corpus
     # the larger table's structures first, the authors' table of a dataset as large as its own
-    assert plan.structure_priority("datasets/bbbp") > plan.structure_priority("datasets/esol") > tables
-    assert plan.structure_priority("datasets/bbbp.authors") == plan.structure_priority("datasets/bbbp")
+    assert schedule.structure("datasets/bbbp") > schedule.structure("datasets/esol") > tables
+    assert schedule.structure("datasets/bbbp.authors") == schedule.structure("datasets/bbbp")
     # a finetune that reads the graph costs about twice a sequence-only one on the same molecules
-    assert plan.finetune_priority("mumo", "esol") > plan.finetune_priority("mumo_seq_only", "bbbp")
-    assert plan.finetune_priority("mumo_seq_only", "bbbp") > plan.finetune_priority("mumo", "freesolv")
+    assert schedule.finetune("mumo", "esol") > schedule.finetune("mumo_seq_only", "bbbp")
+    assert schedule.finetune("mumo_seq_only", "bbbp") > schedule.finetune("mumo", "freesolv")
 
 
 @pytest.mark.parametrize(

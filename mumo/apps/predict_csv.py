@@ -41,6 +41,8 @@ from mumo.model.saved import (
     read_featurization,
     read_task,
 )
+from mumo.plan.layout import GROUP_RECORD_PREFIX
+from mumo.steps.seeds import finished_runs
 from mumo.train.data import MoleculeDataset
 from mumo.train.predict import batch_dependent, predict_isolating_failures, token_problem
 
@@ -73,18 +75,49 @@ def manifest_members(folder: Path) -> list[Path]:
     return [find_model(folder / member) for member in listed]
 
 
+def group_members(record: Path) -> list[Path]:
+    """The models of a pipeline group record (`seeds-0+1+2.json`): exactly the seeds it lists as finished. A
+    seed folder beside it that it does not list (a failed seed, another config's) is left out, and said so."""
+    runs = finished_runs(record)
+    for run in runs:
+        if not run.is_dir():
+            raise FileNotFoundError(f"{run}: listed as finished in {record} but missing; rerun the pipeline")
+    unlisted = [p.name for p in seed_folders(record.parent) if p not in runs]
+    if unlisted:
+        logger.warning(
+            "%s: %s not listed as finished in %s, left out", record.parent, ", ".join(unlisted), record.name
+        )
+    return [find_model(run) for run in runs]
+
+
+def _group_record(folder: Path) -> Path | None:
+    """The one group record in a pipeline run folder (None without one); several are refused: each lists
+    other seeds, and averaging all the folder's seeds would mix runs of different configs."""
+    records = sorted(folder.glob(f"{GROUP_RECORD_PREFIX}*.json"))
+    if len(records) > 1:
+        raise ValueError(
+            f"{folder}: {len(records)} group records ({', '.join(r.name for r in records)}), one per config's "
+            "seeds; pass the one whose seeds you mean as --model"
+        )
+    return records[0] if records else None
+
+
 def ensemble_members(paths: Sequence[str | Path]) -> list[Path]:
     """The model directories of an ensemble: each path is a model (or run) directory, a `mumo train` folder
-    (exactly the members its `ensemble.json` lists), or another folder of seeds (`seed0/`, `seed1/`, ...
-    as the pipeline's run folders hold), in seed order."""
+    (exactly the members its `ensemble.json` lists), a pipeline group record or the run folder holding it
+    (exactly the seeds it lists as finished), or another folder of seeds (`seed0/`, `seed1/`, ...), in seed
+    order."""
     members: list[Path] = []
     for path in map(Path, paths):
+        record = path if path.is_file() and path.name.startswith(GROUP_RECORD_PREFIX) else None
         if (path / ENSEMBLE_NAME).exists():
             found = manifest_members(path)
         elif output_owner(path) == TRAIN_COMMAND:
             raise FileNotFoundError(
                 f"{path}: mumo train has not finished here (no {ENSEMBLE_NAME}); run it again to complete it"
             )
+        elif record or (path.is_dir() and (record := _group_record(path))):
+            found = group_members(record)
         else:
             try:
                 found = [find_model(path)]

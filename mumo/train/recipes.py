@@ -14,12 +14,14 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from mumo.chem.conformer import ConformerConfig
@@ -235,7 +237,6 @@ def run_finetune(
     `learning_curve.png`, `checkpoints/`, `summary.json` (and `best/` with best_valid selection). `label`
     names the run on its progress bar and in its selection log line.
     """
-    standardised_csv, split_json, vocab_json = data.standardised_csv, data.split_json, data.vocab_json
     tasks, task_type = data.tasks, data.task_type
     featurized = featurization(data.fragments, data.conformer)
     s = TrainSettings.from_dict({**settings, "seed": seed})
@@ -245,53 +246,32 @@ def run_finetune(
     # the model input: the standardised molecule, or under the paper's quirk the table's string as given
     raw = s.tokens_from_raw_smiles
     column = "smiles" if raw else "canonical_smiles"
-    table = read_csv_checked(
-        standardised_csv,
-        ["mol_id", "canonical_smiles", column, *tasks],
-        dtype={"canonical_smiles": "string", column: "string"},
-    )
-    split = json.loads(Path(split_json).read_text())
-    check_needed_folds(split, split_json)
-    labels = table[tasks].to_numpy(dtype=np.float64)
-    rows = {fold: np.asarray(split[fold], dtype=np.int64) for fold in ("train", *PREDICTED_FOLDS)}
-    head = head_fields(task_type, len(tasks))
+    table, rows = _read_table_and_folds(data, column)
     max_length = s.max_length or FINETUNE_MAX_LENGTH
     with distributed() as dist:
         seed_everything(s.seed)
-        tokenizer = SmilesTokenizer.load(vocab_json)
-        conformer = ConformerConfig(**featurized["conformer"])
-        store = StructureStore(data.store_dir, conformer=conformer)
-        smiles = table[column].to_numpy()
-        datasets, missing = {}, {}
-        for fold, fold_rows in rows.items():
-            present, absent = split_by_store(smiles[fold_rows], store)
-            if fold == "train":  # rows without any label teach nothing
-                present = present[~np.isnan(labels[fold_rows[present]]).all(axis=1)]
-            missing[fold] = len(absent)
-            kept = fold_rows[present]
-            datasets[fold] = (
-                present,
-                MoleculeDataset(smiles[kept], store, tokenizer, max_length, labels[kept]),
-            )
-        if any(missing.values()):
-            logger.warning("molecules without a structure record (y_pred NaN, not trained on): %s", missing)
-        model = build_model(s, tokenizer, head | {"tokens_from_raw_smiles": raw}, pretrained_dir)
+        tokenizer = SmilesTokenizer.load(data.vocab_json)
+        store = StructureStore(data.store_dir, conformer=ConformerConfig(**featurized["conformer"]))
+        encode = partial(MoleculeDataset, store=store, tokenizer=tokenizer, max_length=max_length)
+        datasets, missing = _fold_datasets(table[column].to_numpy(), table[tasks], rows, encode, store)
+        model = build_model(
+            s, tokenizer, head_fields(task_type, len(tasks)) | {"tokens_from_raw_smiles": raw}, pretrained_dir
+        )
         if model.target_scaler is not None:
             model.target_scaler.fit(datasets["train"][1].labels)
-        evaluate = partial(
-            dataset_loss, dataset=datasets["valid"][1], loss_fn=supervised_loss, settings=s, dist=dist
-        )
         has_valid = len(datasets["valid"][1]) > 0
         if not has_valid:
             logger.warning(
                 "%s: no valid molecules: no validation loss and no early stopping; the last step is kept",
-                split_json,
+                data.split_json,
             )
             s = dataclasses.replace(s, selection="last")
-        inputs = [Path(standardised_csv), Path(split_json), Path(vocab_json)]
+        evaluate = partial(
+            dataset_loss, dataset=datasets["valid"][1], loss_fn=supervised_loss, settings=s, dist=dist
+        )
+        inputs = [Path(data.standardised_csv), Path(data.split_json), Path(data.vocab_json)]
         if pretrained_dir is not None:
             inputs.append(Path(pretrained_dir) / WEIGHTS_NAME)
-        run_key = _digest(s.fingerprint(), tasks, task_type, *inputs)
         result = train(
             model,
             datasets["train"][1],
@@ -300,18 +280,11 @@ def run_finetune(
             settings=s,
             out_dir=out,
             dist=dist,
-            run_key=run_key,
+            run_key=_digest(s.fingerprint(), tasks, task_type, *inputs),
             label=label,
         )
         if dist.is_main and result.finished:
-            predictions = {}
-            for fold in PREDICTED_FOLDS:
-                predictions[fold] = np.full((len(rows[fold]), len(tasks)), np.nan)
-                positions, dataset = datasets[fold]
-                if len(dataset):
-                    predictions[fold][positions] = predict_dataset(
-                        model, dataset, s.batch_size, dist.device, s.precision
-                    )
+            predictions = _predict_folds(model, datasets, rows, len(tasks), s, dist.device)
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
             write_csv(frame, out_predictions)
             task = ModelTask(task_type, tuple(tasks), max_length)
@@ -319,6 +292,61 @@ def run_finetune(
             summary = {fold: len(rows[fold]) for fold in rows} | {"missing_structure": missing}
             _write_summary(out, summary, result, s, dist, started=started)
         dist.barrier()
+
+
+def _read_table_and_folds(data: FinetuneData, column: str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The standardised table (its label columns, ids and the model's input `column`) and the split's row
+    positions per fold, refused before any work when a needed fold is missing or empty."""
+    table = read_csv_checked(
+        data.standardised_csv,
+        ["mol_id", "canonical_smiles", column, *data.tasks],
+        dtype={"canonical_smiles": "string", column: "string"},
+    )
+    split = json.loads(Path(data.split_json).read_text())
+    check_needed_folds(split, data.split_json)
+    return table, {fold: np.asarray(split[fold], dtype=np.int64) for fold in ("train", *PREDICTED_FOLDS)}
+
+
+def _fold_datasets(
+    smiles: np.ndarray,
+    label_columns: pd.DataFrame,
+    rows: dict[str, np.ndarray],
+    encode: Callable[..., MoleculeDataset],
+    store: StructureStore,
+) -> tuple[dict[str, tuple[np.ndarray, MoleculeDataset]], dict[str, int]]:
+    """Per fold, the positions (in the fold) of the molecules with a structure record and their dataset; and
+    per fold the count of those without one (left out, predicted NaN). Training rows without any label are
+    dropped too: they teach nothing."""
+    labels = label_columns.to_numpy(dtype=np.float64)
+    datasets, missing = {}, {}
+    for fold, fold_rows in rows.items():
+        present, absent = split_by_store(smiles[fold_rows], store)
+        if fold == "train":
+            present = present[~np.isnan(labels[fold_rows[present]]).all(axis=1)]
+        missing[fold] = len(absent)
+        kept = fold_rows[present]
+        datasets[fold] = (present, encode(smiles[kept], labels=labels[kept]))
+    if any(missing.values()):
+        logger.warning("molecules without a structure record (y_pred NaN, not trained on): %s", missing)
+    return datasets, missing
+
+
+def _predict_folds(
+    model: MuMo,
+    datasets: dict[str, tuple[np.ndarray, MoleculeDataset]],
+    rows: dict[str, np.ndarray],
+    n_tasks: int,
+    s: TrainSettings,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
+    """Predictions [fold rows, tasks] of the valid and test folds, NaN for a molecule without a structure."""
+    predictions = {}
+    for fold in PREDICTED_FOLDS:
+        predictions[fold] = np.full((len(rows[fold]), n_tasks), np.nan)
+        positions, dataset = datasets[fold]
+        if len(dataset):
+            predictions[fold][positions] = predict_dataset(model, dataset, s.batch_size, device, s.precision)
+    return predictions
 
 
 def _write_summary(

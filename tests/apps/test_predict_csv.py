@@ -230,3 +230,43 @@ def test_predict_imports_no_training_code():
         [sys.executable, "-c", f"PREFIXES = {prefixes!r}; {code}"], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def _pipeline_group(trained, folder, seeds, failed=()):
+    """A pipeline run folder: seed folders holding the trained model, and the group record of `seeds` (the
+    failed ones listed as such, their folders present, as a failed seed leaves them)."""
+    for seed in (*seeds, *failed):
+        shutil.copytree(trained / "model", folder / f"seed{seed}" / "model")
+    record = {
+        "seeds": list(seeds),
+        "metrics": [f"seed{seed}/metrics.json" for seed in seeds],
+        "failed": [{"seed": seed, "reason": "RuntimeError: boom"} for seed in failed],
+    }
+    path = folder / f"seeds-{'+'.join(map(str, (*seeds, *failed)))}.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_a_pipeline_run_folder_predicts_with_exactly_the_seeds_its_record_lists(trained, tmp_path, caplog):
+    folder = tmp_path / "runs" / "mumo" / "bbbp" / "balanced_scaffold"
+    record = _pipeline_group(trained, folder, seeds=[0, 2], failed=[1])
+    expected = [folder / "seed0" / "model", folder / "seed2" / "model"]
+    assert predict.ensemble_members([folder]) == expected == predict.ensemble_members([record])
+    assert "seed1 not listed as finished in seeds-0+2+1.json, left out" in caplog.text
+
+    shutil.rmtree(folder / "seed2")
+    with pytest.raises(
+        FileNotFoundError, match=r"seed2: listed as finished in .*seeds-0\+2\+1.json but missing"
+    ):
+        predict.ensemble_members([folder])
+
+
+def test_a_run_folder_with_the_records_of_two_configs_must_be_named_by_record(trained, tmp_path):
+    folder = tmp_path / "group"
+    _pipeline_group(trained, folder, seeds=[0, 1])
+    (folder / "seeds-0.json").write_text(json.dumps({"seeds": [0], "metrics": ["seed0/metrics.json"]}))
+    with pytest.raises(
+        ValueError, match=r"2 group records \(seeds-0\+1.json, seeds-0.json\), one per config"
+    ):
+        predict.ensemble_members([folder])
+    assert predict.ensemble_members([folder / "seeds-0.json"]) == [folder / "seed0" / "model"]

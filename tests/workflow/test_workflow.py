@@ -104,7 +104,7 @@ def test_every_molecule_gets_a_structure_outcome(finished_run):
     assert outcomes.loc[outcomes["outcome"] == "mmff", "molecules"].sum() > 0.9 * per_dataset.sum()
     tables = sorted(p.name for p in (results / "structure" / "datasets").glob("*.npz"))
     assert tables == [f"{dataset}.npz" for dataset in sorted(per_dataset.index)]
-    # n_shards 2, but 150 corpus molecules make one shard (mumo.plan.MIN_SHARD_MOLECULES)
+    # n_shards 2, but 150 corpus molecules make one shard (mumo.plan.layout.MIN_SHARD_MOLECULES)
     assert sorted(p.name for p in (results / "structure" / "corpus").glob("*.npz")) == ["shard0.npz"]
 
 

@@ -1,57 +1,31 @@
-"""From a validated config to the concrete set of runs: which datasets (from which source), splits, seeds
-and models. The Snakefile asks this object for target paths; it never parses the config itself, so the same
-plan is testable without Snakemake."""
+"""The plan of a checked config: which datasets (from which source), splits, seeds and models run, and every
+file's path. The Snakefile asks `Plan` for its targets and paths; it never parses the config itself, so the
+same plan is testable without Snakemake."""
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
-import yaml
-
-from mumo.catalog import ABLATIONS, MODELS, ModelSpec, get_model
+from mumo.catalog import ABLATIONS, ModelSpec, get_model
 from mumo.chem.conformer import ConformerConfig
 from mumo.data.hub import HubSource
-from mumo.data.registry import REGISTRY, DatasetSpec
 from mumo.data.sources import ResolvedDataset, resolve
-from mumo.data.splits import SPLIT_NAMES, check_fractions
 from mumo.eval.robustness import CONFORMER_SEED, NUM_CONFORMERS, REFERENCE, ConformerSet
 from mumo.model.config import VOCAB_NAME, WEIGHTS_NAME
+from mumo.plan.config import AUTHORS, IMPORTED_MODEL, ONLY_DATASETS, ConfigError, DatasetPlan, check_config
 from mumo.train.training_log import TRAINING_LOG
 
-logger = logging.getLogger(__name__)
-
-#: the config schema, shipped inside the package: the Snakefile and `mumo cost` validate against it
-SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
-
-TDC_SEEDS = (1, 2, 3, 4, 5)
-#: The model whose architecture and quirks the authors' checkpoints have: `mumo.pretrained` starts it from them.
-IMPORTED_MODEL = "mumo_paper"
-AUTHORS = "authors"  # the split of the authors' own files (mumo.data.hub)
 _FILTER_KEYS = ("models", "splits", "seeds")  # given with --config, they filter the configured run
-_CUSTOM_ONLY = {"smiles_column", "label_columns", "task_type", "metrics", "benchmark", "description"}
 #: A corpus shard's job pays a start-up (~5 s: imports, reading the corpus) worth paying only for this many
 #: molecules (~70 CPU-s of conformers at ~48 ms each); a smaller corpus gets fewer shards than n_shards.
 MIN_SHARD_MOLECULES = 1500
-#: Priority tiers of the rules (see Plan.structure_priority): the pretraining chain (every dataset's table,
-#: the corpus, its structures, pretrain) and the splits (a second each, but left at priority 0 they wait for a
-#: free core while the finetunes wait for them), then the tables' structures; a tier is above any dataset's size.
-PRETRAINING_CHAIN_PRIORITY = 2_000_000
-TABLE_STRUCTURE_PRIORITY = 1_000_000
-#: The conformer-robustness stage (its structures and predictions) reads finished models only: it fills the
-#: cores the training path leaves free.
-ROBUSTNESS_PRIORITY = 0
-
-
-def _step_cost(model: str) -> int:
-    """A training step's relative cost: 2 for a model that reads the graph, 1 for a sequence-only one (the
-    default run's finetunes: 703 against 377 s for the same five datasets)."""
-    return 2 if get_model(model).overrides.get("use_graph", True) else 1
+#: a group record (`seeds-0+1+2.json`) sits beside its seeds' run folders and lists those that finished
+GROUP_RECORD_PREFIX = "seeds-"
 
 
 @dataclass(frozen=True)
@@ -92,51 +66,6 @@ class StorePart:
         return None if self.table is None else self.table.removesuffix(f".{AUTHORS}")
 
 
-class ConfigError(ValueError):
-    """A config value that the schema cannot catch (unknown dataset, split or model name...)."""
-
-
-#: the datasets a run keeps; its old name `tasks` is still read, with a warning (it meant datasets, while
-#: `datasets.<name>.tasks` means label columns)
-ONLY_DATASETS, DEPRECATED_ONLY_DATASETS = "only_datasets", "tasks"
-
-
-def _with_only_datasets(config: Mapping) -> dict:
-    """`config` with its dataset filter under `only_datasets` (empty: every configured dataset), read from the
-    old name `tasks` with a deprecation warning."""
-    only, old = list(config.get(ONLY_DATASETS) or []), config.get(DEPRECATED_ONLY_DATASETS)
-    config = {key: value for key, value in config.items() if key != DEPRECATED_ONLY_DATASETS}
-    if old is not None:
-        if only and old and only != list(old):
-            raise ConfigError(
-                f"{DEPRECATED_ONLY_DATASETS} {list(old)} and {ONLY_DATASETS} {only} disagree: "
-                f"`{DEPRECATED_ONLY_DATASETS}` is the old name of `{ONLY_DATASETS}`; give only `{ONLY_DATASETS}`"
-            )
-        logger.warning(
-            "config key `%s` is deprecated: it is now `%s`, the datasets a run keeps (`datasets.<name>.tasks` "
-            "are label columns); read as %s: %s",
-            DEPRECATED_ONLY_DATASETS,
-            ONLY_DATASETS,
-            ONLY_DATASETS,
-            list(old),
-        )
-        only = only or list(old)
-    return {**config, ONLY_DATASETS: only}
-
-
-@dataclass(frozen=True)
-class DatasetPlan:
-    name: str
-    resolved: ResolvedDataset
-    splits: tuple[str, ...]
-    seeds: tuple[int, ...]
-    finetune: dict = field(default_factory=dict)  # this dataset's overrides of mumo.finetune
-
-    @property
-    def spec(self):
-        return self.resolved.spec
-
-
 @dataclass
 class Plan:
     results: Path
@@ -148,43 +77,8 @@ class Plan:
 
     @classmethod
     def from_config(cls, config: dict, overrides: Collection[str] = ()) -> Plan:
-        config = _with_only_datasets(config)
-        offline_only = config.get("download", {}).get("offline_only", True)
-        only = set(config[ONLY_DATASETS])
-        unknown = only - set(config["datasets"])
-        if unknown:
-            raise ConfigError(
-                f"{ONLY_DATASETS}: {sorted(unknown)} not among the configured datasets {sorted(config['datasets'])}"
-            )
-        for model in config["models"]:
-            if model not in MODELS:
-                raise ConfigError(f"models: unknown model {model!r}; valid models: {', '.join(MODELS)}")
-        # `ablations: true` adds every ablation to the models (after those listed, without repeats)
-        models = tuple(dict.fromkeys([*config["models"], *(ABLATIONS if config.get("ablations") else ())]))
-        if any(get_model(m).kind == "mumo" for m in models):
-            _check_train_settings(config)
-        if any(get_model(m).kind == "chemprop" for m in models):
-            _check_chemprop_settings(config)
-        if config.get("mumo", {}).get("pretrained") and IMPORTED_MODEL not in models:
-            raise ConfigError(
-                f"mumo.pretrained: the authors' weights start {IMPORTED_MODEL}, which `models` does not list "
-                f"({', '.join(models)}); add it, or remove mumo.pretrained"
-            )
-        _check_seeds("seeds", config["seeds"])
-        results = str(config.get("results_dir", "results"))
-        if not results.strip():
-            raise ConfigError("results_dir: empty; name the folder for the run's files (default: results)")
-        if "ecfp_rf" in models:
-            _check_ecfp_rf(config.get("ecfp_rf") or {})
-        if "split_fractions" in config:
-            _check_fractions(config["split_fractions"])
-        hub = HubSource.from_config(config.get("download", {}))
-        datasets = {
-            name: _dataset_plan(name, options or {}, config, hub, offline_only)
-            for name, options in config["datasets"].items()
-            if not only or name in only
-        }
-        return cls(Path(results), datasets, models, config, frozenset(overrides))
+        checked = check_config(config)
+        return cls(checked.results, checked.datasets, checked.models, checked.config, frozenset(overrides))
 
     @cached_property
     def declared(self) -> Plan:
@@ -345,28 +239,6 @@ class Plan:
         corpus = self.config["mumo"]["corpus"]
         molecules = corpus.get("n_molecules") or self.corpus().spec.rows
         return max(1, min(self.config["structure"]["n_shards"], molecules // MIN_SHARD_MOLECULES))
-
-    # Scheduling. Snakemake starts the ready jobs of highest priority first (`priority:` of the rules). The
-    # corpus's structures and the pretraining gate every MuMo finetune, so they go first; among the rest, the
-    # jobs expected to run longest go first, so that the run does not end on one long job alone on a core.
-    def structure_priority(self, part: str) -> int:
-        """A corpus shard before everything; a table's part after the pretraining, the largest table first."""
-        store_part = StorePart.parse(part)
-        if store_part.is_corpus:
-            return PRETRAINING_CHAIN_PRIORITY
-        return TABLE_STRUCTURE_PRIORITY + self._rows(store_part.dataset)
-
-    def pretrain_priority(self, model: str) -> int:
-        """The pretraining chain's; of two pretrainings ready together, the costlier first."""
-        return PRETRAINING_CHAIN_PRIORITY + _step_cost(model)
-
-    def finetune_priority(self, model: str, dataset: str) -> int:
-        """Longest first: the molecules of the dataset times the model's relative cost of a step."""
-        return self._rows(dataset) * _step_cost(model)
-
-    def _rows(self, dataset: str) -> int:
-        """The dataset's molecules as the registry knows them (0 where it does not), to order jobs by size."""
-        return self.declared.datasets[dataset].spec.rows or 0
 
     def structure_file(self, part: StorePart) -> str:
         return f"{self.results}/structure/{part.name}.npz"
@@ -563,7 +435,7 @@ class Plan:
     def group_record(self, model: str, dataset: str, split: str, seeds: Collection[int]) -> str:
         """The one declared output of a group's job, written after its last seed. The seeds are in its name, so
         a run filtered to fewer seeds has a record of its own and reuses the seeds' folders."""
-        return f"{self.results}/runs/{model}/{dataset}/{split}/seeds-{'+'.join(map(str, seeds))}.json"
+        return f"{self.results}/runs/{model}/{dataset}/{split}/{GROUP_RECORD_PREFIX}{'+'.join(map(str, seeds))}.json"
 
     def group_records(self, models: tuple[str, ...] | None = None) -> list[str]:
         return [self.group_record(*group) for group in self.groups(models)]
@@ -685,153 +557,6 @@ class Plan:
         raise ConfigError(f"no configured dataset downloads {filename!r}")
 
 
-def type_command_line_values(config: dict, overrides: Mapping) -> None:
-    """Give `--config` values the types a config file would give them, in place.
-
-    Snakemake parses a `--config` value's top level itself but reads lists and mappings with YAML's
-    BaseLoader, so `seeds=[1]` arrives as ['1'] and the schema refuses it. Only the strings that came from
-    the command line are retyped (a config file's quoted "1" stays a string).
-    """
-
-    def retype(value, given):
-        if isinstance(given, Mapping):
-            return {key: retype(value[key], given[key]) if key in given else value[key] for key in value}
-        if isinstance(given, list):
-            return [retype(item, item) for item in value]
-        if isinstance(given, str) and given:
-            parsed = yaml.safe_load(given)
-            return parsed if isinstance(parsed, (bool, int, float)) else value
-        return value
-
-    for key, given in overrides.items():
-        if isinstance(given, (Mapping, list)) and key in config:
-            config[key] = retype(config[key], given)
-
-
 def parse_seeds(seeds: str) -> tuple[int, ...]:
     """The seeds of a group record's name (`0+1+2` -> (0, 1, 2))."""
     return tuple(int(seed) for seed in seeds.split("+"))
-
-
-def _check_seeds(key: str, seeds: list) -> None:
-    """A repeated seed would count one run twice in n_seeds and shrink the reported std."""
-    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
-    if repeated:
-        raise ConfigError(f"{key}: seed(s) {repeated} listed twice; each seed is one independent run")
-
-
-def _check_fractions(fractions: list) -> None:
-    """The rule `mumo train --split-fractions` follows too (`mumo.data.splits.check_fractions`)."""
-    try:
-        check_fractions(fractions, "split_fractions")
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-
-
-def _dataset_plan(name: str, options: dict, config: dict, hub: HubSource, offline_only: bool) -> DatasetPlan:
-    """One entry of `datasets`, checked and resolved: its splits and seeds default to the config's, or to
-    TDC's own split and five seeds for a TDC benchmark dataset."""
-    _check_dataset_options(name, options)
-    registered = REGISTRY.get(name) if "path" not in options else None
-    is_tdc = registered is not None and registered.benchmark == "TDC"
-    splits = tuple(options.get("splits") or (["tdc"] if is_tdc else config["splits"]))
-    for split in splits:
-        if split not in SPLIT_NAMES:
-            raise ConfigError(
-                f"datasets.{name}: unknown split {split!r}; valid splits: {', '.join(SPLIT_NAMES)}"
-            )
-    if AUTHORS in splits:
-        _check_authors(name, registered, hub, offline_only)
-    try:
-        # a dataset run on the authors' files alone never reads its own source
-        resolved = resolve(name, options, offline_only=offline_only and set(splits) != {AUTHORS})
-    except (KeyError, ValueError) as err:
-        raise ConfigError(f"datasets.{name}: {err.args[0]}") from None
-    seeds = tuple(options.get("seeds") or (TDC_SEEDS if is_tdc and "tdc" in splits else config["seeds"]))
-    return DatasetPlan(name, resolved, splits, seeds, options.get("finetune") or {})
-
-
-def _check_dataset_options(name: str, options: dict) -> None:
-    """Own data under a registry name would be compared with that dataset's published numbers."""
-    registered = REGISTRY.get(name)
-    if (
-        "path" in options
-        and registered
-        and options.get("benchmark", registered.benchmark) == registered.benchmark
-    ):
-        raise ConfigError(
-            f"datasets.{name}: {name!r} is a registry dataset ({registered.benchmark}), but this entry "
-            f"reads your own file {options['path']!r}; its table rows would sit beside the published numbers "
-            f"of the registry's data. Rename the dataset, or mark it as your own with `benchmark: custom`"
-        )
-    ignored = (_CUSTOM_ONLY if "path" not in options else {"tasks"}) & set(options)
-    if ignored:
-        kind = (
-            "custom datasets (with `path`)"
-            if "path" not in options
-            else "registry datasets (use label_columns)"
-        )
-        raise ConfigError(f"datasets.{name}: {sorted(ignored)} only apply to {kind}; they would be ignored")
-    if options.get("seeds"):
-        _check_seeds(f"datasets.{name}.seeds", options["seeds"])
-    if options.get("metrics"):
-        from mumo.eval.metrics import get_metric  # imports sklearn: only when a dataset lists metrics
-
-        for metric in options["metrics"]:
-            try:
-                get_metric(metric)
-            except KeyError as err:
-                raise ConfigError(f"datasets.{name}.metrics: {err.args[0]}") from None
-
-
-def _check_authors(name: str, spec: DatasetSpec | None, hub: HubSource, offline_only: bool) -> None:
-    """Split `authors` needs the dataset in the authors' hub dataset, and the hub (or a mirror of it)."""
-    if spec is None or spec.hub is None:
-        having = sorted(n for n, s in REGISTRY.items() if s.hub is not None)
-        raise ConfigError(
-            f"datasets.{name}: split {AUTHORS!r} needs the authors' files, which exist for: {', '.join(having)}"
-        )
-    if offline_only and not hub.mirror:
-        raise ConfigError(
-            f"datasets.{name}: split {AUTHORS!r} downloads the authors' files from {hub.repo}; set "
-            "download.offline_only: false, or download.hub_mirror to a local copy"
-        )
-
-
-def _check_ecfp_rf(options: dict) -> None:
-    """What the schema cannot see alone: an integer max_features must fit in the fingerprint's n_bits
-    (scikit-learn would only say so when the first forest trains, in its own words)."""
-    n_bits, max_features = options.get("n_bits", 2048), options.get("max_features")
-    if isinstance(max_features, int) and not isinstance(max_features, bool) and max_features > n_bits:
-        raise ConfigError(
-            f"ecfp_rf.max_features: {max_features} features per split, more than the fingerprint's "
-            f"n_bits {n_bits}; use at most {n_bits}, a fraction in (0, 1], sqrt or log2"
-        )
-
-
-def _check_train_settings(config: dict) -> None:
-    """Fail at start-up, naming the key, rather than in the first training job."""
-    from mumo.train.settings import TrainSettings  # imports torch: only when a MuMo model is asked for
-
-    mumo = config["mumo"]
-    checks = {f"mumo.{stage}": mumo[stage] for stage in ("pretrain", "finetune")}
-    for name, options in config["datasets"].items():
-        own = (options or {}).get("finetune")
-        if own:
-            model = {**mumo["finetune"].get("model", {}), **own.get("model", {})}
-            checks[f"datasets.{name}.finetune"] = {**mumo["finetune"], **own, "model": model}
-    for key, settings in checks.items():
-        try:
-            TrainSettings.from_dict({"preset": mumo["preset"], **settings})
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"{key}: {err}") from None
-
-
-def _check_chemprop_settings(config: dict) -> None:
-    """Chemprop's settings checked at start-up, naming the key, not in the first Chemprop job."""
-    from mumo.baselines.chemprop import ChempropSettings
-
-    try:
-        ChempropSettings.from_dict(config.get("chemprop"))
-    except ValueError as err:
-        raise ConfigError(f"chemprop: {err}") from None
