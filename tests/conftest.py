@@ -194,9 +194,14 @@ def loopback(tmp_path: Path) -> Iterator[LoopbackServer]:
         yield server
 
 
+#: fixtures that run the tiny pipeline or build and install the wheel: a test using one is `slow`
+SLOW_FIXTURES = frozenset({"finished_run", "run_copy", "wheel"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test on a real SLURM cluster starts its daemons (the end-to-end one runs a pipeline on them): it is
-    `slow` by definition, so the fast loop `pytest -m "not slow"` never starts a cluster."""
+    """`slow` by definition, so that the fast loop `pytest -m "not slow"` runs no pipeline and starts no
+    cluster: a test on a real SLURM cluster (it starts its daemons; the end-to-end one runs a pipeline on
+    them), and one using a fixture of SLOW_FIXTURES."""
     for item in items:
-        if item.get_closest_marker("slurm"):
+        if item.get_closest_marker("slurm") or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

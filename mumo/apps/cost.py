@@ -374,6 +374,22 @@ def job_seconds(job: Job, rate: float) -> float:
     return job.train_passes / rate + job.forward_passes / forward + STARTUP_S * job.startups
 
 
+#: the throughput table's synthetic molecules have this many tokens (benchmarks/gpu.py); on real data a step's
+#: cost is scaled by the molecules' mean token count over this (about linear for the model's sizes)
+MEASURED_TOKENS = 64
+
+
+def finetune_seconds(
+    rate: float, *, train: int, predicted: int, epochs: int, mean_tokens: float, evaluations: int
+) -> float:
+    """Device-seconds of one finetune at `rate` (molecules/s at MEASURED_TOKENS tokens): `epochs` over `train`
+    molecules, `evaluations` validations of the valid fold and one prediction, together `predicted`
+    molecules, as forward passes, and one start-up. Every epoch counted: an upper bound under early stopping."""
+    forward_passes = predicted * (evaluations + 1)
+    seconds = (epochs * train + forward_passes * FORWARD_SHARE) / rate
+    return seconds * mean_tokens / MEASURED_TOKENS + STARTUP_S
+
+
 def price(jobs_: list[Job], table: ThroughputTable, device: str, gpus: int) -> Bill:
     """Each MuMo job's device-seconds at the table's rate for its preset, batch and precision on `device`."""
     if gpus < 1:

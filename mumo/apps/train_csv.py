@@ -30,12 +30,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from mumo.apps.cost import CostError, ThroughputTable, finetune_seconds
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR, TRAIN_COMMAND, seed_folders
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import read_smiles_table
-from mumo.data.sources import resolve
-from mumo.data.splits import SPLITTERS, check_fractions, fold_column_split, folds_of_rows
+from mumo.chem.tokenizer import tokenize
+from mumo.data.sources import ResolvedDataset, resolve
+from mumo.data.splits import FOLDS, SPLITTERS, check_fractions, fold_column_split, folds_of_rows
 from mumo.data.standardise import Standardised
 from mumo.eval.evaluate import score_predictions
 from mumo.io import owned_output, sha256sum, write_csv, write_json, write_text_atomic
@@ -184,30 +187,15 @@ def _train(
     o: EnsembleOptions,
 ) -> pd.DataFrame:
     name = input_csv.stem
-    read_smiles_table(input_csv, smiles_column)  # the empty file or missing column named before any work
-    dataset = resolve(
-        name,
-        {
-            "path": str(input_csv),
-            "smiles_column": smiles_column,
-            "label_columns": target_columns,
-            "task_type": task_type,
-        },
+    dataset, standardised = _standardise(
+        input_csv, out, smiles_column=smiles_column, target_columns=target_columns, task_type=task_type, o=o
     )
     table = out / "standardised.csv"
-    fetch_raw(dataset, str(out / "raw.csv"), str(out))
-    standardised = standardise_file(
-        str(out / "raw.csv"),
-        dataset,
-        o.fragments,
-        out_csv=str(table),
-        rejected_csv=str(out / "rejected.csv"),
-        counts_json=str(out / "counts.json"),
-    )
     split_name = "splits_file" if o.splits_file else o.split
     splits = _write_splits(input_csv, out, seeds, o, rows=standardised.counts["raw"], name=name)
 
     s = TrainSettings.from_dict(o.settings)
+    logger.info(_expected_duration(table, splits[seeds[0]], s, n_seeds=len(seeds)))
     featurized = featurization(o.fragments, o.conformer)
     store_dir = Path(o.store) if o.store is not None else out / STRUCTURES_DIR
     shard = _structures(table, store_dir, featurized, s, name=name, workers=o.workers)
@@ -237,21 +225,7 @@ def _train(
         run={"model": "mumo", "dataset": name, "split": split_name},
         out_record=str(out / SEEDS_RECORD),
     )
-    metrics = list(dataset.spec.metrics)
-    scores = [score_predictions(pd.read_csv(r.predictions), metrics).assign(seed=r.seed) for r in runs]
-    report = pd.concat(scores, ignore_index=True).assign(model="mumo")
-    if o.references:  # the same folds, trained as the pipeline's baseline jobs train them
-        references = reference_scores(
-            str(table),
-            {r.seed: r.split_json for r in runs},
-            dataset,
-            str(out / "references"),
-            split=split_name,
-            models=tuple(o.references),
-            threads=o.threads,
-        )
-        report = pd.concat([report, references], ignore_index=True)
-    report = report[REPORT_COLUMNS]
+    report = _scores(runs, dataset, table, out, split_name=split_name, o=o)
     write_csv(report, out / "report.csv")
     write_text_atomic(
         out / "report.md", _report_md(input_csv, report, standardised, pretrained_dir, split_name)
@@ -270,6 +244,100 @@ def _train(
     }
     write_json(record, out / ENSEMBLE_NAME)  # last: its presence marks a finished ensemble
     return report
+
+
+def _scores(
+    runs: list[SeedRun],
+    dataset: ResolvedDataset,
+    table: Path,
+    out: Path,
+    *,
+    split_name: str,
+    o: EnsembleOptions,
+) -> pd.DataFrame:
+    """report.csv's rows: each seed's MuMo scores, and the reference models' trained on the same folds as the
+    pipeline's baseline jobs train them."""
+    metrics = list(dataset.spec.metrics)
+    scores = [score_predictions(pd.read_csv(r.predictions), metrics).assign(seed=r.seed) for r in runs]
+    report = pd.concat(scores, ignore_index=True).assign(model="mumo")
+    if o.references:
+        references = reference_scores(
+            str(table),
+            {r.seed: r.split_json for r in runs},
+            dataset,
+            str(out / "references"),
+            split=split_name,
+            models=tuple(o.references),
+            threads=o.threads,
+        )
+        report = pd.concat([report, references], ignore_index=True)
+    return report[REPORT_COLUMNS]
+
+
+def _standardise(
+    input_csv: Path,
+    out: Path,
+    *,
+    smiles_column: str,
+    target_columns: list[str],
+    task_type: str,
+    o: EnsembleOptions,
+) -> tuple[ResolvedDataset, Standardised]:
+    """The user's file as a dataset, copied into the folder and standardised (standardised.csv, rejected.csv,
+    counts.json); an empty file or a missing column is named before any work."""
+    read_smiles_table(input_csv, smiles_column)
+    options = {"path": str(input_csv), "smiles_column": smiles_column, "label_columns": target_columns}
+    dataset = resolve(input_csv.stem, options | {"task_type": task_type})
+    fetch_raw(dataset, str(out / "raw.csv"), str(out))
+    standardised = standardise_file(
+        str(out / "raw.csv"),
+        dataset,
+        o.fragments,
+        out_csv=str(out / "standardised.csv"),
+        rejected_csv=str(out / "rejected.csv"),
+        counts_json=str(out / "counts.json"),
+    )
+    return dataset, standardised
+
+
+def _expected_duration(table: Path, split_json: Path, s: TrainSettings, *, n_seeds: int) -> str:
+    """One line before the work starts: an upper bound on the training time (every epoch run) from the
+    measured throughput table (`mumo cost`'s), scaled to these molecules' mean token count."""
+    split = json.loads(split_json.read_text())
+    folds = {fold: len(split[fold]) for fold in FOLDS}
+    smiles = pd.read_csv(table, usecols=["canonical_smiles"])["canonical_smiles"].astype(str)
+    mean_tokens = float(np.mean([len(tokenize(smi)) + 1 for smi in smiles]))  # + [CLS]
+    steps = -(-folds["train"] // (s.batch_size * s.grad_accum))
+    epochs = s.epochs if s.max_steps is None else min(s.epochs, -(-s.max_steps // steps))
+    device = _device_name()
+    precision = s.precision if s.precision != "auto" else ("fp32" if device == "cpu" else "bf16")
+    try:
+        rate = ThroughputTable.read().rate(s.preset, device, s.batch_size, precision)
+    except CostError as err:
+        return f"no training time estimate: {err}"
+    evaluations = epochs if s.eval_every is None else epochs * steps // s.eval_every
+    seconds = n_seeds * finetune_seconds(
+        rate.molecules_per_s,
+        train=folds["train"],
+        predicted=folds["valid"] + folds["test"],
+        epochs=epochs,
+        mean_tokens=mean_tokens,
+        evaluations=evaluations,
+    )
+    return (
+        f"expected: training at most ~{seconds / 60:.0f} min ({n_seeds} seed(s) × up to {epochs} epochs of "
+        f"{folds['train']:,} molecules of ~{mean_tokens:.0f} tokens, at the {rate.molecules_per_s:g} molecules/s "
+        f"measured for {s.preset} batch {rate.row['batch_size']} on {device}, one thread); early stopping "
+        "usually ends it sooner; structures and reference models come on top"
+    )
+
+
+def _device_name() -> str:
+    """The throughput table's name for the device training will run on ('cpu' without CUDA)."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    name = torch.cuda.get_device_name(0).lower()
+    return next((device for device in ThroughputTable.read().devices if device in name), name)
 
 
 def _write_splits(

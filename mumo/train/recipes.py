@@ -284,7 +284,7 @@ def run_finetune(
             label=label,
         )
         if dist.is_main and result.finished:
-            predictions = _predict_folds(model, datasets, rows, len(tasks), s, dist.device)
+            predictions = _predict_folds(model, datasets, rows, len(tasks), s=s, device=dist.device)
             frame = long_predictions(table, tasks, {f: rows[f] for f in PREDICTED_FOLDS}, predictions)
             write_csv(frame, out_predictions)
             task = ModelTask(task_type, tuple(tasks), max_length)
@@ -336,6 +336,7 @@ def _predict_folds(
     datasets: dict[str, tuple[np.ndarray, MoleculeDataset]],
     rows: dict[str, np.ndarray],
     n_tasks: int,
+    *,
     s: TrainSettings,
     device: torch.device,
 ) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 from helpers import REPO
 
+from mumo.apps import cost
 from mumo.apps.cost import (
     STARTUP_S,
     Bill,
@@ -146,3 +147,10 @@ def test_cli_prints_the_bill_and_json(capsys):
     assert summary["jobs"] == {"pretrain": 2, "finetune": 12, "baseline": 12}  # ecfp_rf and mean
     assert main(["cost", "--configfile", str(TINY_CONFIG), "--device", "v100"]) == 1
     assert "unknown device 'v100'" in capsys.readouterr().err
+
+
+def test_a_finetune_is_priced_by_hand():
+    """2 epochs of 100 molecules and 3 forward passes (2 validations + 1 prediction) of 30 at 10 molecules/s,
+    molecules of 32 tokens (half the table's 64): (2·100 + 3·30/3) / 10 · 32/64 + 10 s start-up = 21.5 s."""
+    seconds = cost.finetune_seconds(10.0, train=100, predicted=30, epochs=2, mean_tokens=32, evaluations=2)
+    assert seconds == pytest.approx(21.5)
