@@ -19,18 +19,23 @@ from mumo.plan import (
 )
 
 
+#: every MoleculeNet dataset that ships offline, whatever the default run keeps
+OFFLINE_DATASETS = {"bbbp": {}, "bace": {}, "clintox": {"tasks": ["CT_TOX"]}, "esol": {}, "freesolv": {}}
+
+
 def _config(**overrides):
+    """The default config's settings on the five offline datasets, with `overrides`."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config.update(overrides)
+    config.update({"datasets": OFFLINE_DATASETS, **overrides})
     return config
 
 
 def test_default_plan():
-    plan = Plan.from_config(_config())
-    assert set(plan.datasets) == {"bbbp", "bace", "clintox", "esol", "freesolv"}
+    plan = Plan.from_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    assert set(plan.datasets) == {"bace", "esol", "freesolv"}
     assert all(d.resolved.source == "offline" for d in plan.datasets.values())
-    assert len(plan.runs()) == 5 * 3 * 3  # mean, ecfp_rf and mumo
-    assert plan.run_metrics()[0] == "results/runs/mean/bbbp/balanced_scaffold/seed0/metrics.json"
+    assert len(plan.runs()) == 3 * 3 * 3  # mean, ecfp_rf and mumo
+    assert plan.run_metrics()[0] == "results/runs/mean/bace/balanced_scaffold/seed0/metrics.json"
 
 
 def test_one_training_job_per_model_dataset_and_split_runs_its_seeds():
@@ -496,7 +501,7 @@ def test_snakemake_accepts_a_seed_list_on_the_command_line(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert re.search(r"train_mean\s+5\b", done.stdout), done.stdout  # one job per dataset, seed 1 only
+    assert re.search(r"train_mean\s+3\b", done.stdout), done.stdout  # one job per dataset, seed 1 only
 
 
 def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
