@@ -30,6 +30,7 @@ import yaml
 from mumo.eval.evaluate import evaluate_file
 from mumo.plan import Plan
 from mumo.train.recipes import FinetuneData, run_finetune
+from mumo.train.training_log import TRAINING_LOG
 
 SPLIT = "balanced_scaffold"
 
@@ -152,7 +153,7 @@ def main() -> None:
             pretrained_dir=args.pretrained,
         )
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        metrics = pd.read_csv(work / "run" / "metrics.csv")
+        metrics = pd.read_csv(work / "run" / TRAINING_LOG)
         summary = json.loads((work / "run" / "summary.json").read_text())
         metric = dataset.spec.metrics[0]
         scores = evaluate_file(str(work / "predictions.csv"), [metric])

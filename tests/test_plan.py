@@ -18,7 +18,6 @@ from mumo.plan import (
     type_command_line_values,
 )
 
-
 #: every MoleculeNet dataset that ships offline, whatever the default run keeps
 OFFLINE_DATASETS = {"bbbp": {}, "bace": {}, "clintox": {"tasks": ["CT_TOX"]}, "esol": {}, "freesolv": {}}
 
@@ -493,6 +492,7 @@ def test_command_line_lists_and_mappings_get_a_config_files_types():
     assert quoted == {"mumo": {"preset": "1"}}
 
 
+@pytest.mark.slow
 def test_snakemake_accepts_a_seed_list_on_the_command_line(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--directory", str(tmp_path),

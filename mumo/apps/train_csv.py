@@ -195,8 +195,8 @@ def _train(
     splits = _write_splits(input_csv, out, seeds, o, rows=standardised.counts["raw"], name=name)
 
     s = TrainSettings.from_dict(o.settings)
+    featurized = featurization(o.fragments, o.conformer)  # bad settings are named before the estimate
     logger.info(_expected_duration(table, splits[seeds[0]], s, n_seeds=len(seeds)))
-    featurized = featurization(o.fragments, o.conformer)
     store_dir = Path(o.store) if o.store is not None else out / STRUCTURES_DIR
     shard = _structures(table, store_dir, featurized, s, name=name, workers=o.workers)
 

@@ -53,6 +53,7 @@ def test_bad_settings_are_refused_naming_the_key(options, message):
         ChempropSettings.from_dict(options)
 
 
+@pytest.mark.slow
 def test_overfits_a_tiny_regression_set_far_below_the_mean_predictor():
     """Chemprop's message passing learns a chain's length: on its own training rows its error is a small
     fraction of the mean predictor's (the label variance), in the labels' units (its output transform)."""

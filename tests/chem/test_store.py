@@ -212,6 +212,7 @@ def test_cached_rerun_parses_only_spellings_it_has_not_seen(tmp_path: Path, monk
     assert len(list((cache / config.digest()).glob("*.keys.tsv"))) == 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_coordinates_across_processes_and_worker_counts(tmp_path: Path):
     smiles = DRUGS * 2 + ["CCCCCCCCOC(=O)c1ccccc1", "CC1(C)SC2C(NC(=O)Cc3ccccc3)C(=O)N2C1C(=O)O"]
     config = ConformerConfig(seed=11)

@@ -16,6 +16,8 @@ from mumo.model.compile import check_compile_mode, maybe_compile
 from mumo.model.config import QUIRKS
 from mumo.train.settings import TrainSettings
 
+pytestmark = pytest.mark.slow  # torch.compile takes seconds per graph on a CPU
+
 PAPER_QUIRKS = dict.fromkeys(QUIRKS, True) | {"atom_encoder": "linear"}
 HEADS = [
     {"head": "pretrain"},
@@ -142,7 +144,6 @@ def test_same_bucket_does_not_recompile_and_another_bucket_does(rng, make_record
     assert counter.frame_count == 4
 
 
-@pytest.mark.slow
 def test_training_step_through_aot_autograd_matches_eager(batch):
     """Forward and backward traced by AOTAutograd (the scan's autograd.Function included)."""
     model = tiny(head="regression", pooler="mixpooler", graph_sum=True)

@@ -265,6 +265,7 @@ def test_mamba_init_option_sets_delta_bias_range():
     assert (default.D == 1).all()
 
 
+@pytest.mark.slow
 def test_overfits_32_molecules(make_record, make_tokens):
     rng = np.random.default_rng(1)
     sizes = rng.integers(3, 15, size=32)

@@ -7,8 +7,11 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mumo.train.recipes import run_finetune
+
+pytestmark = pytest.mark.slow  # every test trains in two processes or kills and resumes one
 
 
 def _outputs(out):

@@ -35,6 +35,7 @@ def test_an_unreadable_gres_is_an_error():
         gpu_count({"gres": "shard:2"})
 
 
+@pytest.mark.slow
 def test_two_ranks_pretrain_through_torchrun_and_log_to_the_rule_log(tiny_data, tiny, tmp_path):
     log = tmp_path / "pretrain.log"
     out = tmp_path / "two"
@@ -51,6 +52,7 @@ def test_two_ranks_pretrain_through_torchrun_and_log_to_the_rule_log(tiny_data, 
     assert f"--store {tiny_data.store / 'shard.npz'} " in text and "--conformer seed=42 " in text
 
 
+@pytest.mark.slow
 def test_a_failed_rank_fails_the_launch_and_names_the_log(tiny_data, tiny, tmp_path):
     log = tmp_path / "pretrain.log"
     with pytest.raises(RuntimeError, match="2-rank pretraining failed .* see .*pretrain.log"):

@@ -61,6 +61,7 @@ def _train_as_valid_and_test(tiny_data, name, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_finetune_overfits_a_tiny_set(tiny_data, tiny, tmp_path):
     split = _train_as_valid_and_test(tiny_data, "bbbp", tmp_path)
     args = tiny_data.finetune_args("bbbp", tmp_path, split_json=str(split))

@@ -21,6 +21,8 @@ from mumo.chem.store import StructureStore
 from mumo.eval.aggregate import TABLE_COLUMNS
 from mumo.eval.compare import COMPARISON_COLUMNS
 
+pytestmark = pytest.mark.slow  # every test starts Snakemake, most run the tiny pipeline
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 
@@ -377,7 +379,6 @@ def test_bad_config_fails_before_running_with_the_key_named(tmp_path, overrides,
     assert message in done.stdout + done.stderr
 
 
-@pytest.mark.slow
 def test_chemprop_trains_every_seed_of_a_multi_task_dataset_into_the_table(tmp_path):
     """The Chemprop rule end to end on Tox21's cut (4 tasks, missing labels): one job for both seeds, its
     rows in the table and the figures beside the mean baseline's."""
@@ -402,7 +403,6 @@ def test_chemprop_trains_every_seed_of_a_multi_task_dataset_into_the_table(tmp_p
     assert (results / "figures" / "comparison.png").stat().st_size > 10_000
 
 
-@pytest.mark.slow
 def test_authors_split_end_to_end_from_a_hub_mirror(tmp_path):
     """bbbp and esol on the authors' files (tests/data/hub): ECFP+RF, a tiny MuMo that reads the SMILES as
     given, and mumo_paper started from an authors'-format checkpoint (`mumo.pretrained`, the reference fixture)
