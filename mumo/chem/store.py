@@ -57,7 +57,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mumo.chem.conformer import CONFORMER_SOURCES, ConformerConfig
-from mumo.chem.structure import Result, canonical_smiles, featurize_canonical, parse_smiles
+from mumo.chem.structure import Parsed, Result, canonical_smiles, featurize_canonical, parse_smiles
 from mumo.io import atomic_path, owned_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -457,16 +457,7 @@ def build_shard(
     ]
     keys = list(dict.fromkeys(p.canonical for p in parsed if p.canonical is not None))
 
-    cache = (
-        StructureStore(cache_root, move_corrupt=True)
-        if cache_root is not None and cache_root.exists()
-        else None
-    )
-    records = {}
-    for key in keys if cache is not None else ():
-        if key in cache.index:
-            with contextlib.suppress(KeyError):  # its cache file was corrupt: moved aside, computed again
-                records[key] = cache[key]
+    records = _cached_records(keys, cache_root)
     todo = [key for key in keys if key not in records]
     computed = _compute(todo, config, workers, desc=Path(out_path).name, cache_root=cache_root)
 
@@ -477,6 +468,40 @@ def build_shard(
         spellings = {s: p.canonical for s, p in zip(smiles, parsed, strict=True) if s not in verbatim}
         _add_keys(cache_root, known_keys, spellings)
 
+    report = _shard_report(smiles, parsed, computed, records)
+    outcomes = report.drop_duplicates("canonical_smiles")["outcome"].value_counts()
+    logger.info(
+        "%s: %d rows, %d molecules, %d from cache, %d computed, %d rejected; outcomes: %s; %.1f s",
+        out_path,
+        len(report),
+        len(keys),
+        len(keys) - len(todo),
+        len(todo),
+        (report["outcome"] == "rejected").sum(),
+        ", ".join(f"{n} {o}" for o, n in outcomes.items()) or "none",
+        time.perf_counter() - started,
+    )
+    return report
+
+
+def _cached_records(keys: list[str], cache_root: Path | None) -> dict[str, dict]:
+    """The records of `keys` the cache holds (a corrupt cache file is moved aside: its molecules are absent)."""
+    if cache_root is None or not cache_root.exists():
+        return {}
+    cache = StructureStore(cache_root, move_corrupt=True)
+    records = {}
+    for key in keys:
+        if key in cache.index:
+            with contextlib.suppress(KeyError):  # its cache file was corrupt: moved aside, computed again
+                records[key] = cache[key]
+    return records
+
+
+def _shard_report(
+    smiles: Sequence[str], parsed: list[Parsed | _Key], computed: dict, records: dict[str, dict]
+) -> pd.DataFrame:
+    """One row per input SMILES, in input order: its key, outcome and reason, whether it came from the cache
+    or was computed here, and the CPU seconds it cost (on the first of duplicate rows only)."""
     rows, seen = [], set()
     for row, (raw, p) in enumerate(zip(smiles, parsed, strict=True)):
         key = p.canonical
@@ -501,20 +526,7 @@ def build_shard(
                 "cpu_s": cpu_s,
             }
         )
-    report = pd.DataFrame(rows, columns=REPORT_COLUMNS)
-    outcomes = report.drop_duplicates("canonical_smiles")["outcome"].value_counts()
-    logger.info(
-        "%s: %d rows, %d molecules, %d from cache, %d computed, %d rejected; outcomes: %s; %.1f s",
-        out_path,
-        len(report),
-        len(keys),
-        len(keys) - len(todo),
-        len(todo),
-        (report["outcome"] == "rejected").sum(),
-        ", ".join(f"{n} {o}" for o, n in outcomes.items()) or "none",
-        time.perf_counter() - started,
-    )
-    return report
+    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
 def read_smiles_table(input_csv: str | os.PathLike, smiles_column: str) -> pd.DataFrame:
