@@ -390,6 +390,12 @@ def finetune_seconds(
     return seconds * mean_tokens / MEASURED_TOKENS + STARTUP_S
 
 
+def table_precision(precision: str, device: str) -> str:
+    """The table's precision for a run's setting: "auto" trains in bf16 on a GPU and in fp32 on CPU
+    (mumo.model.precision.autocast)."""
+    return precision if precision != "auto" else ("fp32" if device == "cpu" else "bf16")
+
+
 def price(jobs_: list[Job], table: ThroughputTable, device: str, gpus: int) -> Bill:
     """Each MuMo job's device-seconds at the table's rate for its preset, batch and precision on `device`."""
     if gpus < 1:
@@ -401,8 +407,7 @@ def price(jobs_: list[Job], table: ThroughputTable, device: str, gpus: int) -> B
         if job.rule == "baseline":
             seconds.append(0.0)
             continue
-        # precision "auto" trains in bf16 on a GPU and in fp32 on CPU (mumo.model.precision.autocast)
-        precision = job.precision if job.precision != "auto" else ("fp32" if device == "cpu" else "bf16")
+        precision = table_precision(job.precision, device)
         key = (job.preset, job.batch_size, precision)
         if key not in rates:
             rates[key] = table.rate(job.preset, device, job.batch_size, precision)

@@ -41,8 +41,7 @@ from mumo.model.saved import (
     read_featurization,
     read_task,
 )
-from mumo.plan.layout import GROUP_RECORD_PREFIX
-from mumo.steps.seeds import finished_runs
+from mumo.plan.layout import GROUP_RECORD_PREFIX, finished_runs
 from mumo.train.data import MoleculeDataset
 from mumo.train.predict import batch_dependent, predict_isolating_failures, token_problem
 

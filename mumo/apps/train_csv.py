@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mumo.apps.cost import CostError, ThroughputTable, finetune_seconds
+from mumo.apps.cost import CostError, ThroughputTable, finetune_seconds, steps_per_epoch, table_precision
 from mumo.apps.predict_csv import ENSEMBLE_NAME, STRUCTURES_DIR, TRAIN_COMMAND, seed_folders
 from mumo.chem.conformer import ConformerConfig
 from mumo.chem.store import read_smiles_table
@@ -313,12 +313,12 @@ def _expected_duration(table: Path, split_json: Path, s: TrainSettings, *, n_see
     folds = {fold: len(split[fold]) for fold in FOLDS}
     smiles = pd.read_csv(table, usecols=["canonical_smiles"])["canonical_smiles"].astype(str)
     mean_tokens = float(np.mean([len(tokenize(smi)) + 1 for smi in smiles]))  # + [CLS]
-    steps = -(-folds["train"] // (s.batch_size * s.grad_accum))
+    steps = max(1, steps_per_epoch(folds["train"], s.batch_size, s.grad_accum, 1))
     epochs = s.epochs if s.max_steps is None else min(s.epochs, -(-s.max_steps // steps))
-    device = _device_name()
-    precision = s.precision if s.precision != "auto" else ("fp32" if device == "cpu" else "bf16")
+    throughput = ThroughputTable.read()
+    device = _device_name(throughput)
     try:
-        rate = ThroughputTable.read().rate(s.preset, device, s.batch_size, precision)
+        rate = throughput.rate(s.preset, device, s.batch_size, table_precision(s.precision, device))
     except CostError as err:
         return f"no training time estimate: {err}"
     evaluations = epochs if s.eval_every is None else epochs * steps // s.eval_every
@@ -342,12 +342,12 @@ def _expected_duration(table: Path, split_json: Path, s: TrainSettings, *, n_see
     )
 
 
-def _device_name() -> str:
+def _device_name(throughput: ThroughputTable) -> str:
     """The throughput table's name for the device training will run on ('cpu' without CUDA)."""
     if not torch.cuda.is_available():
         return "cpu"
     name = torch.cuda.get_device_name(0).lower()
-    return next((device for device in ThroughputTable.read().devices if device in name), name)
+    return next((device for device in throughput.devices if device in name), name)
 
 
 def _write_splits(

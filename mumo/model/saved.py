@@ -182,7 +182,7 @@ class ModelTask:
     def __post_init__(self) -> None:
         if self.task_type not in TASK_TYPES:
             raise ValueError(f"task_type {self.task_type!r}; expected one of {', '.join(TASK_TYPES)}")
-        if (self.task_type == "pretrain") != (not self.tasks):
+        if self.is_encoder != (not self.tasks):
             raise ValueError(
                 f"a {self.task_type} model with tasks {list(self.tasks)}: only an encoder has none"
             )

@@ -4,6 +4,7 @@ same plan is testable without Snakemake."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -555,6 +556,13 @@ class Plan:
             if resolved.source == "upstream" and resolved.spec.upstream.filename == filename:
                 return resolved.spec.upstream
         raise ConfigError(f"no configured dataset downloads {filename!r}")
+
+
+def finished_runs(record_path: str | Path) -> list[Path]:
+    """The run folders of the seeds a group record lists as finished (a failed seed is not among them), each
+    found where its `metrics.json` is (mumo.steps.seeds writes the record)."""
+    record = json.loads(Path(record_path).read_text())
+    return [(Path(record_path).parent / metrics).parent for metrics in record["metrics"]]
 
 
 def parse_seeds(seeds: str) -> tuple[int, ...]:

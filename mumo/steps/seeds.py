@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -171,10 +170,3 @@ def _seed_log(path: str, seed: int) -> Iterator[None]:
     finally:
         root.removeHandler(handler)
         handler.close()
-
-
-def finished_runs(record_path: str | os.PathLike) -> list[Path]:
-    """The run folders of the seeds a group record lists as finished (a failed seed is not among them), each
-    found where its `metrics.json` is."""
-    record = json.loads(Path(record_path).read_text())
-    return [(Path(record_path).parent / metrics).parent for metrics in record["metrics"]]
