@@ -6,7 +6,7 @@ under `torch.no_grad` (what validation costs per molecule). CPU time (`time.proc
 shared box the wall time mostly measures the neighbours.
 
     .venv/bin/python benchmarks/train_step.py --table results/data/standardised/bace.csv \\
-        --split results/data/splits/bace/balanced_scaffold/seed0.json --store results/structure \\
+        --split results/data/splits/bace/balanced_scaffold/seed0.json --store results/structure/datasets/bace.npz \\
         --vocab results/pretrain/vocab.json
 """
 

@@ -10,6 +10,7 @@ from helpers import REPO
 
 from mumo.catalog import ABLATIONS
 from mumo.plan import (
+    LONGEST_CHAIN_PRIORITY,
     PRETRAINING_CHAIN_PRIORITY,
     ConfigError,
     Plan,
@@ -504,13 +505,15 @@ def test_snakemake_accepts_a_seed_list_on_the_command_line(tmp_path):
     assert re.search(r"train_mean\s+3\b", done.stdout), done.stdout  # one job per dataset, seed 1 only
 
 
-def test_priorities_run_the_pretraining_chain_first_then_the_longest_jobs():
+def test_priorities_run_the_longest_chains_first_then_the_longest_jobs():
     schedule = Schedule(Plan.from_config(_config()))
     corpus, tables = schedule.structure("corpus/shard0"), schedule.structure("datasets/freesolv")
     assert corpus == PRETRAINING_CHAIN_PRIORITY > tables > schedule.finetune("mumo", "bbbp")
     assert schedule.pretrain("mumo") > schedule.pretrain("mumo_seq_only") > corpus
-    # the larger table's structures first, the authors' table of a dataset as large as its own
-    assert schedule.structure("datasets/bbbp") > schedule.structure("datasets/esol") > tables
+    # the largest table's structures beside the corpus's: its finetunes wait for both
+    assert schedule.structure("datasets/bbbp") == LONGEST_CHAIN_PRIORITY > corpus
+    # the other tables' after the pretraining, the larger first; the authors' table as large as its own
+    assert corpus > schedule.structure("datasets/bace") > schedule.structure("datasets/esol") > tables
     assert schedule.structure("datasets/bbbp.authors") == schedule.structure("datasets/bbbp")
     # a finetune that reads the graph costs about twice a sequence-only one on the same molecules
     assert schedule.finetune("mumo", "esol") > schedule.finetune("mumo_seq_only", "bbbp")

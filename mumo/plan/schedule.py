@@ -1,6 +1,7 @@
 """The rules' priorities. Snakemake starts the ready jobs of highest priority first (`priority:` of a rule):
-the corpus's structures and the pretraining gate every MuMo finetune, so they go first; among the rest, the
-jobs expected to run longest go first, so that a run does not end on one long job alone on a core."""
+the corpus's structures and the pretraining gate every MuMo finetune, so they go first, except the largest
+table's structures, which start beside them; among the rest, the jobs expected to run longest go first, so that
+a run does not end on one long job alone on a core."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from mumo.plan.layout import Plan, StorePart
 #: the corpus, its structures, pretrain) and the splits (a second each, but left at priority 0 they wait for a
 #: free core while the finetunes wait for them), then the tables' structures; a tier is above any dataset's size.
 PRETRAINING_CHAIN_PRIORITY = 2_000_000
+#: The largest table's structures and then its finetunes are a small run's longest chain, longer than the corpus's
+#: structures and pretraining before the same finetunes (the default run's job times,
+#: benchmarks/results/default-run.md): started after the corpus, they would end the run alone on one core.
+LONGEST_CHAIN_PRIORITY = PRETRAINING_CHAIN_PRIORITY + 10
 TABLE_STRUCTURE_PRIORITY = 1_000_000
 #: The conformer-robustness stage (its structures and predictions) reads finished models only: it fills the
 #: cores the training path leaves free.
@@ -32,10 +37,13 @@ class Schedule:
     plan: Plan
 
     def structure(self, part: str) -> int:
-        """A corpus shard before everything; a table's part after the pretraining, the largest table first."""
+        """The largest table's part first, then the corpus's shards; the other tables' after the pretraining,
+        the larger first."""
         store_part = StorePart.parse(part)
         if store_part.is_corpus:
             return PRETRAINING_CHAIN_PRIORITY
+        if store_part.dataset == max(self.plan.datasets, key=self._rows):
+            return LONGEST_CHAIN_PRIORITY
         return TABLE_STRUCTURE_PRIORITY + self._rows(store_part.dataset)
 
     def pretrain(self, model: str) -> int:
