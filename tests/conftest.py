@@ -194,8 +194,9 @@ def loopback(tmp_path: Path) -> Iterator[LoopbackServer]:
         yield server
 
 
-#: fixtures that run the tiny pipeline or build and install the wheel: a test using one is `slow`
-SLOW_FIXTURES = frozenset({"finished_run", "run_copy", "wheel"})
+#: fixtures that run the tiny pipeline or snakemake, build and install the wheel or pretrain for epochs: a test
+#: using one is `slow`
+SLOW_FIXTURES = frozenset({"finished_run", "run_copy", "wheel", "pretrained_six_epochs", "workflow_rules"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

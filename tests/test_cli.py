@@ -99,6 +99,7 @@ def test_a_long_coloured_library_error_is_one_short_line_and_all_of_it_under_deb
     assert str(raised.value) == detail
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_a_long_error_of_the_hub_client_is_cut_to_one_line(tmp_path):
     """A real library error (huggingface_hub offline, ~250 characters) through the console script."""
     env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
@@ -117,6 +118,7 @@ def test_a_long_error_of_the_hub_client_is_cut_to_one_line(tmp_path):
     assert len(line) <= 200 + len("mumo import-checkpoint: error:  (--debug shows the traceback)")
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_console_script_error_exits_non_zero_with_one_line(tmp_path):
     done = subprocess.run(
         [
@@ -436,6 +438,7 @@ def test_predict_names_a_model_folder_that_is_not_there(tmp_path, capsys):
     _one_line_error(capsys, "predict", r"nowhere: no trained model")
 
 
+@pytest.mark.slow  # mumo train end to end
 def test_train_an_ensemble_of_one_seed(work, tmp_path, capsys):
     args = ["train", str(work / "molecules.csv"), "--target-columns", "p_np", "--task-type", "classification"]
     args += ["--output", str(tmp_path / "ens"), "--seeds", "0", "--split", "random", "--preset", "tiny"]

@@ -312,6 +312,7 @@ def test_a_dataset_finetune_typo_fails_at_start_up():
         Plan.from_config(config)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_planning_the_default_run_does_not_import_torch():
     """Every `snakemake` command plans the run first; torch would add ~1.7 s to each (and to each SLURM job)."""
     code = (

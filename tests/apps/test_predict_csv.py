@@ -220,6 +220,7 @@ def test_garbled_weights_stop_predict_naming_the_file(trained, tmp_path, capsys)
     assert not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_predict_imports_no_training_code():
     """`mumo predict` reads saved models through mumo.model.saved: neither the recipes nor DeepSpeed load."""
     code = (

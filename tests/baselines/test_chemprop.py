@@ -68,6 +68,7 @@ def test_overfits_a_tiny_regression_set_far_below_the_mean_predictor():
     assert np.mean((predictions - labels) ** 2) < 0.1 * mean_error
 
 
+@pytest.mark.slow  # three Chemprop trainings
 def test_multi_task_classification_with_missing_labels_predicts_probabilities_seeded():
     """Unlabelled entries are NaN targets that Chemprop masks in its loss; a task with no training label at
     all predicts NaN (as the mean and ECFP+RF baselines do); the same seed gives the same predictions."""
@@ -87,6 +88,7 @@ def test_multi_task_classification_with_missing_labels_predicts_probabilities_se
     np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.slow  # trains Chemprop
 def test_without_validation_rows_the_last_epoch_predicts(caplog):
     folds = _folds(34, 0)
     settings = ChempropSettings(epochs=2, warmup_epochs=1, **SMALL)

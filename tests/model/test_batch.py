@@ -93,6 +93,7 @@ def test_model_embeddings_are_sized_by_the_featuriser():
     assert batch.x[:, 3].max() == atom_tables[3] - 1  # the +6 charge lands in the last (misc) slot
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_model_imports_without_rdkit():
     """The model layer reads structure records but must not need RDKit to import (it loads in torch-only jobs)."""
     code = (

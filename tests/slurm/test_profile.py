@@ -90,6 +90,7 @@ def test_noacct_overlay_switches_status_queries_to_squeue_and_drops_the_account(
     assert overlay == {"slurm-status-command": "squeue", "slurm-no-account": True}
 
 
+@pytest.mark.slow  # snakemake plans a run
 def test_dry_run_through_the_profile_routes_gpu_rules_to_gpus_and_the_rest_to_cpu(profile, tmp_path):
     """Snakemake itself reads the profile (every key must be a valid option, every expression must evaluate)."""
     config = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())

@@ -99,6 +99,7 @@ def test_train_mean_with_an_empty_fold_writes_the_other(tmp_path):
     np.testing.assert_allclose(predictions["y_pred"], 2.0)
 
 
+@pytest.mark.slow  # trains Chemprop
 def test_train_chemprop_writes_every_task_of_the_valid_and_test_rows_with_missing_labels(tmp_path):
     """Two tasks with unlabelled entries: Chemprop trains on what is labelled and predicts every (row, task)
     of the valid and test folds in the shared format; the unlabelled ones keep y_true NaN (never scored)."""

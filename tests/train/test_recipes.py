@@ -22,7 +22,8 @@ PREDICTION_COLUMNS = ["mol_id", "canonical_smiles", "fold", "task", "y_true", "y
 
 
 @pytest.fixture(scope="module")
-def pretrained(tiny_data, tiny, tmp_path_factory):
+def pretrained_six_epochs(tiny_data, tiny, tmp_path_factory):
+    """A tiny model pretrained for six epochs: a slow fixture (tests/conftest.py)."""
     out = tmp_path_factory.mktemp("pretrain")
     settings = tiny | {
         "epochs": 6,
@@ -35,19 +36,19 @@ def pretrained(tiny_data, tiny, tmp_path_factory):
     return out
 
 
-def test_pretraining_loss_decreases(pretrained):
-    metrics = pd.read_csv(pretrained / "training_log.csv")
+def test_pretraining_loss_decreases(pretrained_six_epochs):
+    metrics = pd.read_csv(pretrained_six_epochs / "training_log.csv")
     assert metrics["loss"].head(3).mean() > metrics["loss"].tail(3).mean() + 0.3
     valid = metrics["valid_loss"].dropna()
     assert len(valid) >= 3 and valid.iloc[-1] < valid.iloc[0]
     assert {"config.json", "model.safetensors", "vocab.json", "task.json"} <= {
-        p.name for p in (pretrained / "model").iterdir()
+        p.name for p in (pretrained_six_epochs / "model").iterdir()
     }
-    assert (pretrained / "learning_curve.png").stat().st_size > 1000
-    assert json.loads((pretrained / "summary.json").read_text())["missing_structure"] == 1
+    assert (pretrained_six_epochs / "learning_curve.png").stat().st_size > 1000
+    assert json.loads((pretrained_six_epochs / "summary.json").read_text())["missing_structure"] == 1
 
 
-def test_no_op_is_compiled(pretrained, extensions_dir):
+def test_no_op_is_compiled(pretrained_six_epochs, extensions_dir):
     """DeepSpeed has run: neither fused_adam nor the CPU shm op may have been JIT-built."""
     assert list(extensions_dir.iterdir()) == []
 
@@ -143,6 +144,7 @@ def test_multitask_with_missing_labels_keeps_the_quirk_flag(tiny_data, tiny, tmp
     )
 
 
+@pytest.mark.slow  # four epochs with early stopping
 def test_regression_targets_are_scaled_on_train_and_predictions_denormalised(tiny_data, tiny, tmp_path):
     data = tiny_data.datasets["esol"]
     run_finetune(
@@ -175,11 +177,11 @@ def test_keep_checkpoints_keeps_the_resume_state_and_logs_each_epoch(tiny_data, 
     assert all(re.fullmatch(line, epoch) for epoch in epochs), epochs
 
 
-def test_finetune_from_pretrained_loads_the_encoder(tiny_data, tiny, pretrained, tmp_path):
+def test_finetune_from_pretrained_loads_the_encoder(tiny_data, tiny, pretrained_six_epochs, tmp_path):
     run_finetune(
         **tiny_data.finetune_args("bbbp", tmp_path),
         settings=tiny | {"epochs": 1},
-        pretrained_dir=str(pretrained / "model"),
+        pretrained_dir=str(pretrained_six_epochs / "model"),
     )
     assert load_config(tmp_path / "model").head == "classification"
     assert np.isfinite(pd.read_csv(tmp_path / "predictions.csv")["y_pred"].dropna()).all()
@@ -237,6 +239,7 @@ def test_predictions_come_back_in_dataset_order_whatever_the_batches(
     assert batches == expected
 
 
+@pytest.mark.slow  # a structure shard and a finetune, twice
 @pytest.mark.parametrize("raw", [False, True])
 def test_raw_smiles_switch_chooses_the_model_input(
     tiny_data, tiny, fast_conformers, tmp_path, monkeypatch, raw
