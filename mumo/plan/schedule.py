@@ -25,8 +25,8 @@ ROBUSTNESS_PRIORITY = 0
 
 
 def _step_cost(model: str) -> int:
-    """A training step's relative cost: 2 for a model that reads the graph, 1 for a sequence-only one (the
-    default run's finetunes: 703 against 377 s for the same five datasets)."""
+    """A training step's relative cost: 2 for a model that reads the graph, 1 for a sequence-only one (a step
+    without the graph costs 0.6 of one with it, benchmarks/results/train-cpu.md)."""
     return 2 if get_model(model).overrides.get("use_graph", True) else 1
 
 
