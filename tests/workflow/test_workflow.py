@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -143,6 +144,28 @@ def test_conformer_robustness_of_every_mumo_seed(finished_run):
     for name in ("seed43-n1", "seed44-n1", "seed42-n2"):
         assert len(StructureStore(results / "structure" / "robustness" / f"{name}.npz")) > 0
     assert (results / "figures" / "conformer_robustness.png").stat().st_size > 10_000
+
+
+def test_the_report_script_quotes_the_runs_files(finished_run):
+    """benchmarks/claims_report.py, which the study documents quote: its cells are the run's own numbers."""
+    results = finished_run[0] / "results"
+    spec = importlib.util.spec_from_file_location("claims_report", REPO / "benchmarks" / "claims_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+
+    scores = report.test_table(results).set_index("dataset")
+    table = pd.read_csv(results / "table.csv")
+    macro = table.query(
+        "dataset == 'tox21_mini' and model == 'mumo' and task == 'macro' and metric == 'roc_auc'"
+    )
+    assert scores.loc["tox21_mini", "mumo"] == f"{macro['mean'].item():.3f} ± {macro['std'].item():.3f} (2)"
+    assert len(report.comparisons_table(results)) == len(pd.read_csv(results / "comparisons.csv"))
+    training = report.training_table(results)
+    assert len(training) == 2 * 3 * 2  # mumo and mumo_seq_only, three datasets, two seeds
+    assert set(training["stopped early"]) <= {True, False}
+    robustness = report.robustness_table(results).set_index("model")
+    assert (robustness.loc["mumo_seq_only", "max_spread"] == "0").all()
+    assert set(report.pretraining_table(results).columns) == {"step", "mumo", "mumo_seq_only"}
 
 
 def test_a_second_run_does_nothing(finished_run):
