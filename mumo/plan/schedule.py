@@ -16,7 +16,8 @@ from mumo.plan.layout import Plan, StorePart
 PRETRAINING_CHAIN_PRIORITY = 2_000_000
 #: The largest table's structures and then its finetunes are a small run's longest chain, longer than the corpus's
 #: structures and pretraining before the same finetunes (the default run's job times,
-#: benchmarks/results/default-run.md): started after the corpus, they would end the run alone on one core.
+#: benchmarks/results/default-run.md): started after the corpus, they would end the run alone on one core. In a
+#: run whose pretraining dominates, this delays the corpus by at most one core for one job.
 LONGEST_CHAIN_PRIORITY = PRETRAINING_CHAIN_PRIORITY + 10
 TABLE_STRUCTURE_PRIORITY = 1_000_000
 #: The conformer-robustness stage (its structures and predictions) reads finished models only: it fills the
