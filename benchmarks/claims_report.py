@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mumo.apps.cost import steps_per_epoch
+from mumo.plan.layout import finished_runs
+
 
 def _markdown(frame: pd.DataFrame) -> str:
     """A pipe table; numbers are written as the caller formatted them."""
@@ -90,10 +93,12 @@ def training_table(results: Path) -> pd.DataFrame:
     rows = []
     for record_path in sorted((results / "runs").glob("mumo*/*/*/seeds-*.json")):
         record = json.loads(record_path.read_text())
-        for metrics in record["metrics"]:
-            summary = json.loads((record_path.parent / Path(metrics).parent / "summary.json").read_text())
+        for run in finished_runs(record_path):
+            summary = json.loads((run / "summary.json").read_text())
             settings = summary["settings"]
-            per_epoch = math.ceil(summary["train"] / (settings["batch_size"] * settings["grad_accum"]))
+            per_epoch = steps_per_epoch(
+                summary["train"], settings["batch_size"], settings["grad_accum"], summary["world_size"]
+            )
             rows.append(
                 {
                     "model": record["model"],

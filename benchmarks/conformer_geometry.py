@@ -24,7 +24,7 @@ import pandas as pd
 import rdkit
 
 from mumo.chem.conformer import ConformerConfig
-from mumo.chem.structure import featurize_canonical, parse_smiles
+from mumo.chem.structure import featurize_canonical
 
 
 def _distances(pos: np.ndarray) -> np.ndarray:
@@ -50,13 +50,12 @@ def _summary(spreads: list[np.ndarray], values: list[np.ndarray], scale: float) 
     }
 
 
-def measure(smiles: list[str], seeds: list[int]) -> dict:
+def measure(canonical_smiles: list[str], seeds: list[int]) -> dict:
     """Spreads of bond angles and distances over conformer seeds, for molecules that are MMFF minima under all."""
     angles: tuple[list, list] = ([], [])
     distances: tuple[list, list] = ([], [])
     skipped: dict[str, int] = {}
-    for text in smiles:
-        canonical = parse_smiles(text).canonical
+    for canonical in canonical_smiles:
         results = [featurize_canonical(canonical, ConformerConfig(seed=seed)) for seed in seeds]
         outcomes = {result.outcome for result in results}
         if outcomes != {"mmff"}:
@@ -71,7 +70,7 @@ def measure(smiles: list[str], seeds: list[int]) -> dict:
             target[0].append(spread)
             target[1].append(first)
     return {
-        "molecules": len(smiles),
+        "molecules": len(canonical_smiles),
         "skipped_not_mmff": skipped,
         "bond_angle_deg": _summary(*angles, scale=180.0 / np.pi),
         "distance_angstrom": _summary(*distances, scale=1.0),
@@ -82,13 +81,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--table", type=Path, required=True, help="a standardised table with a smiles column")
+    parser.add_argument(
+        "--table", type=Path, required=True, help="a standardised table (its canonical_smiles column)"
+    )
     parser.add_argument("--molecules", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44, 45, 46])
     args = parser.parse_args()
-    smiles = pd.read_csv(args.table)["smiles"].head(args.molecules).tolist()
+    canonical = pd.read_csv(args.table)["canonical_smiles"].head(args.molecules).tolist()
     start = time.perf_counter()
-    result = measure(smiles, args.seeds)
+    result = measure(canonical, args.seeds)
     print(
         json.dumps(
             {
