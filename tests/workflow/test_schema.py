@@ -11,6 +11,7 @@ from snakemake.utils import validate
 from mumo.baselines.ecfp_rf import RandomForestSettings, ecfp4
 from mumo.chem.conformer import ConformerConfig
 from mumo.cli import build_parser
+from mumo.plan import Plan
 
 SCHEMA = str(REPO / "mumo" / "schemas" / "config.schema.yaml")
 
@@ -20,8 +21,13 @@ def _config(**overrides):
     return config | overrides
 
 
-def test_the_default_config_is_valid():
-    validate(_config(), SCHEMA)
+@pytest.mark.parametrize("path", sorted((REPO / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_is_valid_and_plans(path):
+    """What the Snakefile does first with a --configfile: a shipped config that fails here fails a user's run."""
+    config = yaml.safe_load(path.read_text())
+    validate(config, SCHEMA)
+    plan = Plan.from_config(config)
+    assert plan.datasets and plan.models
 
 
 @pytest.mark.parametrize(
