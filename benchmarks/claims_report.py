@@ -1,6 +1,7 @@
 """A finished run's tables in Markdown, as `claims-cpu.md` and `default-run.md` quote them; prints to stdout.
 
     .venv/bin/python benchmarks/claims_report.py results/claims-cpu      # or results/ for the default run
+    .venv/bin/python benchmarks/claims_report.py results/claims-cpu --tag datasets-bace+freesolv   # a filtered run
 
 Reads only what the run wrote: `table.csv` and `comparisons.csv` (the headline metric of each dataset and split
 is the one the comparisons use), `conformer_robustness_summary.csv`, each MuMo seed's `summary.json` (through
@@ -28,17 +29,23 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def headlines(results: Path) -> pd.DataFrame:
+def _named(results: Path, stem: str, ext: str, tag: str) -> Path:
+    """A run's report file; a filtered run (`only_datasets`, or models/seeds on the command line) puts its tag
+    before the extension, as `Plan.tagged` does."""
+    return results / f"{stem}{'.' + tag if tag else ''}.{ext}"
+
+
+def headlines(results: Path, tag: str = "") -> pd.DataFrame:
     """(dataset, split, task, metric, direction) of every compared dataset: the task (`macro` for multi-task
     data) and metric the paired comparisons use."""
-    comparisons = pd.read_csv(results / "comparisons.csv")
+    comparisons = pd.read_csv(_named(results, "comparisons", "csv", tag))
     return comparisons[["dataset", "split", "task", "metric", "direction"]].drop_duplicates()
 
 
-def test_table(results: Path) -> pd.DataFrame:
+def test_table(results: Path, tag: str = "") -> pd.DataFrame:
     """Mean ± std over seeds of the headline test metric, a column per model."""
     keys = ["dataset", "split", "task", "metric"]
-    table = pd.read_csv(results / "table.csv").merge(headlines(results), on=keys)
+    table = pd.read_csv(_named(results, "table", "csv", tag)).merge(headlines(results, tag), on=keys)
     table["cell"] = [
         f"{row.mean:.3f} ± {row.std:.3f} ({row.n_seeds})" for row in table.itertuples(index=False)
     ]
@@ -46,9 +53,9 @@ def test_table(results: Path) -> pd.DataFrame:
     return wide.reset_index().fillna("–")
 
 
-def comparisons_table(results: Path) -> pd.DataFrame:
+def comparisons_table(results: Path, tag: str = "") -> pd.DataFrame:
     """Every paired comparison: the mean difference (positive: `model` better) and its 95 % interval."""
-    rows = pd.read_csv(results / "comparisons.csv")
+    rows = pd.read_csv(_named(results, "comparisons", "csv", tag))
     interval = [
         "–" if math.isnan(low) else f"[{low:+.3f}, {high:+.3f}]"
         for low, high in zip(rows.ci_low, rows.ci_high, strict=True)
@@ -67,10 +74,10 @@ def comparisons_table(results: Path) -> pd.DataFrame:
     )
 
 
-def robustness_table(results: Path) -> pd.DataFrame:
+def robustness_table(results: Path, tag: str = "") -> pd.DataFrame:
     """Per model, dataset and what was varied: the prediction spread (mean over seeds of each seed's mean,
     and the largest of any molecule) and the largest change of the test metric over the sets."""
-    summary = pd.read_csv(results / "conformer_robustness_summary.csv")
+    summary = pd.read_csv(_named(results, "conformer_robustness_summary", "csv", tag))
     grouped = summary.groupby(["model", "dataset", "varied", "sets"], as_index=False).agg(
         seeds=("seed", "nunique"),
         mean_spread=("mean_spread", "mean"),
@@ -88,8 +95,9 @@ def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def training_table(results: Path) -> pd.DataFrame:
-    """Per MuMo model and dataset: epochs trained and kept, early stops and the best validation loss, per seed."""
+def training_table(results: Path, tag: str = "") -> pd.DataFrame:
+    """Per MuMo model and dataset: epochs trained and kept, early stops and the best validation loss, per seed
+    (every finished group under `runs/`, whatever the tag)."""
     rows = []
     for record_path in sorted((results / "runs").glob("mumo*/*/*/seeds-*.json")):
         record = json.loads(record_path.read_text())
@@ -113,8 +121,9 @@ def training_table(results: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pretraining_table(results: Path) -> pd.DataFrame:
-    """The masked-token validation loss of every pretraining at each evaluation step."""
+def pretraining_table(results: Path, tag: str = "") -> pd.DataFrame:
+    """The masked-token validation loss of every pretraining at each evaluation step (no tag: a filtered run
+    shares its full run's pretraining)."""
     curves = {}
     for log in sorted((results / "pretrain").glob("*/training_log.csv")):
         frame = pd.read_csv(log).dropna(subset=["valid_loss"])
@@ -136,11 +145,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("results", type=Path, help="a run's results folder (results/ or results/<name>/)")
-    results = parser.parse_args().results
+    parser.add_argument("--tag", default="", help="a filtered run's tag, e.g. datasets-bace+freesolv")
+    args = parser.parse_args()
     for title, build in SECTIONS.items():
         print(f"### {title}\n")
         try:
-            frame = build(results)
+            frame = build(args.results, args.tag)
         except FileNotFoundError as missing:
             print(f"(not yet written: {missing.filename})\n")
             continue

@@ -146,7 +146,7 @@ def test_conformer_robustness_of_every_mumo_seed(finished_run):
     assert (results / "figures" / "conformer_robustness.png").stat().st_size > 10_000
 
 
-def test_the_report_script_quotes_the_runs_files(finished_run):
+def test_the_report_script_quotes_the_runs_files(finished_run, tmp_path):
     """benchmarks/claims_report.py, which the study documents quote: its cells are the run's own numbers."""
     results = finished_run[0] / "results"
     spec = importlib.util.spec_from_file_location("claims_report", REPO / "benchmarks" / "claims_report.py")
@@ -166,6 +166,10 @@ def test_the_report_script_quotes_the_runs_files(finished_run):
     robustness = report.robustness_table(results).set_index("model")
     assert (robustness.loc["mumo_seq_only", "max_spread"] == "0").all()
     assert set(report.pretraining_table(results).columns) == {"step", "mumo", "mumo_seq_only"}
+    # a filtered run's files carry its tag: read under that name, they give the same table
+    for stem in ("table", "comparisons"):
+        shutil.copy(results / f"{stem}.csv", tmp_path / f"{stem}.datasets-x.csv")
+    assert report.test_table(tmp_path, "datasets-x").equals(report.test_table(results))
 
 
 def test_a_second_run_does_nothing(finished_run):
