@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from mumo.apps.cost import steps_per_epoch
-from mumo.plan.layout import finished_runs
+from mumo.plan.layout import finished_runs, tagged_path
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -29,23 +29,17 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _named(results: Path, stem: str, ext: str, tag: str) -> Path:
-    """A run's report file; a filtered run (`only_datasets`, or models/seeds on the command line) puts its tag
-    before the extension, as `Plan.tagged` does."""
-    return results / f"{stem}{'.' + tag if tag else ''}.{ext}"
-
-
 def headlines(results: Path, tag: str = "") -> pd.DataFrame:
     """(dataset, split, task, metric, direction) of every compared dataset: the task (`macro` for multi-task
     data) and metric the paired comparisons use."""
-    comparisons = pd.read_csv(_named(results, "comparisons", "csv", tag))
+    comparisons = pd.read_csv(tagged_path(results, "comparisons", "csv", tag))
     return comparisons[["dataset", "split", "task", "metric", "direction"]].drop_duplicates()
 
 
 def test_table(results: Path, tag: str = "") -> pd.DataFrame:
     """Mean ± std over seeds of the headline test metric, a column per model."""
     keys = ["dataset", "split", "task", "metric"]
-    table = pd.read_csv(_named(results, "table", "csv", tag)).merge(headlines(results, tag), on=keys)
+    table = pd.read_csv(tagged_path(results, "table", "csv", tag)).merge(headlines(results, tag), on=keys)
     table["cell"] = [
         f"{row.mean:.3f} ± {row.std:.3f} ({row.n_seeds})" for row in table.itertuples(index=False)
     ]
@@ -55,7 +49,7 @@ def test_table(results: Path, tag: str = "") -> pd.DataFrame:
 
 def comparisons_table(results: Path, tag: str = "") -> pd.DataFrame:
     """Every paired comparison: the mean difference (positive: `model` better) and its 95 % interval."""
-    rows = pd.read_csv(_named(results, "comparisons", "csv", tag))
+    rows = pd.read_csv(tagged_path(results, "comparisons", "csv", tag))
     interval = [
         "–" if math.isnan(low) else f"[{low:+.3f}, {high:+.3f}]"
         for low, high in zip(rows.ci_low, rows.ci_high, strict=True)
@@ -77,7 +71,7 @@ def comparisons_table(results: Path, tag: str = "") -> pd.DataFrame:
 def robustness_table(results: Path, tag: str = "") -> pd.DataFrame:
     """Per model, dataset and what was varied: the prediction spread (mean over seeds of each seed's mean,
     and the largest of any molecule) and the largest change of the test metric over the sets."""
-    summary = pd.read_csv(_named(results, "conformer_robustness_summary", "csv", tag))
+    summary = pd.read_csv(tagged_path(results, "conformer_robustness_summary", "csv", tag))
     grouped = summary.groupby(["model", "dataset", "varied", "sets"], as_index=False).agg(
         seeds=("seed", "nunique"),
         mean_spread=("mean_spread", "mean"),

@@ -67,6 +67,11 @@ class StorePart:
         return None if self.table is None else self.table.removesuffix(f".{AUTHORS}")
 
 
+def tagged_path(results: str | Path, stem: str, ext: str, tag: str) -> str:
+    """A run's report file: `{results}/{stem}.{ext}`, or `{stem}.{tag}.{ext}` for a filtered run's tag."""
+    return f"{results}/{stem}{'.' + tag if tag else ''}.{ext}"
+
+
 @dataclass
 class Plan:
     results: Path
@@ -103,7 +108,7 @@ class Plan:
 
     def tagged(self, stem: str, ext: str) -> str:
         """`{results}/{stem}.{ext}`, with the filter's tag before the extension in a filtered run."""
-        return f"{self.results}/{stem}{'.' + self.tag if self.tag else ''}.{ext}"
+        return tagged_path(self.results, stem, ext, self.tag)
 
     # ---- models ----
     def mumo_models(self) -> list[ModelSpec]:
